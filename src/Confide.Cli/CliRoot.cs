@@ -1,0 +1,39 @@
+using System.CommandLine;
+using Confide.Cli.Commands;
+
+namespace Confide.Cli;
+
+/// <summary>Builds the command tree and turns every expected failure into a one-line error.</summary>
+internal static class CliRoot
+{
+    /// <summary>Adds every command group to the root.</summary>
+    public static void AddCommands(RootCommand root)
+    {
+        root.Subcommands.Add(VersionCommand.Create());
+    }
+
+    /// <summary>
+    /// Parses and runs. A <see cref="CliException"/> or any <see cref="ArgumentException"/>,
+    /// <see cref="InvalidDataException"/> or <see cref="IOException"/> becomes "confide: error: …" on stderr,
+    /// with no stack trace, and a non-zero exit code.
+    /// </summary>
+    public static int Run(RootCommand root, string[] args)
+    {
+        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        try
+        {
+            return root.Parse(args).Invoke(config);
+        }
+        catch (Exception ex) when (IsUserError(ex))
+        {
+            Console.Error.WriteLine($"confide: error: {OneLine(ex.Message)}");
+            return ex is CliException cli ? cli.ExitCode : 1;
+        }
+    }
+
+    private static bool IsUserError(Exception ex) =>
+        ex is CliException or ArgumentException or InvalidDataException or IOException or InvalidOperationException
+            or FormatException or UnauthorizedAccessException or NotSupportedException;
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ");
+}
