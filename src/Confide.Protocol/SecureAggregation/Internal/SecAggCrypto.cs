@@ -1,0 +1,118 @@
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography;
+using Confide.Randomness;
+using NSec.Cryptography;
+
+namespace Confide.Protocol.SecureAggregation.Internal;
+
+/// <summary>
+/// The one place the protocol touches cryptographic primitives: key agreement, share encryption, Shamir sharing, pairwise
+/// seeds, the mask PRG and the neighbour graph. Keeping it narrow lets the primitives change underneath without the state
+/// machines noticing.
+/// </summary>
+internal static partial class SecAggCrypto
+{
+    /// <summary>Seeds, X25519 private keys and public keys are all 32 bytes.</summary>
+    public const int SeedLength = 32;
+
+    private static readonly byte[] ShareKeyLabel = "confide-secagg-v1/share-key"u8.ToArray();
+    private static readonly byte[] PairwiseLabel = "confide-secagg-v1/pairwise-seed"u8.ToArray();
+
+    /// <summary>An X25519 private key from 32 bytes drawn by the caller's random source.</summary>
+    public static Key ImportAgreementKey(ReadOnlySpan<byte> raw) =>
+        Key.Import(KeyAgreementAlgorithm.X25519, raw, KeyBlobFormat.RawPrivateKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.None });
+
+    public static bool TryImportAgreementPublicKey(ReadOnlySpan<byte> raw, [NotNullWhen(true)] out PublicKey? key) =>
+        PublicKey.TryImport(KeyAgreementAlgorithm.X25519, raw, KeyBlobFormat.RawPublicKey, out key);
+
+    /// <summary>
+    /// s_uv: X25519(s_u^SK, s_v^PK) through HKDF-SHA-256 with the session context as salt and the ordered pair as info,
+    /// so the same key pair yields unrelated seeds in another session, round or pair.
+    /// </summary>
+    public static void PairwiseSeed(Key maskKey, PublicKey peerMaskKey, SecAggBinding binding, int u, int v, Span<byte> seed)
+    {
+        Span<byte> info = stackalloc byte[PairwiseLabel.Length + 8];
+        PairwiseLabel.CopyTo(info);
+        BinaryPrimitives.WriteInt32LittleEndian(info[PairwiseLabel.Length..], Math.Min(u, v));
+        BinaryPrimitives.WriteInt32LittleEndian(info[(PairwiseLabel.Length + 4)..], Math.Max(u, v));
+        Derive(maskKey, peerMaskKey, binding.Context, info, seed);
+    }
+
+    /// <summary>
+    /// Encrypts a share bundle with AES-256-GCM under HKDF(X25519(c_u^SK, c_v^PK)); the HKDF salt and info and the
+    /// associated data all bind the session, round, sender and receiver. Output: nonce ‖ ciphertext ‖ tag.
+    /// </summary>
+    public static byte[] EncryptShareBundle(Key cipherKey, PublicKey peerCipherKey, SecAggBinding binding, int sender, int receiver, ReadOnlySpan<byte> plaintext, IRandomSource random)
+    {
+        byte[] associated = ShareBinding(binding, sender, receiver);
+        Span<byte> key = stackalloc byte[32];
+        try
+        {
+            Derive(cipherKey, peerCipherKey, binding.Context, associated, key);
+            byte[] output = new byte[AesGcm.NonceByteSizes.MaxSize + plaintext.Length + AesGcm.TagByteSizes.MaxSize];
+            Span<byte> nonce = output.AsSpan(0, AesGcm.NonceByteSizes.MaxSize);
+            random.NextBytes(nonce);
+            using var aead = new AesGcm(key, AesGcm.TagByteSizes.MaxSize);
+            aead.Encrypt(nonce, plaintext, output.AsSpan(nonce.Length, plaintext.Length), output.AsSpan(nonce.Length + plaintext.Length), associated);
+            return output;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
+    }
+
+    public static bool TryDecryptShareBundle(Key cipherKey, PublicKey peerCipherKey, SecAggBinding binding, int sender, int receiver, byte[]? ciphertext, [NotNullWhen(true)] out byte[]? plaintext)
+    {
+        plaintext = null;
+        int overhead = AesGcm.NonceByteSizes.MaxSize + AesGcm.TagByteSizes.MaxSize;
+        if (ciphertext is null || ciphertext.Length < overhead)
+        {
+            return false;
+        }
+
+        byte[] associated = ShareBinding(binding, sender, receiver);
+        Span<byte> key = stackalloc byte[32];
+        try
+        {
+            Derive(cipherKey, peerCipherKey, binding.Context, associated, key);
+            int length = ciphertext.Length - overhead;
+            byte[] output = new byte[length];
+            using var aead = new AesGcm(key, AesGcm.TagByteSizes.MaxSize);
+            try
+            {
+                aead.Decrypt(ciphertext.AsSpan(0, AesGcm.NonceByteSizes.MaxSize), ciphertext.AsSpan(AesGcm.NonceByteSizes.MaxSize, length),
+                    ciphertext.AsSpan(AesGcm.NonceByteSizes.MaxSize + length), output, associated);
+            }
+            catch (AuthenticationTagMismatchException)
+            {
+                return false;
+            }
+
+            plaintext = output;
+            return true;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
+    }
+
+    private static byte[] ShareBinding(SecAggBinding binding, int sender, int receiver)
+    {
+        byte[] bound = new byte[ShareKeyLabel.Length + binding.Context.Length + 8];
+        ShareKeyLabel.CopyTo(bound, 0);
+        binding.Context.CopyTo(bound, ShareKeyLabel.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(bound.AsSpan(ShareKeyLabel.Length + binding.Context.Length), sender);
+        BinaryPrimitives.WriteInt32LittleEndian(bound.AsSpan(ShareKeyLabel.Length + binding.Context.Length + 4), receiver);
+        return bound;
+    }
+
+    private static void Derive(Key privateKey, PublicKey peer, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> info, Span<byte> output)
+    {
+        using SharedSecret? secret = KeyAgreementAlgorithm.X25519.Agree(privateKey, peer)
+            ?? throw new CryptographicException("X25519 agreement produced the all-zero secret: the peer's public key has small order.");
+        KeyDerivationAlgorithm.HkdfSha256.DeriveBytes(secret, salt, info, output);
+    }
+}
