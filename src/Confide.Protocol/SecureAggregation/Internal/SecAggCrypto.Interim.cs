@@ -118,40 +118,6 @@ internal static partial class SecAggCrypto
         return result;
     }
 
-    public static void AccumulateMask(ReadOnlySpan<byte> seed, Span<ulong> accumulator, int modulusBits, bool subtract)
-    {
-        byte[] key = new byte[32];
-        HKDF.DeriveKey(HashAlgorithmName.SHA256, seed, key, "confide-secagg-interim"u8.ToArray(), "mask-prg"u8.ToArray());
-        using var aes = Aes.Create();
-        aes.Key = key;
-        CryptographicOperations.ZeroMemory(key);
-        ulong mask = modulusBits == 64 ? ulong.MaxValue : (1UL << modulusBits) - 1;
-        const int Block = 4096;
-        byte[] counters = new byte[Block * 8];
-        byte[] stream = new byte[Block * 8];
-        ulong counter = 0;
-        for (int start = 0; start < accumulator.Length; start += Block)
-        {
-            int count = Math.Min(Block, accumulator.Length - start);
-            int bytes = ((count * 8) + 15) & ~15;
-            for (int b = 0; b < bytes; b += 16)
-            {
-                BinaryPrimitives.WriteUInt64LittleEndian(counters.AsSpan(b), counter++);
-            }
-
-            aes.EncryptEcb(counters.AsSpan(0, bytes), stream.AsSpan(0, bytes), PaddingMode.None);
-            Span<ulong> acc = accumulator.Slice(start, count);
-            unchecked
-            {
-                for (int i = 0; i < count; i++)
-                {
-                    ulong r = BinaryPrimitives.ReadUInt64LittleEndian(stream.AsSpan(i * 8));
-                    acc[i] = (subtract ? acc[i] - r : acc[i] + r) & mask;
-                }
-            }
-        }
-    }
-
     public static int[][] NeighbourGraph(int n, int k, ReadOnlySpan<byte> seed)
     {
         var neighbours = new SortedSet<int>[n];

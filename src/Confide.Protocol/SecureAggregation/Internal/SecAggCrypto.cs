@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using Confide.Randomness;
+using Confide.SecureAggregation;
 using NSec.Cryptography;
 
 namespace Confide.Protocol.SecureAggregation.Internal;
@@ -18,6 +19,19 @@ internal static partial class SecAggCrypto
 
     private static readonly byte[] ShareKeyLabel = "confide-secagg-v1/share-key"u8.ToArray();
     private static readonly byte[] PairwiseLabel = "confide-secagg-v1/pairwise-seed"u8.ToArray();
+
+    /// <summary>Adds (or subtracts) PRG(seed) into <paramref name="accumulator"/> mod 2^k: <see cref="MaskPrg"/>, AES-128-CTR.</summary>
+    public static void AccumulateMask(ReadOnlySpan<byte> seed, Span<ulong> accumulator, int modulusBits, bool subtract)
+    {
+        if (subtract)
+        {
+            MaskPrg.SubtractMask(seed, accumulator, modulusBits);
+        }
+        else
+        {
+            MaskPrg.AddMask(seed, accumulator, modulusBits);
+        }
+    }
 
     /// <summary>An X25519 private key from 32 bytes drawn by the caller's random source.</summary>
     public static Key ImportAgreementKey(ReadOnlySpan<byte> raw) =>
