@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Confide.Protocol.SecureAggregation.Internal;
+using Confide.Randomness;
 using NSec.Cryptography;
 
 namespace Confide.Protocol.SecureAggregation;
@@ -20,6 +21,7 @@ namespace Confide.Protocol.SecureAggregation;
 public sealed class SecAggServer
 {
     private readonly SecAggSession _session;
+    private readonly IRandomSource _random;
     private readonly int _n;
     private readonly int _threshold;
 
@@ -36,10 +38,14 @@ public sealed class SecAggServer
     private byte[] _survivorPayload = [];
     private SecAggResult? _result;
 
-    public SecAggServer(SecAggSession session)
+    /// <param name="session">The public round parameters shared with the clients.</param>
+    /// <param name="random">Randomness for the Shamir consistency checks during reconstruction.</param>
+    public SecAggServer(SecAggSession session, IRandomSource random)
     {
         ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(random);
         _session = session;
+        _random = random;
         _n = session.Options.ClientCount;
         _threshold = session.Options.Threshold;
         _keys = new AdvertiseKeysMessage?[_n];
@@ -427,7 +433,7 @@ public sealed class SecAggServer
 
     private List<SecAggServerMessage> Finish()
     {
-        _result = SecAggUnmasker.Recover(_session, _survivors!, _masked, _alive[1], _keys, _responses, _counts);
+        _result = SecAggUnmasker.Recover(_session, _random, _survivors!, _masked, _alive[1], _keys, _responses, _counts);
         for (int u = 0; u < _n; u++)
         {
             _masked[u] = null;

@@ -52,7 +52,7 @@ public static class SecAggSimulation
             clients[u] = new SecAggClient(session, u, identities[u], inputs[u], clientRandom[u]);
         }
 
-        var server = new SecAggServer(session);
+        var server = new SecAggServer(session, random.Fork(0));
         long[] clientTicks = new long[n];
         long[] clientBytes = new long[n];
         var serverMs = new Dictionary<SecAggStage, double>();

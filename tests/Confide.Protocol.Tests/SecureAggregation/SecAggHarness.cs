@@ -35,7 +35,7 @@ internal sealed class SecAggHarness : IDisposable
             Clients[u] = new SecAggClient(Session, u, Identities[u], Inputs[u], random.Fork((ulong)u + 100));
         }
 
-        Server = new SecAggServer(Session);
+        Server = new SecAggServer(Session, random.Fork(999));
     }
 
     public SecAggOptions Options { get; }

@@ -270,4 +270,28 @@ public sealed class SecAggHostileTests
         Assert.Throws<SecAggInvalidMessageException>(() => h.Server.Receive(r with { SelfMaskShares = r.SelfMaskShares.Append(b).ToArray() }));
         h.Server.Receive(r);
     }
+
+    [Fact]
+    public void ServerAbortsWhenARevealedShareIsCorrupt()
+    {
+        using var h = new SecAggHarness(Options, seed: 27);
+        var inbox = h.RunUntil(SecAggStage.Unmasking);
+        for (int u = 0; u < 5; u++)
+        {
+            UnmaskingResponseMessage r = h.Clients[u].Unmask((UnmaskingRequestMessage)inbox[u]);
+            if (u == 0)
+            {
+                // Client 0 holds one of the lowest-id shares of client 1's seed, which reconstruction uses.
+                byte[] bad = (byte[])r.SelfMaskShares.First(s => s.Owner == 1).Share.Clone();
+                bad[^1] ^= 0x10;
+                r = r with { SelfMaskShares = r.SelfMaskShares.Select(s => s.Owner == 1 ? s with { Share = bad } : s).ToArray() };
+            }
+
+            h.Server.Receive(r);
+        }
+
+        var ex = Assert.Throws<SecAggInvalidMessageException>(() => h.Server.CloseStage());
+        Assert.Contains("client 1", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(SecAggStage.Aborted, h.Server.Stage);
+    }
 }

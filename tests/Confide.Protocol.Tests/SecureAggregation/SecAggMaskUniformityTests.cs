@@ -22,7 +22,7 @@ public sealed class SecAggMaskUniformityTests
         // A very non-uniform input: a ramp of small values.
         ulong[] input = Enumerable.Range(0, D).Select(i => (ulong)(i % 7)).ToArray();
         var clients = Enumerable.Range(0, 4).Select(u => new SecAggClient(session, u, keys[u], input, random.Fork((ulong)u))).ToArray();
-        var server = new SecAggServer(session);
+        var server = new SecAggServer(session, random.Fork(77));
         foreach (var c in clients)
         {
             server.Receive(c.AdvertiseKeys());

@@ -20,6 +20,56 @@ internal static partial class SecAggCrypto
     private static readonly byte[] ShareKeyLabel = "confide-secagg-v1/share-key"u8.ToArray();
     private static readonly byte[] PairwiseLabel = "confide-secagg-v1/pairwise-seed"u8.ToArray();
 
+    /// <summary>Bytes of one encoded Shamir share of a 32-byte secret (<see cref="ShamirShare.ToBytes"/>).</summary>
+    public static readonly int ShareLength = ShamirShare.HeaderSize + (8 * ShamirSecretSharing.ChunkCount(SeedLength));
+
+    /// <summary>Shamir-shares a 32-byte secret over GF(2^61 − 1), giving holder h the share at x = h + 1.</summary>
+    public static byte[][] Split(ReadOnlySpan<byte> secret, IReadOnlyList<int> holders, int threshold, IRandomSource random)
+    {
+        int[] xs = holders.Select(h => h + 1).ToArray();
+        ShamirShare[] shares = new ShamirSecretSharing(threshold, random).Split(secret, xs);
+        var encoded = new byte[shares.Length][];
+        for (int i = 0; i < shares.Length; i++)
+        {
+            encoded[i] = shares[i].ToBytes();
+            shares[i].Dispose();
+        }
+
+        return encoded;
+    }
+
+    /// <summary>
+    /// Reconstructs a 32-byte secret from shares revealed by <paramref name="holders"/>. It uses the t + 1 lowest holder ids
+    /// (the extra share is checked for consistency), so many secrets share one set of x's and its cached Lagrange basis.
+    /// </summary>
+    /// <exception cref="CryptographicException">A share is malformed, claims another holder's x, or the shares are inconsistent.</exception>
+    public static byte[] Combine(ShamirSecretSharing sharing, IReadOnlyList<int> holders, IReadOnlyList<byte[]> shares)
+    {
+        int[] order = Enumerable.Range(0, holders.Count).OrderBy(i => holders[i]).Take(sharing.Threshold + 1).ToArray();
+        var parsed = new List<ShamirShare>(order.Length);
+        try
+        {
+            foreach (int i in order)
+            {
+                ShamirShare share = ShamirShare.FromBytes(shares[i]);
+                parsed.Add(share);
+                if (share.X != holders[i] + 1 || share.SecretLength != SeedLength)
+                {
+                    throw new CryptographicException($"The share revealed by client {holders[i]} is for x = {share.X} and a {share.SecretLength}-byte secret; expected x = {holders[i] + 1} and {SeedLength} bytes.");
+                }
+            }
+
+            return sharing.Reconstruct(parsed);
+        }
+        finally
+        {
+            foreach (ShamirShare share in parsed)
+            {
+                share.Dispose();
+            }
+        }
+    }
+
     /// <summary>Adds (or subtracts) PRG(seed) into <paramref name="accumulator"/> mod 2^k: <see cref="MaskPrg"/>, AES-128-CTR.</summary>
     public static void AccumulateMask(ReadOnlySpan<byte> seed, Span<ulong> accumulator, int modulusBits, bool subtract)
     {

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using Confide.Randomness;
+using Confide.SecureAggregation;
 using NSec.Cryptography;
 
 namespace Confide.Protocol.SecureAggregation.Internal;
@@ -13,6 +15,7 @@ internal static class SecAggUnmasker
 {
     public static SecAggResult Recover(
         SecAggSession session,
+        IRandomSource random,
         int[] survivors,
         ulong[]?[] masked,
         bool[] shared,
@@ -65,6 +68,7 @@ internal static class SecAggUnmasker
         int bits = options.ModulusBits;
         ulong modMask = options.ModulusMask;
         var partials = new ConcurrentBag<ulong[]>();
+        long streams = 0;
         try
         {
             RemoveMasks();
@@ -76,27 +80,28 @@ internal static class SecAggUnmasker
 
         void RemoveMasks() => Parallel.ForEach(
             System.Collections.Concurrent.Partitioner.Create(0, jobs.Count, 1),
-            () => new ulong[d],
-            (range, _, acc) =>
+            () => (Acc: new ulong[d], Sharing: new ShamirSecretSharing(t, random.Fork((ulong)Interlocked.Increment(ref streams)))),
+            (range, _, local) =>
             {
+                (ulong[] acc, ShamirSecretSharing sharing) = local;
                 for (int j = range.Item1; j < range.Item2; j++)
                 {
                     int owner = jobs[j];
                     if (isSurvivor[owner])
                     {
-                        byte[] seed = Reconstruct(selfShares[owner], t, SecAggStage.Unmasking, owner, "self-mask seed");
+                        byte[] seed = Reconstruct(sharing, selfShares[owner], SecAggStage.Unmasking, owner, "self-mask seed");
                         SecAggCrypto.AccumulateMask(seed, acc, bits, subtract: true);
                         CryptographicOperations.ZeroMemory(seed);
                     }
                     else
                     {
-                        RemovePairwiseMasks(session, owner, Reconstruct(keyShares[owner], t, SecAggStage.Unmasking, owner, "mask private key"), isSurvivor, keys, acc, bits);
+                        RemovePairwiseMasks(session, owner, Reconstruct(sharing, keyShares[owner], SecAggStage.Unmasking, owner, "mask private key"), isSurvivor, keys, acc, bits);
                     }
                 }
 
-                return acc;
+                return local;
             },
-            partials.Add);
+            local => partials.Add(local.Acc));
 
         ulong[] sum = new ulong[d];
         unchecked
@@ -161,8 +166,9 @@ internal static class SecAggUnmasker
         }
     }
 
-    private static byte[] Reconstruct(List<(int Holder, byte[] Share)>? shares, int t, SecAggStage stage, int owner, string what)
+    private static byte[] Reconstruct(ShamirSecretSharing sharing, List<(int Holder, byte[] Share)>? shares, SecAggStage stage, int owner, string what)
     {
+        int t = sharing.Threshold;
         int count = shares?.Count ?? 0;
         if (count < t)
         {
@@ -172,7 +178,7 @@ internal static class SecAggUnmasker
 
         try
         {
-            return SecAggCrypto.Combine(shares!.Select(s => s.Holder).ToArray(), shares!.Select(s => s.Share).ToArray(), t);
+            return SecAggCrypto.Combine(sharing, shares!.Select(s => s.Holder).ToArray(), shares!.Select(s => s.Share).ToArray());
         }
         catch (CryptographicException ex)
         {
