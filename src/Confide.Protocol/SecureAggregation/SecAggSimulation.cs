@@ -56,6 +56,9 @@ public static class SecAggSimulation
         long[] clientTicks = new long[n];
         long[] clientBytes = new long[n];
         var serverMs = new Dictionary<SecAggStage, double>();
+        var serverCpu = new Dictionary<SecAggStage, double>();
+        double clientCpu = 0;
+        using var process = Process.GetCurrentProcess();
         SecAggServerMessage?[] inbox = new SecAggServerMessage?[n];
         try
         {
@@ -63,6 +66,8 @@ public static class SecAggSimulation
             {
                 var outgoing = new SecAggClientMessage?[n];
                 SecAggStage current = stage;
+                int acting = 0;
+                TimeSpan cpuStart = Cpu(process);
                 Parallel.For(0, n, u =>
                 {
                     bool reached = current == SecAggStage.AdvertiseKeys || inbox[u] is not null;
@@ -71,6 +76,7 @@ public static class SecAggSimulation
                         return;
                     }
 
+                    Interlocked.Increment(ref acting);
                     long start = Stopwatch.GetTimestamp();
                     outgoing[u] = current == SecAggStage.AdvertiseKeys ? clients[u].AdvertiseKeys() : clients[u].Handle(inbox[u]!);
                     clientTicks[u] += Stopwatch.GetTimestamp() - start;
@@ -82,6 +88,8 @@ public static class SecAggSimulation
                     clientBytes[u] += SecAggWireSize.Of(outgoing[u]!, options.ModulusBits);
                 });
 
+                clientCpu += acting == 0 ? 0 : (Cpu(process) - cpuStart).TotalMilliseconds / acting;
+                TimeSpan serverCpuStart = Cpu(process);
                 long serverStart = Stopwatch.GetTimestamp();
                 foreach (SecAggClientMessage? message in outgoing)
                 {
@@ -99,6 +107,7 @@ public static class SecAggSimulation
                 finally
                 {
                     serverMs[stage] = Stopwatch.GetElapsedTime(serverStart).TotalMilliseconds;
+                    serverCpu[stage] = (Cpu(process) - serverCpuStart).TotalMilliseconds;
                 }
 
                 Array.Clear(inbox);
@@ -110,7 +119,7 @@ public static class SecAggSimulation
         }
         catch (SecAggProtocolException ex) when (server.Stage == SecAggStage.Aborted)
         {
-            return new SecAggSimulationResult(session, null, ex, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients));
+            return new SecAggSimulationResult(session, null, ex, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients), clientCpu, serverCpu);
         }
         finally
         {
@@ -125,7 +134,7 @@ public static class SecAggSimulation
             }
         }
 
-        return new SecAggSimulationResult(session, server.Result, null, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients));
+        return new SecAggSimulationResult(session, server.Result, null, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients), clientCpu, serverCpu);
     }
 
     /// <summary>Σ inputs[u] mod 2^k over <paramref name="clients"/>: the value a completed round must reproduce.</summary>
@@ -147,6 +156,12 @@ public static class SecAggSimulation
         }
 
         return sum;
+    }
+
+    private static TimeSpan Cpu(Process process)
+    {
+        process.Refresh();
+        return process.TotalProcessorTime;
     }
 
     private static double MeanMs(long[] ticks, SecAggClient[] clients)
