@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Confide.Protocol.SecureAggregation.Internal;
 using Confide.Randomness;
-using NSec.Cryptography;
+using Confide.SecureAggregation;
 
 namespace Confide.Protocol.SecureAggregation;
 
@@ -22,18 +22,18 @@ namespace Confide.Protocol.SecureAggregation;
 public sealed class SecAggClient : IDisposable
 {
     private readonly SecAggSession _session;
-    private readonly Key _identityKey;
+    private readonly IdentityKeyPair _identityKey;
     private readonly ulong[] _input;
     private readonly IRandomSource _random;
     private readonly int _threshold;
 
-    private Key? _cipherKey;
-    private Key? _maskKey;
+    private AgreementKeyPair? _cipherKey;
+    private AgreementKeyPair? _maskKey;
     private byte[]? _maskPrivate;
     private byte[]? _selfMaskSeed;
 
     // Neighbour v → its advertised keys (U1 ∩ N(u)), then v → the shares it gave us (U2 ∩ N(u)).
-    private Dictionary<int, (PublicKey Cipher, PublicKey Mask)>? _peerKeys;
+    private Dictionary<int, (AgreementPublicKey Cipher, AgreementPublicKey Mask)>? _peerKeys;
     private SortedDictionary<int, (byte[] SelfMaskShare, byte[] MaskKeyShare)>? _heldShares;
     private int[]? _signedSurvivors;
     private byte[]? _signedPayload;
@@ -43,7 +43,7 @@ public sealed class SecAggClient : IDisposable
     /// <param name="identityKey">This client's Ed25519 identity key; its public key must be the roster's entry. The caller keeps ownership.</param>
     /// <param name="input">The quantized input x_u, D values in Z_{2^k}.</param>
     /// <param name="random">The source of every secret this client draws (keys, seeds, Shamir coefficients, nonces).</param>
-    public SecAggClient(SecAggSession session, int clientId, Key identityKey, ReadOnlySpan<ulong> input, IRandomSource random)
+    public SecAggClient(SecAggSession session, int clientId, IdentityKeyPair identityKey, ReadOnlySpan<ulong> input, IRandomSource random)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(identityKey);
@@ -53,7 +53,7 @@ public sealed class SecAggClient : IDisposable
             throw new ArgumentOutOfRangeException(nameof(clientId), clientId, $"Client ids run from 0 to {session.Options.ClientCount - 1}.");
         }
 
-        if (identityKey.Algorithm != SignatureAlgorithm.Ed25519 || !identityKey.PublicKey.Equals(session.IdentityKeys[clientId]))
+        if (!identityKey.PublicKey.Equals(session.IdentityKeys[clientId]))
         {
             throw new ArgumentException($"The identity key is not the Ed25519 key the roster lists for client {clientId}.", nameof(identityKey));
         }
@@ -108,24 +108,14 @@ public sealed class SecAggClient : IDisposable
     public AdvertiseKeysMessage AdvertiseKeys()
     {
         Expect(SecAggStage.AdvertiseKeys, SecAggStage.AdvertiseKeys, "AdvertiseKeys");
-        byte[] raw = new byte[SecAggCrypto.SeedLength];
-        try
-        {
-            _random.NextBytes(raw);
-            _cipherKey = SecAggCrypto.ImportAgreementKey(raw);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(raw);
-        }
+        _cipherKey = AgreementKeyPair.Generate(_random);
+        _maskKey = AgreementKeyPair.Generate(_random);
+        _maskPrivate = new byte[AgreementKeyPair.PrivateKeySize];
+        _maskKey.ExportPrivateKey(_maskPrivate);
 
-        _maskPrivate = new byte[SecAggCrypto.SeedLength];
-        _random.NextBytes(_maskPrivate);
-        _maskKey = SecAggCrypto.ImportAgreementKey(_maskPrivate);
-
-        byte[] cpk = _cipherKey.PublicKey.Export(KeyBlobFormat.RawPublicKey);
-        byte[] mpk = _maskKey.PublicKey.Export(KeyBlobFormat.RawPublicKey);
-        byte[] signature = SignatureAlgorithm.Ed25519.Sign(_identityKey, _session.Binding.AdvertisePayload(ClientId, cpk, mpk));
+        byte[] cpk = _cipherKey.PublicKey.ToBytes();
+        byte[] mpk = _maskKey.PublicKey.ToBytes();
+        byte[] signature = _identityKey.Sign(SecAggBinding.AdvertisePurpose, _session.Binding.AdvertisePayload(ClientId, cpk, mpk));
         Stage = SecAggStage.ShareKeys;
         return new AdvertiseKeysMessage(_session.SessionId, _session.Round, ClientId, cpk, mpk, signature);
     }
@@ -137,7 +127,7 @@ public sealed class SecAggClient : IDisposable
     public ShareKeysMessage ShareKeys(KeysBroadcastMessage message)
     {
         CheckAddressed(message, "KeysBroadcast");
-        var peers = new Dictionary<int, (PublicKey, PublicKey)>();
+        var peers = new Dictionary<int, (AgreementPublicKey, AgreementPublicKey)>();
         foreach (AdvertiseKeysMessage keys in message.Keys)
         {
             if (keys is null)
@@ -161,7 +151,7 @@ public sealed class SecAggClient : IDisposable
                 throw Abort(new SecAggSignatureException(Stage, v, $"The keys of client {v} were advertised for session '{keys.SessionId}' round {keys.Round}, not this round."));
             }
 
-            if (!TryVerifyKeys(keys, out PublicKey? cipher, out PublicKey? mask, out string? why))
+            if (!TryVerifyKeys(keys, out AgreementPublicKey? cipher, out AgreementPublicKey? mask, out string? why))
             {
                 throw Abort(new SecAggSignatureException(Stage, v, $"The advertised keys of client {v} are rejected: {why}."));
             }
@@ -187,7 +177,7 @@ public sealed class SecAggClient : IDisposable
             byte[] plaintext = SecAggShareBundle.Encode(ClientId, v, selfShares[i], keyShares[i]);
             try
             {
-                byte[] ciphertext = SecAggCrypto.EncryptShareBundle(_cipherKey!, peers[v].Item1, _session.Binding, ClientId, v, plaintext, _random);
+                byte[] ciphertext = ShareEncryption.Encrypt(_cipherKey!, ClientId, peers[v].Item1, v, _session.Binding.Crypto, plaintext, _random);
                 shares[i] = new EncryptedShare(ClientId, v, ciphertext);
             }
             finally
@@ -237,7 +227,12 @@ public sealed class SecAggClient : IDisposable
                     throw Abort(new SecAggInvalidMessageException(Stage, $"Client {ClientId} was delivered two shares from client {share.Sender}."));
                 }
 
-                if (!SecAggCrypto.TryDecryptShareBundle(_cipherKey!, keys.Cipher, _session.Binding, share.Sender, ClientId, share.Ciphertext, out byte[]? plaintext))
+                byte[] plaintext;
+                try
+                {
+                    plaintext = ShareEncryption.Decrypt(_cipherKey!, ClientId, keys.Cipher, share.Sender, _session.Binding.Crypto, share.Ciphertext ?? []);
+                }
+                catch (ShareDecryptionException)
                 {
                     throw Abort(new SecAggShareDecryptionException(Stage, share.Sender, ClientId,
                         $"The share from client {share.Sender} to client {ClientId} failed authentication: it was tampered with or bound to another session, round, sender or receiver."));
@@ -272,16 +267,7 @@ public sealed class SecAggClient : IDisposable
         }
 
         SecAggOptions options = _session.Options;
-        ulong[] y = (ulong[])_input.Clone();
-        SecAggCrypto.AccumulateMask(_selfMaskSeed!, y, options.ModulusBits, subtract: false);
-        Span<byte> seed = stackalloc byte[SecAggCrypto.SeedLength];
-        foreach (int v in held.Keys)
-        {
-            SecAggCrypto.PairwiseSeed(_maskKey!, _peerKeys![v].Mask, _session.Binding, ClientId, v, seed);
-            SecAggCrypto.AccumulateMask(seed, y, options.ModulusBits, subtract: v < ClientId);
-        }
-
-        CryptographicOperations.ZeroMemory(seed);
+        ulong[] y = Mask(held.Keys, options.ModulusBits);
         Array.Clear(_input);
         _heldShares = held;
         Stage = SecAggStage.ConsistencyCheck;
@@ -297,7 +283,7 @@ public sealed class SecAggClient : IDisposable
         CheckAddressed(message, "SurvivorList");
         int[] survivors = CheckSurvivorList(message.Survivors);
         byte[] payload = _session.Binding.SurvivorPayload(survivors);
-        byte[] signature = SignatureAlgorithm.Ed25519.Sign(_identityKey, payload);
+        byte[] signature = _identityKey.Sign(SecAggBinding.SurvivorsPurpose, payload);
         _signedSurvivors = survivors;
         _signedPayload = payload;
         Stage = SecAggStage.Unmasking;
@@ -333,7 +319,7 @@ public sealed class SecAggClient : IDisposable
                 throw Abort(new SecAggInvalidMessageException(Stage, $"The unmasking request carries a signature from client {s.Sender}, which is not a survivor or signed twice."));
             }
 
-            if (s.Signature is null || !SignatureAlgorithm.Ed25519.Verify(_session.IdentityKeys[s.Sender], _signedPayload!, s.Signature))
+            if (s.Signature is null || !_session.IdentityKeys[s.Sender].Verify(SecAggBinding.SurvivorsPurpose, _signedPayload!, s.Signature))
             {
                 throw Abort(new SecAggInconsistentSurvivorsException(Stage,
                     $"The signature of client {s.Sender} does not verify over the survivor list client {ClientId} signed: the server may be showing clients different lists."));
@@ -400,6 +386,48 @@ public sealed class SecAggClient : IDisposable
     /// <inheritdoc/>
     public override string ToString() => $"SecAggClient({ClientId}, {Stage})";
 
+    // y_u = x_u + PRG(b_u) + Σ_v ±PRG(s_uv) mod 2^k, in 32-bit words when k ≤ 32 (see SecAggCrypto.UsesNarrowWords).
+    private ulong[] Mask(IEnumerable<int> peers, int bits)
+    {
+        Span<byte> seed = stackalloc byte[SecAggCrypto.SeedLength];
+        try
+        {
+            if (SecAggCrypto.UsesNarrowWords(bits))
+            {
+                uint[] narrow = new uint[_input.Length];
+                for (int i = 0; i < narrow.Length; i++)
+                {
+                    narrow[i] = (uint)_input[i];
+                }
+
+                SecAggCrypto.SelfMask(_selfMaskSeed!, narrow, bits, subtract: false);
+                foreach (int v in peers)
+                {
+                    PairwiseMaskSeed.Derive(_maskKey!, ClientId, _peerKeys![v].Mask, v, _session.Binding.Crypto, seed);
+                    PairwiseMaskSeed.Apply(seed, ClientId, v, narrow, bits);
+                }
+
+                ulong[] wide = SecAggCrypto.Widen(narrow);
+                Array.Clear(narrow);
+                return wide;
+            }
+
+            ulong[] y = (ulong[])_input.Clone();
+            SecAggCrypto.SelfMask(_selfMaskSeed!, y, bits, subtract: false);
+            foreach (int v in peers)
+            {
+                PairwiseMaskSeed.Derive(_maskKey!, ClientId, _peerKeys![v].Mask, v, _session.Binding.Crypto, seed);
+                PairwiseMaskSeed.Apply(seed, ClientId, v, y, bits);
+            }
+
+            return y;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(seed);
+        }
+    }
+
     private int[] CheckSurvivorList(IReadOnlyList<int> list)
     {
         var survivors = new int[list.Count];
@@ -437,12 +465,12 @@ public sealed class SecAggClient : IDisposable
         return survivors;
     }
 
-    private bool TryVerifyKeys(AdvertiseKeysMessage keys, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PublicKey? cipher,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PublicKey? mask, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? why)
+    private bool TryVerifyKeys(AdvertiseKeysMessage keys, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out AgreementPublicKey? cipher,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out AgreementPublicKey? mask, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? why)
     {
         cipher = null;
         mask = null;
-        if (keys.Signature is null || keys.Signature.Length != SignatureAlgorithm.Ed25519.SignatureSize)
+        if (keys.Signature is null || keys.Signature.Length != IdentityPublicKey.SignatureSize)
         {
             why = "the signature is missing or has the wrong length";
             return false;
@@ -455,7 +483,7 @@ public sealed class SecAggClient : IDisposable
         }
 
         byte[] payload = _session.Binding.AdvertisePayload(keys.Sender, keys.CipherPublicKey, keys.MaskPublicKey);
-        if (!SignatureAlgorithm.Ed25519.Verify(_session.IdentityKeys[keys.Sender], payload, keys.Signature))
+        if (!_session.IdentityKeys[keys.Sender].Verify(SecAggBinding.AdvertisePurpose, payload, keys.Signature))
         {
             why = "the Ed25519 signature does not verify under its identity key";
             return false;

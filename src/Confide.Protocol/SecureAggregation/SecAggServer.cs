@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using Confide.Protocol.SecureAggregation.Internal;
 using Confide.Randomness;
-using NSec.Cryptography;
 
 namespace Confide.Protocol.SecureAggregation;
 
@@ -202,7 +201,7 @@ public sealed class SecAggServer
         }
 
         byte[] payload = _session.Binding.AdvertisePayload(m.Sender, m.CipherPublicKey, m.MaskPublicKey);
-        if (!SignatureAlgorithm.Ed25519.Verify(_session.IdentityKeys[m.Sender], payload, m.Signature))
+        if (!_session.IdentityKeys[m.Sender].Verify(SecAggBinding.AdvertisePurpose, payload, m.Signature))
         {
             throw new SecAggSignatureException(Stage, m.Sender, $"The keys of client {m.Sender} are not signed by its Ed25519 identity key.");
         }
@@ -263,7 +262,7 @@ public sealed class SecAggServer
 
     private void CheckSignature(ConsistencySignatureMessage m)
     {
-        if (m.Signature is null || !SignatureAlgorithm.Ed25519.Verify(_session.IdentityKeys[m.Sender], _survivorPayload, m.Signature))
+        if (m.Signature is null || !_session.IdentityKeys[m.Sender].Verify(SecAggBinding.SurvivorsPurpose, _survivorPayload, m.Signature))
         {
             throw new SecAggSignatureException(Stage, m.Sender, $"The survivor-list signature of client {m.Sender} does not verify over the list this server announced.");
         }

@@ -1,5 +1,5 @@
 using Confide.Protocol.SecureAggregation.Internal;
-using NSec.Cryptography;
+using Confide.SecureAggregation;
 
 namespace Confide.Protocol.SecureAggregation;
 
@@ -13,7 +13,7 @@ public sealed class SecAggSession
     private readonly int[][] _neighbours;
     private readonly bool[][]? _isNeighbour;
 
-    public SecAggSession(string sessionId, long round, SecAggOptions options, IReadOnlyList<PublicKey> identityKeys, ReadOnlySpan<byte> graphSeed)
+    public SecAggSession(string sessionId, long round, SecAggOptions options, IReadOnlyList<IdentityPublicKey> identityKeys, ReadOnlySpan<byte> graphSeed)
     {
         ArgumentException.ThrowIfNullOrEmpty(sessionId);
         ArgumentOutOfRangeException.ThrowIfNegative(round);
@@ -26,7 +26,7 @@ public sealed class SecAggSession
 
         for (int i = 0; i < identityKeys.Count; i++)
         {
-            if (identityKeys[i] is null || identityKeys[i].Algorithm != SignatureAlgorithm.Ed25519)
+            if (identityKeys[i] is null)
             {
                 throw new ArgumentException($"Identity key {i} must be an Ed25519 public key.", nameof(identityKeys));
             }
@@ -66,7 +66,7 @@ public sealed class SecAggSession
     public SecAggOptions Options { get; }
 
     /// <summary>Client id → Ed25519 identity public key.</summary>
-    public IReadOnlyList<PublicKey> IdentityKeys { get; }
+    public IReadOnlyList<IdentityPublicKey> IdentityKeys { get; }
 
     /// <summary>The public seed the neighbour graph is drawn from.</summary>
     public IReadOnlyList<byte> GraphSeed { get; }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Confide.Protocol.SecureAggregation.Internal;
 using Confide.Randomness;
-using NSec.Cryptography;
+using Confide.SecureAggregation;
 
 namespace Confide.Protocol.SecureAggregation;
 
@@ -30,15 +30,12 @@ public static class SecAggSimulation
             throw new ArgumentException($"{inputs.Count} inputs given for {n} clients.", nameof(inputs));
         }
 
-        var identities = new Key[n];
-        byte[] raw = new byte[32];
+        var identities = new IdentityKeyPair[n];
         for (int u = 0; u < n; u++)
         {
-            random.NextBytes(raw);
-            identities[u] = Key.Import(SignatureAlgorithm.Ed25519, raw, KeyBlobFormat.RawPrivateKey);
+            identities[u] = IdentityKeyPair.Generate(random);
         }
 
-        System.Security.Cryptography.CryptographicOperations.ZeroMemory(raw);
         byte[] graphSeed = new byte[32];
         random.NextBytes(graphSeed);
         string sessionId = $"sim-{random.NextUInt64():x16}";
@@ -128,7 +125,7 @@ public static class SecAggSimulation
                 c.Dispose();
             }
 
-            foreach (Key k in identities)
+            foreach (IdentityKeyPair k in identities)
             {
                 k.Dispose();
             }

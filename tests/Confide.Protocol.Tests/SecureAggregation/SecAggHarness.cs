@@ -1,6 +1,6 @@
 using Confide.Protocol.SecureAggregation;
 using Confide.Randomness;
-using NSec.Cryptography;
+using Confide.SecureAggregation;
 
 namespace Confide.Protocol.Tests.SecureAggregation;
 
@@ -11,12 +11,10 @@ internal sealed class SecAggHarness : IDisposable
     {
         Options = options;
         var random = new SeededRandomSource(seed);
-        Identities = new Key[options.ClientCount];
-        byte[] raw = new byte[32];
+        Identities = new IdentityKeyPair[options.ClientCount];
         for (int u = 0; u < options.ClientCount; u++)
         {
-            random.NextBytes(raw);
-            Identities[u] = Key.Import(SignatureAlgorithm.Ed25519, raw, KeyBlobFormat.RawPrivateKey);
+            Identities[u] = IdentityKeyPair.Generate(random);
         }
 
         byte[] graphSeed = new byte[32];
@@ -40,7 +38,7 @@ internal sealed class SecAggHarness : IDisposable
 
     public SecAggOptions Options { get; }
 
-    public Key[] Identities { get; }
+    public IdentityKeyPair[] Identities { get; }
 
     public SecAggSession Session { get; }
 
@@ -90,7 +88,7 @@ internal sealed class SecAggHarness : IDisposable
             c.Dispose();
         }
 
-        foreach (Key k in Identities)
+        foreach (IdentityKeyPair k in Identities)
         {
             k.Dispose();
         }

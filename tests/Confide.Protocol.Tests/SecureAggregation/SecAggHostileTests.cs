@@ -1,5 +1,6 @@
 using Confide.Protocol.SecureAggregation;
-using NSec.Cryptography;
+using Confide.Randomness;
+using Confide.SecureAggregation;
 
 namespace Confide.Protocol.Tests.SecureAggregation;
 
@@ -99,8 +100,8 @@ public sealed class SecAggHostileTests
         var inbox = h.Step(null);
         var broadcast = (KeysBroadcastMessage)inbox[0];
         // A man-in-the-middle server replaces peer 1's mask key with one of its own.
-        using var attacker = Key.Create(KeyAgreementAlgorithm.X25519);
-        var forged = broadcast.Keys.Select(k => k.Sender == 1 ? k with { MaskPublicKey = attacker.PublicKey.Export(KeyBlobFormat.RawPublicKey) } : k).ToArray();
+        using var attacker = AgreementKeyPair.Generate(new SeededRandomSource(666));
+        var forged = broadcast.Keys.Select(k => k.Sender == 1 ? k with { MaskPublicKey = attacker.PublicKey.ToBytes() } : k).ToArray();
         var ex = Assert.Throws<SecAggSignatureException>(() => h.Clients[0].Handle(broadcast with { Keys = forged }));
         Assert.Equal(1, ex.Signer);
         Assert.Equal(SecAggStage.Aborted, h.Clients[0].Stage);

@@ -1,6 +1,6 @@
 using Confide.Protocol.SecureAggregation;
 using Confide.Randomness;
-using NSec.Cryptography;
+using Confide.SecureAggregation;
 
 namespace Confide.Protocol.Tests.SecureAggregation;
 
@@ -16,7 +16,7 @@ public sealed class SecAggMaskUniformityTests
         const int D = 8192;
         var options = new SecAggOptions(clientCount: 4, threshold: 2, dimension: D, modulusBits: 32);
         var random = new SeededRandomSource(99);
-        var keys = Enumerable.Range(0, 4).Select(_ => Key.Create(SignatureAlgorithm.Ed25519)).ToArray();
+        var keys = Enumerable.Range(0, 4).Select(_ => IdentityKeyPair.Generate(random)).ToArray();
         var session = new SecAggSession("uniformity", 1, options, keys.Select(k => k.PublicKey).ToArray(), new byte[32]);
 
         // A very non-uniform input: a ramp of small values.

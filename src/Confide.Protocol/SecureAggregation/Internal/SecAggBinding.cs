@@ -17,7 +17,15 @@ internal sealed class SecAggBinding
         SessionId = sessionId;
         Round = round;
         Context = context;
+        Crypto = SecAggCrypto.Context(sessionId, round);
     }
+
+    /// <summary>The primitives' binding of share ciphertexts and pairwise seeds to this session and round.</summary>
+    public Confide.SecureAggregation.SecAggContext Crypto { get; }
+
+    public const string AdvertisePurpose = "secagg-advertise-keys";
+
+    public const string SurvivorsPurpose = "secagg-survivor-list";
 
     public string SessionId { get; }
 

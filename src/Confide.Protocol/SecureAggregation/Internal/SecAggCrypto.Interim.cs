@@ -1,10 +1,9 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using Confide.Randomness;
 
 namespace Confide.Protocol.SecureAggregation.Internal;
 
-// INTERIM: stand-ins for the primitives being built in Confide.SecureAggregation, replaced as those land.
+// INTERIM: the primitives' SecAgg+ neighbour graph has not landed yet; this Harary graph on a seeded permutation stands in.
 internal static partial class SecAggCrypto
 {
     public static int[][] NeighbourGraph(int n, int k, ReadOnlySpan<byte> seed)

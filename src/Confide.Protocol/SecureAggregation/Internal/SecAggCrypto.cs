@@ -1,27 +1,48 @@
-using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using Confide.Randomness;
 using Confide.SecureAggregation;
-using NSec.Cryptography;
 
 namespace Confide.Protocol.SecureAggregation.Internal;
 
 /// <summary>
-/// The one place the protocol touches cryptographic primitives: key agreement, share encryption, Shamir sharing, pairwise
-/// seeds, the mask PRG and the neighbour graph. Keeping it narrow lets the primitives change underneath without the state
-/// machines noticing.
+/// The one place the protocol touches the primitives of <c>Confide.SecureAggregation</c>: key agreement, share encryption,
+/// Shamir sharing, pairwise seeds, the mask PRG and the neighbour graph. Keeping it narrow lets the primitives change
+/// underneath without the state machines noticing.
 /// </summary>
+/// <remarks>
+/// Masks for k ≤ 32 are expanded with 32-bit words (half the keystream of 64-bit words); every party applies the same
+/// rule, <see cref="UsesNarrowWords"/>, so the masks still cancel.
+/// </remarks>
 internal static partial class SecAggCrypto
 {
-    /// <summary>Seeds, X25519 private keys and public keys are all 32 bytes.</summary>
-    public const int SeedLength = 32;
-
-    private static readonly byte[] ShareKeyLabel = "confide-secagg-v1/share-key"u8.ToArray();
-    private static readonly byte[] PairwiseLabel = "confide-secagg-v1/pairwise-seed"u8.ToArray();
+    /// <summary>Seeds and X25519 private keys are 32 bytes.</summary>
+    public const int SeedLength = MaskPrg.SeedSize;
 
     /// <summary>Bytes of one encoded Shamir share of a 32-byte secret (<see cref="ShamirShare.ToBytes"/>).</summary>
     public static readonly int ShareLength = ShamirShare.HeaderSize + (8 * ShamirSecretSharing.ChunkCount(SeedLength));
+
+    /// <summary>True when masks are expanded into 32-bit words (k ≤ 32).</summary>
+    public static bool UsesNarrowWords(int modulusBits) => modulusBits <= 32;
+
+    public static bool TryImportAgreementPublicKey(byte[]? raw, [NotNullWhen(true)] out AgreementPublicKey? key)
+    {
+        key = null;
+        if (raw is null || raw.Length != AgreementPublicKey.Size)
+        {
+            return false;
+        }
+
+        try
+        {
+            key = AgreementPublicKey.FromBytes(raw);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Shamir-shares a 32-byte secret over GF(2^61 − 1), giving holder h the share at x = h + 1.</summary>
     public static byte[][] Split(ReadOnlySpan<byte> secret, IReadOnlyList<int> holders, int threshold, IRandomSource random)
@@ -61,6 +82,10 @@ internal static partial class SecAggCrypto
 
             return sharing.Reconstruct(parsed);
         }
+        catch (ArgumentException ex)
+        {
+            throw new CryptographicException($"A revealed share is malformed: {ex.Message}", ex);
+        }
         finally
         {
             foreach (ShamirShare share in parsed)
@@ -70,8 +95,8 @@ internal static partial class SecAggCrypto
         }
     }
 
-    /// <summary>Adds (or subtracts) PRG(seed) into <paramref name="accumulator"/> mod 2^k: <see cref="MaskPrg"/>, AES-128-CTR.</summary>
-    public static void AccumulateMask(ReadOnlySpan<byte> seed, Span<ulong> accumulator, int modulusBits, bool subtract)
+    /// <summary>Adds (or subtracts) PRG(seed) into a 64-bit accumulator mod 2^k.</summary>
+    public static void SelfMask(ReadOnlySpan<byte> seed, Span<ulong> accumulator, int modulusBits, bool subtract)
     {
         if (subtract)
         {
@@ -83,100 +108,32 @@ internal static partial class SecAggCrypto
         }
     }
 
-    /// <summary>An X25519 private key from 32 bytes drawn by the caller's random source.</summary>
-    public static Key ImportAgreementKey(ReadOnlySpan<byte> raw) =>
-        Key.Import(KeyAgreementAlgorithm.X25519, raw, KeyBlobFormat.RawPrivateKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.None });
-
-    public static bool TryImportAgreementPublicKey(ReadOnlySpan<byte> raw, [NotNullWhen(true)] out PublicKey? key) =>
-        PublicKey.TryImport(KeyAgreementAlgorithm.X25519, raw, KeyBlobFormat.RawPublicKey, out key);
-
-    /// <summary>
-    /// s_uv: X25519(s_u^SK, s_v^PK) through HKDF-SHA-256 with the session context as salt and the ordered pair as info,
-    /// so the same key pair yields unrelated seeds in another session, round or pair.
-    /// </summary>
-    public static void PairwiseSeed(Key maskKey, PublicKey peerMaskKey, SecAggBinding binding, int u, int v, Span<byte> seed)
+    /// <summary>Adds (or subtracts) PRG(seed) into a 32-bit accumulator mod 2^k.</summary>
+    public static void SelfMask(ReadOnlySpan<byte> seed, Span<uint> accumulator, int modulusBits, bool subtract)
     {
-        Span<byte> info = stackalloc byte[PairwiseLabel.Length + 8];
-        PairwiseLabel.CopyTo(info);
-        BinaryPrimitives.WriteInt32LittleEndian(info[PairwiseLabel.Length..], Math.Min(u, v));
-        BinaryPrimitives.WriteInt32LittleEndian(info[(PairwiseLabel.Length + 4)..], Math.Max(u, v));
-        Derive(maskKey, peerMaskKey, binding.Context, info, seed);
-    }
-
-    /// <summary>
-    /// Encrypts a share bundle with AES-256-GCM under HKDF(X25519(c_u^SK, c_v^PK)); the HKDF salt and info and the
-    /// associated data all bind the session, round, sender and receiver. Output: nonce ‖ ciphertext ‖ tag.
-    /// </summary>
-    public static byte[] EncryptShareBundle(Key cipherKey, PublicKey peerCipherKey, SecAggBinding binding, int sender, int receiver, ReadOnlySpan<byte> plaintext, IRandomSource random)
-    {
-        byte[] associated = ShareBinding(binding, sender, receiver);
-        Span<byte> key = stackalloc byte[32];
-        try
+        if (subtract)
         {
-            Derive(cipherKey, peerCipherKey, binding.Context, associated, key);
-            byte[] output = new byte[AesGcm.NonceByteSizes.MaxSize + plaintext.Length + AesGcm.TagByteSizes.MaxSize];
-            Span<byte> nonce = output.AsSpan(0, AesGcm.NonceByteSizes.MaxSize);
-            random.NextBytes(nonce);
-            using var aead = new AesGcm(key, AesGcm.TagByteSizes.MaxSize);
-            aead.Encrypt(nonce, plaintext, output.AsSpan(nonce.Length, plaintext.Length), output.AsSpan(nonce.Length + plaintext.Length), associated);
-            return output;
+            MaskPrg.SubtractMask(seed, accumulator, modulusBits);
         }
-        finally
+        else
         {
-            CryptographicOperations.ZeroMemory(key);
+            MaskPrg.AddMask(seed, accumulator, modulusBits);
         }
     }
 
-    public static bool TryDecryptShareBundle(Key cipherKey, PublicKey peerCipherKey, SecAggBinding binding, int sender, int receiver, byte[]? ciphertext, [NotNullWhen(true)] out byte[]? plaintext)
+    /// <summary>Widens a 32-bit accumulator into the 64-bit message vector.</summary>
+    public static ulong[] Widen(ReadOnlySpan<uint> values)
     {
-        plaintext = null;
-        int overhead = AesGcm.NonceByteSizes.MaxSize + AesGcm.TagByteSizes.MaxSize;
-        if (ciphertext is null || ciphertext.Length < overhead)
+        var wide = new ulong[values.Length];
+        for (int i = 0; i < values.Length; i++)
         {
-            return false;
+            wide[i] = values[i];
         }
 
-        byte[] associated = ShareBinding(binding, sender, receiver);
-        Span<byte> key = stackalloc byte[32];
-        try
-        {
-            Derive(cipherKey, peerCipherKey, binding.Context, associated, key);
-            int length = ciphertext.Length - overhead;
-            byte[] output = new byte[length];
-            using var aead = new AesGcm(key, AesGcm.TagByteSizes.MaxSize);
-            try
-            {
-                aead.Decrypt(ciphertext.AsSpan(0, AesGcm.NonceByteSizes.MaxSize), ciphertext.AsSpan(AesGcm.NonceByteSizes.MaxSize, length),
-                    ciphertext.AsSpan(AesGcm.NonceByteSizes.MaxSize + length), output, associated);
-            }
-            catch (AuthenticationTagMismatchException)
-            {
-                return false;
-            }
-
-            plaintext = output;
-            return true;
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
-        }
+        return wide;
     }
 
-    private static byte[] ShareBinding(SecAggBinding binding, int sender, int receiver)
-    {
-        byte[] bound = new byte[ShareKeyLabel.Length + binding.Context.Length + 8];
-        ShareKeyLabel.CopyTo(bound, 0);
-        binding.Context.CopyTo(bound, ShareKeyLabel.Length);
-        BinaryPrimitives.WriteInt32LittleEndian(bound.AsSpan(ShareKeyLabel.Length + binding.Context.Length), sender);
-        BinaryPrimitives.WriteInt32LittleEndian(bound.AsSpan(ShareKeyLabel.Length + binding.Context.Length + 4), receiver);
-        return bound;
-    }
-
-    private static void Derive(Key privateKey, PublicKey peer, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> info, Span<byte> output)
-    {
-        using SharedSecret? secret = KeyAgreementAlgorithm.X25519.Agree(privateKey, peer)
-            ?? throw new CryptographicException("X25519 agreement produced the all-zero secret: the peer's public key has small order.");
-        KeyDerivationAlgorithm.HkdfSha256.DeriveBytes(secret, salt, info, output);
-    }
+    /// <summary>The <see cref="SecAggContext"/> for a session: SHA-256 of the UTF-8 session id (always 32 bytes) and the round.</summary>
+    public static SecAggContext Context(string sessionId, long round) =>
+        new(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(sessionId)), round);
 }

@@ -2,14 +2,13 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Confide.Randomness;
 using Confide.SecureAggregation;
-using NSec.Cryptography;
 
 namespace Confide.Protocol.SecureAggregation.Internal;
 
 /// <summary>
 /// The server's last step (Bonawitz et al. 2017, Figure 4, round 4): z = Σ_{u∈U3} y_u − Σ_{u∈U3} PRG(b_u)
-/// − Σ_{v∈U2∖U3} Σ_{u∈N(v)∩U3} ±PRG(s_uv) mod 2^k, with b_u and s_v^SK reconstructed from t revealed shares each.
-/// Mask expansion is spread over the cores with one accumulator per worker.
+/// − Σ_{v∈U2∖U3} Σ_{u∈N(v)∩U3} ±PRG(s_uv) mod 2^k, with b_u and s_v^SK reconstructed from revealed shares.
+/// Mask removal is spread over the cores with one accumulator (and one Shamir instance) per worker.
 /// </summary>
 internal static class SecAggUnmasker
 {
@@ -53,9 +52,8 @@ internal static class SecAggUnmasker
             isSurvivor[u] = true;
         }
 
-        // One job per mask to remove: each survivor's self mask, each dropped client's pairwise masks.
-        var jobs = new List<int>();
-        jobs.AddRange(survivors);
+        // One job per mask source: each survivor's self mask, each dropped client's pairwise masks with surviving neighbours.
+        var jobs = new List<int>(survivors);
         for (int v = 0; v < n; v++)
         {
             if (shared[v] && !isSurvivor[v] && session.NeighbourArray(v).Any(u => isSurvivor[u]))
@@ -66,42 +64,48 @@ internal static class SecAggUnmasker
 
         int d = options.Dimension;
         int bits = options.ModulusBits;
-        ulong modMask = options.ModulusMask;
-        var partials = new ConcurrentBag<ulong[]>();
+        bool narrow = SecAggCrypto.UsesNarrowWords(bits);
+        var partials = new ConcurrentBag<Array>();
         long streams = 0;
         try
         {
-            RemoveMasks();
+            Parallel.ForEach(
+                Partitioner.Create(0, jobs.Count, 1),
+                () => new Worker(narrow ? new uint[d] : null, narrow ? null : new ulong[d], new ShamirSecretSharing(t, random.Fork((ulong)Interlocked.Increment(ref streams)))),
+                (range, _, worker) =>
+                {
+                    for (int j = range.Item1; j < range.Item2; j++)
+                    {
+                        int owner = jobs[j];
+                        if (isSurvivor[owner])
+                        {
+                            byte[] seed = Reconstruct(worker.Sharing, selfShares[owner], owner, "self-mask seed");
+                            if (worker.Narrow is not null)
+                            {
+                                SecAggCrypto.SelfMask(seed, worker.Narrow, bits, subtract: true);
+                            }
+                            else
+                            {
+                                SecAggCrypto.SelfMask(seed, worker.Wide!, bits, subtract: true);
+                            }
+
+                            CryptographicOperations.ZeroMemory(seed);
+                        }
+                        else
+                        {
+                            byte[] raw = Reconstruct(worker.Sharing, keyShares[owner], owner, "mask private key");
+                            RemovePairwiseMasks(session, owner, raw, isSurvivor, keys, worker, bits);
+                        }
+                    }
+
+                    return worker;
+                },
+                worker => partials.Add((Array?)worker.Narrow ?? worker.Wide!));
         }
         catch (AggregateException ex) when (ex.InnerExceptions.OfType<SecAggProtocolException>().FirstOrDefault() is { } first)
         {
-            throw first;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
         }
-
-        void RemoveMasks() => Parallel.ForEach(
-            System.Collections.Concurrent.Partitioner.Create(0, jobs.Count, 1),
-            () => (Acc: new ulong[d], Sharing: new ShamirSecretSharing(t, random.Fork((ulong)Interlocked.Increment(ref streams)))),
-            (range, _, local) =>
-            {
-                (ulong[] acc, ShamirSecretSharing sharing) = local;
-                for (int j = range.Item1; j < range.Item2; j++)
-                {
-                    int owner = jobs[j];
-                    if (isSurvivor[owner])
-                    {
-                        byte[] seed = Reconstruct(sharing, selfShares[owner], SecAggStage.Unmasking, owner, "self-mask seed");
-                        SecAggCrypto.AccumulateMask(seed, acc, bits, subtract: true);
-                        CryptographicOperations.ZeroMemory(seed);
-                    }
-                    else
-                    {
-                        RemovePairwiseMasks(session, owner, Reconstruct(sharing, keyShares[owner], SecAggStage.Unmasking, owner, "mask private key"), isSurvivor, keys, acc, bits);
-                    }
-                }
-
-                return local;
-            },
-            local => partials.Add(local.Acc));
 
         ulong[] sum = new ulong[d];
         unchecked
@@ -115,14 +119,26 @@ internal static class SecAggUnmasker
                 }
             }
 
-            foreach (ulong[] partial in partials)
+            foreach (Array partial in partials)
             {
-                for (int i = 0; i < d; i++)
+                if (partial is uint[] p32)
                 {
-                    sum[i] += partial[i];
+                    for (int i = 0; i < d; i++)
+                    {
+                        sum[i] += p32[i];
+                    }
+                }
+                else
+                {
+                    ulong[] p64 = (ulong[])partial;
+                    for (int i = 0; i < d; i++)
+                    {
+                        sum[i] += p64[i];
+                    }
                 }
             }
 
+            ulong modMask = options.ModulusMask;
             for (int i = 0; i < d; i++)
             {
                 sum[i] &= modMask;
@@ -132,18 +148,18 @@ internal static class SecAggUnmasker
         return new SecAggResult(sum, survivors, counts.ToArray());
     }
 
-    private static void RemovePairwiseMasks(SecAggSession session, int v, byte[] rawKey, bool[] isSurvivor, AdvertiseKeysMessage?[] keys, ulong[] acc, int bits)
+    private static void RemovePairwiseMasks(SecAggSession session, int v, byte[] raw, bool[] isSurvivor, AdvertiseKeysMessage?[] keys, Worker worker, int bits)
     {
+        Span<byte> seed = stackalloc byte[SecAggCrypto.SeedLength];
         try
         {
-            using Key maskKey = SecAggCrypto.ImportAgreementKey(rawKey);
-            if (!maskKey.PublicKey.Export(KeyBlobFormat.RawPublicKey).AsSpan().SequenceEqual(keys[v]!.MaskPublicKey))
+            using AgreementKeyPair maskKey = AgreementKeyPair.Import(raw);
+            if (!maskKey.PublicKey.ToBytes().AsSpan().SequenceEqual(keys[v]!.MaskPublicKey))
             {
                 throw new SecAggInvalidMessageException(SecAggStage.Unmasking,
                     $"The mask private key reconstructed for dropped client {v} does not match the public key it advertised: some revealed share is wrong.");
             }
 
-            Span<byte> seed = stackalloc byte[SecAggCrypto.SeedLength];
             foreach (int u in session.NeighbourArray(v))
             {
                 if (!isSurvivor[u])
@@ -151,28 +167,34 @@ internal static class SecAggUnmasker
                     continue;
                 }
 
-                SecAggCrypto.TryImportAgreementPublicKey(keys[u]!.MaskPublicKey, out PublicKey? peer);
-                SecAggCrypto.PairwiseSeed(maskKey, peer!, session.Binding, v, u, seed);
+                var peer = AgreementPublicKey.FromBytes(keys[u]!.MaskPublicKey);
+                PairwiseMaskSeed.Derive(maskKey, v, peer, u, session.Binding.Crypto, seed);
 
-                // Survivor u added PRG(s_uv) when u < v and subtracted it when u > v; undo that.
-                SecAggCrypto.AccumulateMask(seed, acc, bits, subtract: u < v);
+                // Survivor u applied ±PRG(s_uv) with its own sign; applying it with v's sign (the opposite) removes it.
+                if (worker.Narrow is not null)
+                {
+                    PairwiseMaskSeed.Apply(seed, v, u, worker.Narrow, bits);
+                }
+                else
+                {
+                    PairwiseMaskSeed.Apply(seed, v, u, worker.Wide!, bits);
+                }
             }
-
-            CryptographicOperations.ZeroMemory(seed);
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(rawKey);
+            CryptographicOperations.ZeroMemory(seed);
+            CryptographicOperations.ZeroMemory(raw);
         }
     }
 
-    private static byte[] Reconstruct(ShamirSecretSharing sharing, List<(int Holder, byte[] Share)>? shares, SecAggStage stage, int owner, string what)
+    private static byte[] Reconstruct(ShamirSecretSharing sharing, List<(int Holder, byte[] Share)>? shares, int owner, string what)
     {
         int t = sharing.Threshold;
         int count = shares?.Count ?? 0;
         if (count < t)
         {
-            throw new SecAggInsufficientSurvivorsException(stage, count, t,
+            throw new SecAggInsufficientSurvivorsException(SecAggStage.Unmasking, count, t,
                 $"Stage Unmasking: {count} shares of the {what} of client {owner} were revealed; t = {t} are needed.");
         }
 
@@ -182,7 +204,9 @@ internal static class SecAggUnmasker
         }
         catch (CryptographicException ex)
         {
-            throw new SecAggInvalidMessageException(stage, $"The revealed shares of the {what} of client {owner} are inconsistent: {ex.Message}");
+            throw new SecAggInvalidMessageException(SecAggStage.Unmasking, $"The revealed shares of the {what} of client {owner} are inconsistent: {ex.Message}");
         }
     }
+
+    private sealed record Worker(uint[]? Narrow, ulong[]? Wide, ShamirSecretSharing Sharing);
 }
