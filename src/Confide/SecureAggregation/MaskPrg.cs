@@ -26,7 +26,7 @@ namespace Confide.SecureAggregation;
 /// is used when the CPU has it; otherwise <c>System.Security.Cryptography.Aes.EncryptEcb</c>
 /// on counter blocks. Both give the same stream (tested against SP 800-38A F.5.1).</para>
 /// <para>Positions are stateless: The <c>firstWord</c> arguments let a caller split one long mask across
-/// threads. An instance is thread-safe for concurrent calls once created.</para>
+/// threads. An instance may be used from several threads at once (the portable fallback serializes its AES calls).</para>
 /// </remarks>
 public sealed class MaskPrg : IDisposable
 {

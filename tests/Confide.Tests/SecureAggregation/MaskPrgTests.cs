@@ -288,6 +288,24 @@ public sealed class MaskPrgTests
     }
 
     [Fact]
+    public void OneInstanceMayExpandPartsOfAMaskOnSeveralThreads()
+    {
+        var seed = Seed(31);
+        var whole = new ulong[40_000];
+        MaskPrg.AddMask(seed, whole.AsSpan(), 32);
+        var info = Encoding.ASCII.GetBytes("Confide/SecAgg/MaskPrg/AES-128-CTR/v1");
+        foreach (var backend in new[] { AesCtrBackend.Auto, AesCtrBackend.Portable })
+        {
+            using var prg = MaskPrg.FromSeed(seed, info, backend);
+            var parallel = new ulong[whole.Length];
+            const int parts = 8;
+            int size = whole.Length / parts;
+            Parallel.For(0, parts, p => prg.AddMask(parallel.AsSpan(p * size, size), 32, firstWord: (long)p * size));
+            Assert.Equal(whole, parallel);
+        }
+    }
+
+    [Fact]
     public void PairwiseMasksCancelMod2ToK()
     {
         // u adds PRG(s_uv), v subtracts it: the sum of the two masked vectors is the sum of the inputs.

@@ -146,8 +146,12 @@ internal sealed class Aes128Ctr : IDisposable
             }
         }
 
-        // ECB over the counter blocks, in place: the same buffer in and out is allowed.
-        aes.EncryptEcb(destination, destination, PaddingMode.None);
+        // ECB over the counter blocks, in place: the same buffer in and out is allowed. The BCL does not promise
+        // that one Aes instance may be used from several threads at once, so calls are serialized.
+        lock (aes)
+        {
+            aes.EncryptEcb(destination, destination, PaddingMode.None);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
