@@ -51,6 +51,11 @@ public sealed class SecAggRoundTests
                 k = n - 1;
             }
 
+            if (k < n - 1 && k % 2 == 1 && n % 2 == 1)
+            {
+                k++;
+            }
+
             int t = 1 + meta.NextInt32(k);
             int d = 1 + meta.NextInt32(50);
             int bits = meta.NextInt32(4) switch { 0 => 8, 1 => 32, 2 => 62, _ => 1 + meta.NextInt32(62) };
@@ -83,6 +88,32 @@ public sealed class SecAggRoundTests
         // The seed was chosen so both outcomes occur; a protocol that always aborted or never did would fail here.
         Assert.True(completed >= 10, $"only {completed} rounds completed");
         Assert.True(aborted >= 3, $"only {aborted} rounds aborted");
+    }
+
+    [Fact]
+    public void SecAggPlusClientsOnlyTalkToTheirNeighbours()
+    {
+        var options = new SecAggOptions(clientCount: 20, threshold: 3, dimension: 5, neighbourCount: 6);
+        using var h = new SecAggHarness(options, seed: 8);
+        var broadcasts = h.Step(null);
+        for (int u = 0; u < 20; u++)
+        {
+            var keys = ((KeysBroadcastMessage)broadcasts[u]).Keys;
+            Assert.Equal(h.Session.Neighbours(u), keys.Select(k => k.Sender).ToArray());
+            Assert.Equal(6, keys.Count);
+        }
+
+        var deliveries = h.Step(broadcasts);
+        for (int u = 0; u < 20; u++)
+        {
+            var shares = ((SharesDeliveryMessage)deliveries[u]).Shares;
+            Assert.Equal(h.Session.Neighbours(u), shares.Select(s => s.Sender).Order().ToArray());
+            Assert.All(h.Session.Neighbours(u), v => Assert.True(h.Session.AreNeighbours(v, u)));
+        }
+
+        var inbox = h.Step(h.Step(h.Step(deliveries)));
+        Assert.Empty(inbox);
+        Assert.Equal(SecAggSimulation.PlainSum(h.Inputs, Enumerable.Range(0, 20), 32), h.Server.Result.Sum);
     }
 
     internal static ulong[][] RandomInputs(SecAggOptions options, IRandomSource random)

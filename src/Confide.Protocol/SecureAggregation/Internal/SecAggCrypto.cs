@@ -133,6 +133,21 @@ internal static partial class SecAggCrypto
         return wide;
     }
 
+    /// <summary>The SecAgg+ graph (Bell et al. 2020): a Harary graph over a seeded ordering, or the complete graph when k = n − 1.</summary>
+    public static int[][] NeighbourGraph(int n, int k, ReadOnlySpan<byte> seed)
+    {
+        Confide.SecureAggregation.NeighbourGraph graph = k == n - 1
+            ? Confide.SecureAggregation.NeighbourGraph.Complete(n)
+            : Confide.SecureAggregation.NeighbourGraph.Harary(n, k, seed);
+        var neighbours = new int[n][];
+        for (int u = 0; u < n; u++)
+        {
+            neighbours[u] = graph.Neighbours(u).ToArray();
+        }
+
+        return neighbours;
+    }
+
     /// <summary>The <see cref="SecAggContext"/> for a session: SHA-256 of the UTF-8 session id (always 32 bytes) and the round.</summary>
     public static SecAggContext Context(string sessionId, long round) =>
         new(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(sessionId)), round);
