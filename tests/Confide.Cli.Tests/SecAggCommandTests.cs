@@ -39,6 +39,15 @@ public sealed class SecAggCommandTests
         Assert.Contains("--dropout", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(500, 18, 0.0, 10)]
+    [InlineData(500, 18, 0.3, 4)]
+    [InlineData(500, 499, 0.3, 250)]
+    public void DefaultThresholdKeepsTheAbortProbabilityAtOnePercent(int n, int k, double p, int expected)
+    {
+        Assert.Equal(expected, Confide.Cli.Commands.SecAggCommand.DefaultThreshold(n, k, p));
+    }
+
     [Fact]
     public void BenchReportsAnAbortedRoundAsIncorrect()
     {

@@ -16,6 +16,8 @@ namespace Confide.Protocol.SecureAggregation;
 /// <para>After every stage the server checks the survival requirement: at least t survivors, and at least t surviving
 /// neighbours for every client whose secrets may need reconstruction; after ConsistencyCheck also the signature quorum.
 /// If it fails the round aborts with <see cref="SecAggInsufficientSurvivorsException"/> naming the stage and counts.</para>
+/// <para>Not thread-safe: the caller serialises <see cref="Receive"/> and <see cref="CloseStage"/> (the final reconstruction
+/// itself runs in parallel).</para>
 /// </remarks>
 public sealed class SecAggServer
 {
