@@ -252,13 +252,10 @@ public sealed class SecAggServer
             throw new SecAggInvalidMessageException(Stage, $"The masked input of client {m.Sender} has {m.MaskedInput?.Length ?? 0} elements; expected D = {options.Dimension}.");
         }
 
-        ulong mask = options.ModulusMask;
-        foreach (ulong value in m.MaskedInput)
+        ulong largest = System.Numerics.Tensors.TensorPrimitives.Max<ulong>(m.MaskedInput);
+        if (largest > options.ModulusMask)
         {
-            if (value > mask)
-            {
-                throw new SecAggInvalidMessageException(Stage, $"The masked input of client {m.Sender} holds {value}, outside Z_2^{options.ModulusBits}.");
-            }
+            throw new SecAggInvalidMessageException(Stage, $"The masked input of client {m.Sender} holds {largest}, outside Z_2^{options.ModulusBits}.");
         }
     }
 

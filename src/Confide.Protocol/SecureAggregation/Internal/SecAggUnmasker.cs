@@ -62,6 +62,15 @@ internal static class SecAggUnmasker
             }
         }
 
+        // In the full graph most secrets are held by every responder: two fixed holder sets (the t + 1 lowest responders,
+        // and the next t + 1 for owners inside the first) cover them all, so Lagrange bases are computed a handful of times.
+        int[] responders = Enumerable.Range(0, n).Where(u => responses[u] is not null).ToArray();
+        var preferred = new List<int[]>();
+        for (int start = 0; start + t + 1 <= responders.Length && preferred.Count < 2; start += t + 1)
+        {
+            preferred.Add(responders[start..(start + t + 1)]);
+        }
+
         int d = options.Dimension;
         int bits = options.ModulusBits;
         bool narrow = SecAggCrypto.UsesNarrowWords(bits);
@@ -79,7 +88,7 @@ internal static class SecAggUnmasker
                         int owner = jobs[j];
                         if (isSurvivor[owner])
                         {
-                            byte[] seed = Reconstruct(worker.Sharing, selfShares[owner], owner, "self-mask seed");
+                            byte[] seed = Reconstruct(worker.Sharing, selfShares[owner], owner, "self-mask seed", preferred);
                             if (worker.Narrow is not null)
                             {
                                 SecAggCrypto.SelfMask(seed, worker.Narrow, bits, subtract: true);
@@ -93,7 +102,7 @@ internal static class SecAggUnmasker
                         }
                         else
                         {
-                            byte[] raw = Reconstruct(worker.Sharing, keyShares[owner], owner, "mask private key");
+                            byte[] raw = Reconstruct(worker.Sharing, keyShares[owner], owner, "mask private key", preferred);
                             RemovePairwiseMasks(session, owner, raw, isSurvivor, keys, worker, bits);
                         }
                     }
@@ -108,17 +117,21 @@ internal static class SecAggUnmasker
         }
 
         ulong[] sum = new ulong[d];
-        unchecked
+
+        // Σ y_u, in coordinate blocks across the cores (wrapping addition; reduced mod 2^k below).
+        const int Block = 8192;
+        Parallel.For(0, (d + Block - 1) / Block, b =>
         {
+            int start = b * Block;
+            Span<ulong> target = sum.AsSpan(start, Math.Min(Block, d - start));
             foreach (int u in survivors)
             {
-                ulong[] y = masked[u]!;
-                for (int i = 0; i < d; i++)
-                {
-                    sum[i] += y[i];
-                }
+                System.Numerics.Tensors.TensorPrimitives.Add(target, masked[u].AsSpan(start, target.Length), target);
             }
+        });
 
+        unchecked
+        {
             foreach (Array partial in partials)
             {
                 if (partial is uint[] p32)
@@ -188,7 +201,7 @@ internal static class SecAggUnmasker
         }
     }
 
-    private static byte[] Reconstruct(ShamirSecretSharing sharing, List<(int Holder, byte[] Share)>? shares, int owner, string what)
+    private static byte[] Reconstruct(ShamirSecretSharing sharing, List<(int Holder, byte[] Share)>? shares, int owner, string what, IReadOnlyList<int[]> preferred)
     {
         int t = sharing.Threshold;
         int count = shares?.Count ?? 0;
@@ -200,7 +213,7 @@ internal static class SecAggUnmasker
 
         try
         {
-            return SecAggCrypto.Combine(sharing, shares!.Select(s => s.Holder).ToArray(), shares!.Select(s => s.Share).ToArray());
+            return SecAggCrypto.Combine(sharing, shares!.Select(s => s.Holder).ToArray(), shares!.Select(s => s.Share).ToArray(), preferred);
         }
         catch (CryptographicException ex)
         {
