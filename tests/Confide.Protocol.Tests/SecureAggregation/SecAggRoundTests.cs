@@ -91,6 +91,23 @@ public sealed class SecAggRoundTests
     }
 
     [Fact]
+    public void ASurvivorsOwnShareCountsTowardsTheThreshold()
+    {
+        // n = 4, t = 3: after one client drops, each survivor has two surviving neighbours plus its own share of b_u.
+        var options = new SecAggOptions(clientCount: 4, threshold: 3, dimension: 6);
+        var inputs = RandomInputs(options, new SeededRandomSource(5));
+        SecAggSimulationResult run = SecAggSimulation.Run(inputs, options, SecAggDropouts.At(SecAggStage.MaskedInputCollection, 2), new SeededRandomSource(6));
+        Assert.True(run.Completed, run.Error?.Message);
+        Assert.Equal(SecAggSimulation.PlainSum(inputs, [0, 1, 3], 32), run.Result!.Sum);
+
+        // A second dropout after masking leaves two signers, below both t and the quorum.
+        var twice = new SecAggDropouts(new Dictionary<int, SecAggStage> { [2] = SecAggStage.MaskedInputCollection, [1] = SecAggStage.ConsistencyCheck });
+        SecAggSimulationResult failed = SecAggSimulation.Run(inputs, options, twice, new SeededRandomSource(6));
+        var error = Assert.IsType<SecAggInsufficientSurvivorsException>(failed.Error);
+        Assert.Equal(SecAggStage.ConsistencyCheck, error.Stage);
+    }
+
+    [Fact]
     public void SecAggPlusClientsOnlyTalkToTheirNeighbours()
     {
         var options = new SecAggOptions(clientCount: 20, threshold: 3, dimension: 5, neighbourCount: 6);
