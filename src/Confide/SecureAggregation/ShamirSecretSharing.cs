@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Confide.Randomness;
@@ -39,7 +38,7 @@ public sealed class ShamirSecretSharing
     private const int CacheLimit = 256;
 
     private readonly IRandomSource _random;
-    private readonly Dictionary<string, PointSet> _cache = new(StringComparer.Ordinal);
+    private readonly Dictionary<PointSetKey, PointSet> _cache = [];
 
     /// <summary>A scheme in which any <paramref name="threshold"/> shares reconstruct and fewer reveal nothing.</summary>
     /// <param name="threshold">t, at least 1.</param>
@@ -105,35 +104,35 @@ public sealed class ShamirSecretSharing
 
         int chunks = ChunkCount(secret.Length);
         int t = Threshold;
-        // coefficients[c * t + j] is the coefficient of z^j in chunk c's polynomial.
-        var coefficients = new ulong[chunks * t];
+        // coefficients[j * chunks + c] is the coefficient of z^j in chunk c's polynomial; the chunks of one power sit
+        // together so that Horner's rule runs the chunks' independent chains side by side.
+        var coefficients = new ulong[t * chunks];
         var values = new ulong[chunks];
         try
         {
             for (int c = 0; c < chunks; c++)
             {
-                coefficients[c * t] = ReadChunk(secret, c);
-                for (int j = 1; j < t; j++)
-                {
-                    coefficients[(c * t) + j] = UniformFieldElement();
-                }
+                coefficients[c] = ReadChunk(secret, c);
+            }
+
+            for (int i = chunks; i < coefficients.Length; i++)
+            {
+                coefficients[i] = UniformFieldElement();
             }
 
             var shares = new ShamirShare[xs.Length];
             for (int s = 0; s < xs.Length; s++)
             {
                 ulong x = (ulong)xs[s];
-                for (int c = 0; c < chunks; c++)
+                // Horner's rule from the highest coefficient down, all chunks at once.
+                coefficients.AsSpan((t - 1) * chunks, chunks).CopyTo(values);
+                for (int j = t - 2; j >= 0; j--)
                 {
-                    // Horner's rule from the highest coefficient down.
-                    ReadOnlySpan<ulong> poly = coefficients.AsSpan(c * t, t);
-                    ulong y = poly[t - 1];
-                    for (int j = t - 2; j >= 0; j--)
+                    ReadOnlySpan<ulong> row = coefficients.AsSpan(j * chunks, chunks);
+                    for (int c = 0; c < chunks; c++)
                     {
-                        y = Mersenne61.Add(Mersenne61.Mul(y, x), poly[j]);
+                        values[c] = Mersenne61.Add(Mersenne61.Mul(values[c], x), row[c]);
                     }
-
-                    values[c] = y;
                 }
 
                 shares[s] = new ShamirShare(xs[s], secret.Length, values);
@@ -298,7 +297,13 @@ public sealed class ShamirSecretSharing
 
     private PointSet GetPointSet(ShamirShare[] order)
     {
-        var key = string.Join(',', order.Select(s => s.X.ToString(CultureInfo.InvariantCulture)));
+        var xs = new int[order.Length];
+        for (int i = 0; i < xs.Length; i++)
+        {
+            xs[i] = order[i].X;
+        }
+
+        var key = new PointSetKey(xs);
         if (_cache.TryGetValue(key, out var cached))
         {
             return cached;
@@ -366,6 +371,27 @@ public sealed class ShamirSecretSharing
         ulong value = BinaryPrimitives.ReadUInt64LittleEndian(buffer);
         CryptographicOperations.ZeroMemory(buffer);
         return value;
+    }
+
+    /// <summary>A sorted set of x's, compared by content.</summary>
+    private readonly struct PointSetKey : IEquatable<PointSetKey>
+    {
+        private readonly int[] _xs;
+        private readonly int _hash;
+
+        public PointSetKey(int[] xs)
+        {
+            _xs = xs;
+            var hash = new HashCode();
+            hash.AddBytes(MemoryMarshal.AsBytes(xs.AsSpan()));
+            _hash = hash.ToHashCode();
+        }
+
+        public bool Equals(PointSetKey other) => _hash == other._hash && _xs.AsSpan().SequenceEqual(other._xs);
+
+        public override bool Equals(object? obj) => obj is PointSetKey other && Equals(other);
+
+        public override int GetHashCode() => _hash;
     }
 
     /// <summary>Per set of x's: Lagrange coefficients at 0 for the t smallest, and the dual-code multipliers for all.</summary>
