@@ -115,9 +115,14 @@ public sealed class ShamirSecretSharing
                 coefficients[c] = ReadChunk(secret, c);
             }
 
-            for (int i = chunks; i < coefficients.Length; i++)
+            // All random coefficients in one draw (one call into a CSPRNG instead of one per coefficient): the top
+            // 61 bits of each 64-bit word are uniform in [0, 2^61); the one value that is not below p is redrawn.
+            Span<ulong> random = coefficients.AsSpan(chunks);
+            _random.NextBytes(MemoryMarshal.AsBytes(random));
+            for (int i = 0; i < random.Length; i++)
             {
-                coefficients[i] = UniformFieldElement();
+                ulong v = BinaryPrimitives.ReadUInt64LittleEndian(MemoryMarshal.AsBytes(random.Slice(i, 1))) >> 3;
+                random[i] = v < Mersenne61.P ? v : UniformFieldElement();
             }
 
             var shares = new ShamirShare[xs.Length];
