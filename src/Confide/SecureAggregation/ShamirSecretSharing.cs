@@ -19,8 +19,8 @@ namespace Confide.SecureAggregation;
 /// <para>Reconstruction sorts the shares by x, interpolates at 0 from the t smallest x's, and checks that every extra
 /// share lies on the same polynomials: for m &gt; t shares it tests one random codeword of the dual code
 /// (a generalized Reed–Solomon code with multipliers v_j = 1/Π_{l≠j}(x_j − x_l) and the random polynomial
-/// h(z) = Σ_{e&lt;m−t} (r z)^e), which a set of shares off the polynomial passes with probability at most (m − t)/p &lt; 2^−51,
-/// for a fresh r from the injected source on every call. This costs O(m) per chunk instead of O(m·t).
+/// h(z) = Σ_{e&lt;m−t} (r z)^e), which a set of shares off the polynomial passes with probability at most (m − t)/p (below 2^−51 for up to
+/// a thousand extra shares), for a fresh r from the injected source on every call. This costs O(m) per chunk instead of O(m·t).
 /// With exactly t shares nothing can be checked beyond the decoded chunks being below 2^56. Inconsistent shares are
 /// detected, not corrected: identifying which share is wrong (Reed–Solomon decoding) is not implemented.</para>
 /// <para>Lagrange coefficients and dual-code multipliers depend only on the set of x's; they are computed once per
