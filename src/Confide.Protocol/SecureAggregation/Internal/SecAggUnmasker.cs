@@ -75,41 +75,42 @@ internal static class SecAggUnmasker
         int bits = options.ModulusBits;
         bool narrow = SecAggCrypto.UsesNarrowWords(bits);
         var partials = new ConcurrentBag<Array>();
-        long streams = 0;
+        // A fixed set of workers (one per core) pulls jobs from a shared counter, so each keeps one accumulator and one
+        // Shamir instance whose Lagrange-basis cache serves every secret it reconstructs.
+        int workers = Math.Clamp(Environment.ProcessorCount, 1, Math.Max(1, jobs.Count));
+        int next = -1;
         try
         {
-            Parallel.ForEach(
-                Partitioner.Create(0, jobs.Count, 1),
-                () => new Worker(narrow ? new uint[d] : null, narrow ? null : new ulong[d], new ShamirSecretSharing(t, random.Fork((ulong)Interlocked.Increment(ref streams)))),
-                (range, _, worker) =>
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+            {
+                var worker = new Worker(narrow ? new uint[d] : null, narrow ? null : new ulong[d], new ShamirSecretSharing(t, random.Fork((ulong)w + 1)));
+                int j;
+                while ((j = Interlocked.Increment(ref next)) < jobs.Count)
                 {
-                    for (int j = range.Item1; j < range.Item2; j++)
+                    int owner = jobs[j];
+                    if (isSurvivor[owner])
                     {
-                        int owner = jobs[j];
-                        if (isSurvivor[owner])
+                        byte[] seed = Reconstruct(worker.Sharing, selfShares[owner], owner, "self-mask seed", preferred);
+                        if (worker.Narrow is not null)
                         {
-                            byte[] seed = Reconstruct(worker.Sharing, selfShares[owner], owner, "self-mask seed", preferred);
-                            if (worker.Narrow is not null)
-                            {
-                                SecAggCrypto.SelfMask(seed, worker.Narrow, bits, subtract: true);
-                            }
-                            else
-                            {
-                                SecAggCrypto.SelfMask(seed, worker.Wide!, bits, subtract: true);
-                            }
-
-                            CryptographicOperations.ZeroMemory(seed);
+                            SecAggCrypto.SelfMask(seed, worker.Narrow, bits, subtract: true);
                         }
                         else
                         {
-                            byte[] raw = Reconstruct(worker.Sharing, keyShares[owner], owner, "mask private key", preferred);
-                            RemovePairwiseMasks(session, owner, raw, isSurvivor, keys, worker, bits);
+                            SecAggCrypto.SelfMask(seed, worker.Wide!, bits, subtract: true);
                         }
-                    }
 
-                    return worker;
-                },
-                worker => partials.Add((Array?)worker.Narrow ?? worker.Wide!));
+                        CryptographicOperations.ZeroMemory(seed);
+                    }
+                    else
+                    {
+                        byte[] raw = Reconstruct(worker.Sharing, keyShares[owner], owner, "mask private key", preferred);
+                        RemovePairwiseMasks(session, owner, raw, isSurvivor, keys, worker, bits);
+                    }
+                }
+
+                partials.Add((Array?)worker.Narrow ?? worker.Wide!);
+            });
         }
         catch (AggregateException ex) when (ex.InnerExceptions.OfType<SecAggProtocolException>().FirstOrDefault() is { } first)
         {
