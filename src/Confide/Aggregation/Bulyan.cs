@@ -15,7 +15,8 @@ namespace Confide.Aggregation;
 /// least one neighbour is always used; the coordinate-wise phase is what bounds a Byzantine input that slips through then.
 /// Pairwise distances are computed once (Gram matrix, parallel, in double) and reused by every round.</para>
 /// <para>For an even θ the median is the midpoint of the two middle values; when two values are equally close to the
-/// median, the smaller is kept. Ties between equal Krum scores go to the earlier input.</para>
+/// median, the smaller is kept. Ties between equal Krum scores (with one neighbour the two members of the closest pair always
+/// tie) go to the lexicographically smaller vector, so the result does not depend on the order of the inputs.</para>
 /// <para>Weights are checked (one positive weight per input, or none) but otherwise ignored, as in the paper.</para>
 /// <para><see cref="AggregationResult.Selected"/> lists the θ inputs of the Krum phase; every other input is flagged with
 /// its Krum score over the whole set. <see cref="AggregationResult.Scores"/> holds those whole-set Krum scores.</para>
@@ -61,13 +62,13 @@ public sealed class Bulyan : IAggregator
         {
             int neighbours = Math.Max(1, remaining.Count - F - 2);
             double[] scores = KrumScoring.Scores(distances, n, remaining, neighbours);
-            int best = KrumScoring.Ranking(scores)[0];
+            int best = KrumScoring.Ranking(scores, updates, remaining)[0];
             selected.Add(remaining[best]);
             remaining.RemoveAt(best);
         }
 
         selected.Sort();
-        int[] wholeSetRanking = KrumScoring.Ranking(wholeSetScores);
+        int[] wholeSetRanking = KrumScoring.Ranking(wholeSetScores, updates, everyone);
         var rankOf = new int[n];
         for (int r = 0; r < n; r++)
         {

@@ -8,7 +8,7 @@ namespace Confide.Aggregation;
 /// n − f − 2 nearest other inputs; the input with the lowest score is returned unchanged.
 /// </summary>
 /// <remarks>
-/// <para>Requires n &gt; 2f + 2. Ties between equal scores go to the earlier input.</para>
+/// <para>Requires n &gt; 2f + 2. Ties between equal scores go to the lexicographically smaller vector, so the result does not depend on the order of the inputs.</para>
 /// <para>Weights are checked (one positive weight per input, or none) but otherwise ignored: the paper's rule does not use them.</para>
 /// <para>The result reports the chosen index in <see cref="AggregationResult.Selected"/>, every input's Krum score in
 /// <see cref="AggregationResult.Scores"/>, and every other input in <see cref="AggregationResult.Flagged"/> with its score and rank.</para>

@@ -12,7 +12,7 @@ namespace Confide.Aggregation;
 /// <para>The average is unweighted, as in the paper: every selected input counts 1/m, and the weights are only checked
 /// (one positive weight per input, or none). Flower's <c>aggregate_krum</c> instead averages the kept updates by sample
 /// count; that lets a Byzantine client that survives selection inflate its influence by claiming many samples, so we keep
-/// the paper's rule. Ties between equal scores go to the earlier input.</para>
+/// the paper's rule. Ties between equal scores go to the lexicographically smaller vector, so the result does not depend on the order of the inputs.</para>
 /// <para>The result reports the selected indices, every input's Krum score, and each excluded input with its score and rank.</para>
 /// </remarks>
 public sealed class MultiKrum : IAggregator

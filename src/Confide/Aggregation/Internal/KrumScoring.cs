@@ -22,8 +22,9 @@ internal static class KrumScoring
     {
         int n = updates.Count;
         double[] distances = PairwiseDistances.SquaredEuclidean(updates);
-        double[] scores = Scores(distances, n, Enumerable.Range(0, n).ToArray(), n - f - 2);
-        return (scores, Ranking(scores));
+        int[] everyone = Enumerable.Range(0, n).ToArray();
+        double[] scores = Scores(distances, n, everyone, n - f - 2);
+        return (scores, Ranking(scores, updates, everyone));
     }
 
     /// <summary>Formats a score for a reason message.</summary>
@@ -63,8 +64,13 @@ internal static class KrumScoring
         return scores;
     }
 
-    /// <summary>Positions of <paramref name="scores"/> sorted by ascending score, ties broken by position.</summary>
-    public static int[] Ranking(double[] scores)
+    /// <summary>
+    /// Positions of <paramref name="scores"/> sorted by ascending score. Equal scores (with one neighbour, the two
+    /// members of the closest pair always tie) are ordered by comparing the vectors of <paramref name="members"/>
+    /// lexicographically, so the order does not depend on the order of the inputs; only identical vectors fall back
+    /// to input order, which cannot change an aggregate.
+    /// </summary>
+    public static int[] Ranking(double[] scores, IReadOnlyList<ReadOnlyMemory<float>> updates, IReadOnlyList<int> members)
     {
         var order = new int[scores.Length];
         for (int i = 0; i < order.Length; i++)
@@ -75,8 +81,20 @@ internal static class KrumScoring
         Array.Sort(order, (x, y) =>
         {
             int c = scores[x].CompareTo(scores[y]);
-            return c != 0 ? c : x.CompareTo(y);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = Lexicographic(updates[members[x]].Span, updates[members[y]].Span);
+            return c != 0 ? c : members[x].CompareTo(members[y]);
         });
         return order;
+    }
+
+    private static int Lexicographic(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        int k = a.CommonPrefixLength(b);
+        return k == a.Length ? 0 : a[k].CompareTo(b[k]);
     }
 }
