@@ -58,6 +58,14 @@ public sealed class StatisticalAggregatorContractTests
 
     [Theory]
     [MemberData(nameof(Names))]
+    public void WeightsMustHaveAFiniteSum(string name)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Factories[name]().Aggregate([new float[] { 1 }, new float[] { 2 }], [1e308, 1e308]));
+        Assert.Contains("expected a finite total", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
     public void NaNIsAnErrorNamingTheUpdate(string name)
     {
         var updates = StatTestData.Updates(5, 33, 2);
