@@ -30,6 +30,13 @@ internal sealed class SortingNetwork
     /// A network that leaves positions [<paramref name="from"/>, <paramref name="to"/>) of the sorted order in place:
     /// exactly when <paramref name="onlySum"/> is false, and as a set (in any order) when it is true.
     /// </summary>
+    /// <summary>The comparator pairs of a full sorting network for <paramref name="n"/> inputs.</summary>
+    public static int[] Full(int n)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+        return For(n, 0, n, onlySum: false).Pairs;
+    }
+
     public static SortingNetwork For(int n, int from, int to, bool onlySum) =>
         Cache.GetOrAdd((n, from, to, onlySum), key => Build(key.N, key.From, key.To, key.Sum));
 
