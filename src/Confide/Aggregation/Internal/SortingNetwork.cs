@@ -26,10 +26,6 @@ internal sealed class SortingNetwork
     /// <summary>The number of comparators.</summary>
     public int Count => Pairs.Length / 2;
 
-    /// <summary>
-    /// A network that leaves positions [<paramref name="from"/>, <paramref name="to"/>) of the sorted order in place:
-    /// exactly when <paramref name="onlySum"/> is false, and as a set (in any order) when it is true.
-    /// </summary>
     /// <summary>The comparator pairs of a full sorting network for <paramref name="n"/> inputs.</summary>
     public static int[] Full(int n)
     {
@@ -37,6 +33,10 @@ internal sealed class SortingNetwork
         return For(n, 0, n, onlySum: false).Pairs;
     }
 
+    /// <summary>
+    /// A network that leaves positions [<paramref name="from"/>, <paramref name="to"/>) of the sorted order in place:
+    /// exactly when <paramref name="onlySum"/> is false, and as a set (in any order) when it is true.
+    /// </summary>
     public static SortingNetwork For(int n, int from, int to, bool onlySum) =>
         Cache.GetOrAdd((n, from, to, onlySum), key => Build(key.N, key.From, key.To, key.Sum));
 
