@@ -54,6 +54,39 @@ public sealed class SafetensorsTests
         Assert.Equal(F32(1f, -2f), file[(8 + headerLength)..]);
     }
 
+    /// <summary>
+    /// The reference Python binding's serialization test (huggingface/safetensors, bindings/python/tests/test_simple.py)
+    /// saves int32 zeros of shape [2, 2] as "@\0\0\0\0\0\0\0" + the JSON + 4 spaces + 16 zero bytes. F32 has the same
+    /// length as I32, so our writer must produce exactly those bytes with "F32" in place of "I32".
+    /// </summary>
+    [Fact]
+    public void WriterMatchesTheReferenceBindingByteForByte()
+    {
+        byte[] expected =
+        [
+            .. "@\0\0\0\0\0\0\0"u8,
+            .. "{\"test\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}    "u8,
+            .. new byte[16],
+        ];
+        Assert.Equal(expected, Safetensors.Write(ModelParameters.Zeros(ParameterLayout.Create(("test", [2, 2])))));
+    }
+
+    /// <summary>The reference binding's "load with metadata" vector (dtype switched to F32, padding as published).</summary>
+    [Fact]
+    public void ReaderLoadsTheReferenceMetadataVector()
+    {
+        byte[] file =
+        [
+            .. "f\0\0\0\0\0\0\0"u8,
+            .. "{\"__metadata__\":{\"framework\":\"pt\"},\"test1\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}       "u8,
+            .. new byte[16],
+        ];
+        var content = Safetensors.Read(file);
+        Assert.Equal("pt", content.Metadata["framework"]);
+        Assert.Equal(ParameterLayout.Create(("test1", [2, 2])), content.Parameters.Layout);
+        Assert.Equal(new float[4], content.Parameters.AsSpan().ToArray());
+    }
+
     [Fact]
     public void StreamWriteMatchesArrayWrite()
     {
