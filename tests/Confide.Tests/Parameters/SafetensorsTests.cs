@@ -157,6 +157,24 @@ public sealed class SafetensorsTests
     }
 
     [Fact]
+    public void BF16WidensEveryBitPatternOverVectorAndTail()
+    {
+        // 16 values per vector step plus a tail: every pattern must equal the float whose top 16 bits it is.
+        var bits = new ushort[16 * 5 + 7];
+        var random = new Confide.Randomness.SeededRandomSource(3);
+        for (int i = 0; i < bits.Length; i++)
+        {
+            bits[i] = unchecked((ushort)random.NextUInt64());
+        }
+
+        var values = ReadOne("BF16", [bits.Length], U16(bits));
+        for (int i = 0; i < bits.Length; i++)
+        {
+            Assert.Equal((uint)bits[i] << 16, BitConverter.SingleToUInt32Bits(values[i]));
+        }
+    }
+
+    [Fact]
     public void F64RoundsToNearestFloat()
     {
         double[] doubles = [0.1, -1.5, 1e-50, 3.4028234663852886e38, double.NegativeInfinity];

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Confide.Parameters.Internal;
 
@@ -46,13 +47,7 @@ internal static class SafetensorsConverter
 
                 break;
             case SafetensorsDType.BF16:
-                // bfloat16 is the top half of a float32, so widening is a 16-bit shift.
-                for (int i = 0; i < destination.Length; i++)
-                {
-                    uint bits = BinaryPrimitives.ReadUInt16LittleEndian(source[(2 * i)..]);
-                    destination[i] = BitConverter.UInt32BitsToSingle(bits << 16);
-                }
-
+                WidenBFloat16(source, destination);
                 break;
             case SafetensorsDType.F64:
                 for (int i = 0; i < destination.Length; i++)
@@ -71,6 +66,28 @@ internal static class SafetensorsConverter
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(dtype));
+        }
+    }
+
+    /// <summary>bfloat16 is the top half of a float32, so widening is a zero-extension and a 16-bit shift.</summary>
+    private static void WidenBFloat16(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        Span<uint> bits = MemoryMarshal.Cast<float, uint>(destination);
+        int i = 0;
+        if (BitConverter.IsLittleEndian && Vector256.IsHardwareAccelerated)
+        {
+            ReadOnlySpan<ushort> halves = MemoryMarshal.Cast<byte, ushort>(source);
+            for (; i <= halves.Length - Vector256<ushort>.Count; i += Vector256<ushort>.Count)
+            {
+                var (lower, upper) = Vector256.Widen(Vector256.Create(halves.Slice(i, Vector256<ushort>.Count)));
+                (lower << 16).CopyTo(bits[i..]);
+                (upper << 16).CopyTo(bits[(i + Vector256<uint>.Count)..]);
+            }
+        }
+
+        for (; i < bits.Length; i++)
+        {
+            bits[i] = (uint)BinaryPrimitives.ReadUInt16LittleEndian(source[(2 * i)..]) << 16;
         }
     }
 }
