@@ -374,6 +374,48 @@ public sealed class SafetensorsTests
         Assert.Throws<ArgumentException>(() => Safetensors.Write(p));
     }
 
+    [Fact]
+    public void StreamReadingCrossesChunkBoundaries()
+    {
+        // 600,000 floats (2.4 MB) span several 1 MB read chunks.
+        var layout = ParameterLayout.Create(("small", [3]), ("big", [600, 1000]), ("tail", [5]));
+        var values = new float[layout.TotalLength];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = i * 0.5f;
+        }
+
+        var p = new ModelParameters(layout, values);
+        AssertSameBits(p, Safetensors.Read(new MemoryStream(Safetensors.Write(p))).Parameters);
+    }
+
+    [Fact]
+    public void F64ErrorIndexIsCountedAcrossChunks()
+    {
+        var doubles = new double[300_000];
+        doubles[200_000] = 1e300;
+        byte[] file = Build($"{{\"w\":{{\"dtype\":\"F64\",\"shape\":[{doubles.Length}],\"data_offsets\":[0,{8 * doubles.Length}]}}}}", F64(doubles));
+        Assert.Contains("element 200000 ", Fails(file), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LyingLengthsAllocateNothingLarge()
+    {
+        // A 99 MB header claim in a 20-byte file, and a 4-GB tensor claim over 4 bytes of data: both must fail
+        // on the checks, before anything of the claimed size is allocated.
+        byte[] header = Build("{}");
+        BinaryPrimitives.WriteUInt64LittleEndian(header, 99_000_000);
+        byte[] tensor = Build("{\"w\":{\"dtype\":\"F32\",\"shape\":[1073741824],\"data_offsets\":[0,4294967296]}}", F32(1f));
+        foreach (byte[] file in new[] { header, tensor })
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Assert.Throws<InvalidDataException>(() => Safetensors.Read(new MemoryStream(file)));
+            Assert.Throws<InvalidDataException>(() => Safetensors.Read(new NonSeekableStream(file)));
+            Assert.Throws<InvalidDataException>(() => Safetensors.Read(file));
+            Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
+        }
+    }
+
     // ---------- helpers ----------
 
     /// <summary>Reads through every path (span, seekable stream, non-seekable stream); each must fail the same way.</summary>
