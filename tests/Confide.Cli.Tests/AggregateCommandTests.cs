@@ -202,6 +202,16 @@ public sealed class AggregateCommandTests : IDisposable
         Assert.Contains($"{server}: its tensors differ", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void UnwritableOutputIsNamed()
+    {
+        string a = Save("a.safetensors", 1, 2, 3, 4, 5, 6, 7, 8);
+        string output = Path.Combine(_dir, "no-such-dir", "out.safetensors");
+        var (code, _, stderr) = CliRunner.Run("aggregate", "--method", "fedavg", "--output", output, a);
+        Assert.NotEqual(0, code);
+        Assert.StartsWith($"confide: error: {output}: cannot write the output", stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>Runs the CLI expecting failure: non-zero exit, one "confide: error:" line, no stack trace, no output file.</summary>
     private string Fails(params string[] args)
     {

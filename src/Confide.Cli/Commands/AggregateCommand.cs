@@ -293,7 +293,11 @@ internal static class AggregateCommand
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            File.Delete(temporary);
+            if (File.Exists(temporary))
+            {
+                File.Delete(temporary);
+            }
+
             throw new CliException($"{path}: cannot write the output: {ex.Message}");
         }
     }

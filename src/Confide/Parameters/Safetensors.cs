@@ -19,7 +19,7 @@ namespace Confide.Parameters;
 /// <para>
 /// Reading accepts F32, F16, BF16 and F64 and converts to float32 (F64 rounds to nearest; a finite F64 outside the float32
 /// range is an error, not an infinity). NaN and infinities are allowed by the format and read as they are: rejecting them is
-/// the job of <c>UpdateValidator</c>. Without an expected layout, the returned layout lists the tensors in data-offset order,
+/// the job of <see cref="Updates.UpdateValidator"/>. Without an expected layout, the returned layout lists the tensors in data-offset order,
 /// which is the order the Rust reference writer and this writer use; the order of keys in the JSON only breaks ties between
 /// empty tensors that share an offset.
 /// </para>
