@@ -11,6 +11,7 @@ internal static class CliRoot
     {
         root.Subcommands.Add(VersionCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(AggregateCommand.Create());
     }
 
     /// <summary>
