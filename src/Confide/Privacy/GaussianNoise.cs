@@ -46,6 +46,23 @@ public sealed class GaussianNoise : IGaussianNoise
     public void Fill(Span<double> destination, double standardDeviation)
     {
         CheckStandardDeviation(standardDeviation);
+        if (destination.Length <= 16)
+        {
+            // Scalar Box–Muller for a handful of samples (count noise, local DP), with the same bit budget as the blocks.
+            for (int i = 0; i < destination.Length; i += 2)
+            {
+                double radius = standardDeviation * Math.Sqrt(-2 * Math.Log(((_source.NextUInt64() >> 11) + 1) * (1.0 / TwoTo53)));
+                double angle = (_source.NextUInt64() >> 32) * TwoPiOver2To32;
+                destination[i] = radius * Math.Cos(angle);
+                if (i + 1 < destination.Length)
+                {
+                    destination[i + 1] = radius * Math.Sin(angle);
+                }
+            }
+
+            return;
+        }
+
         var work = new Workspace();
         int offset = 0;
         while (offset < destination.Length)

@@ -67,6 +67,24 @@ public sealed class ClippingAndMechanismTests
     }
 
     [Fact]
+    public void ScalarPathForSingleSamplesHasTheRequestedVariance()
+    {
+        const int n = 100_000;
+        IGaussianNoise noise = new GaussianNoise(new SeededRandomSource(12));
+        var x = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            x[i] = noise.Sample(0.5);
+        }
+
+        double mean = x.Average();
+        double variance = x.Sum(v => (v - mean) * (v - mean)) / (n - 1);
+        Assert.InRange(mean, -5 * 0.5 / Math.Sqrt(n), 5 * 0.5 / Math.Sqrt(n));
+        Assert.InRange(variance, 0.25 * (1 - (5 * Math.Sqrt(2.0 / n))), 0.25 * (1 + (5 * Math.Sqrt(2.0 / n))));
+        Assert.Throws<ArgumentOutOfRangeException>(() => noise.Sample(-1));
+    }
+
+    [Fact]
     public void ParallelPathAddsIndependentNoiseAndIsReproducible()
     {
         const int n = 1 << 18; // above the parallel threshold
