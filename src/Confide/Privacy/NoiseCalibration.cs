@@ -51,7 +51,7 @@ public static class NoiseCalibration
             if (hi > MaxNoiseMultiplier)
             {
                 throw new ArgumentException(
-                    $"No noise multiplier up to {MaxNoiseMultiplier:G} reaches ε = {targetEpsilon:G} at δ = {delta:G}; the conversion from RDP cannot go below about {Epsilon(MaxNoiseMultiplier):G} at these orders. Raise ε or δ.",
+                    $"No noise multiplier up to {MaxNoiseMultiplier:G} reaches ε = {targetEpsilon:G} at δ = {delta:G}; the conversion from RDP cannot go below about {Epsilon(MaxNoiseMultiplier):G4} at these orders. Raise ε or δ.",
                     nameof(targetEpsilon));
             }
         }
