@@ -12,6 +12,7 @@ internal static class CliRoot
         root.Subcommands.Add(VersionCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(AggregateCommand.Create());
+        root.Subcommands.Add(PrivacyCommand.Create());
     }
 
     /// <summary>
