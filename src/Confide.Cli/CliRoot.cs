@@ -13,6 +13,7 @@ internal static class CliRoot
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(AggregateCommand.Create());
         root.Subcommands.Add(PrivacyCommand.Create());
+        root.Subcommands.Add(SecAggCommand.Create());
     }
 
     /// <summary>
