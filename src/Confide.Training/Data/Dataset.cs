@@ -33,7 +33,7 @@ public sealed class Dataset
             }
         }
 
-        if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(features))
+        if (features.Length > 0 && !System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(features))
         {
             throw new ArgumentException($"Data set '{name}': the features contain NaN or infinity.", nameof(features));
         }
