@@ -1,0 +1,337 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Confide.Aggregation.Internal;
+
+/// <summary>
+/// Pairwise squared Euclidean distances and Gram matrices of n float vectors, computed through the Gram matrix
+/// (‖a − b‖² = ‖a‖² + ‖b‖² − 2a·b) rather than by forming n² difference vectors. Shared by Krum, Multi-Krum,
+/// Bulyan and the cosine anomaly detector.
+/// </summary>
+/// <remarks>
+/// The coordinates are cut into blocks small enough that all n rows of one block, widened to double, stay in L2.
+/// Each block is read from memory once, and a 4×2 register-blocked kernel computes every pair's partial dot
+/// product from cache. Blocks are spread over cores with <see cref="Parallel.For(int, int, Action{int})"/>, each
+/// worker keeping its own partial Gram matrix. Everything is accumulated in double, so squares of large floats
+/// cannot overflow. For distances, each block is first centred on its per-coordinate mean (distances do not change
+/// under translation); this removes the shared component that makes ‖a‖² + ‖b‖² − 2a·b cancel catastrophically
+/// when updates are close, and the few negative rounding residues left are clamped to 0.
+/// </remarks>
+internal static class PairwiseDistances
+{
+    /// <summary>Below this many floats in total, the work runs on the calling thread.</summary>
+    private const long ParallelThreshold = 1 << 18;
+
+    /// <summary>Target size in bytes of one block of n widened rows (half of a 1 MiB L2).</summary>
+    private const int BlockBytes = 512 * 1024;
+
+    /// <summary>
+    /// Returns the n×n matrix (row-major) of squared Euclidean distances between <paramref name="rows"/>,
+    /// symmetric with a zero diagonal.
+    /// </summary>
+    /// <exception cref="ArgumentException">A row holds NaN or ±∞ (the message names it).</exception>
+    public static double[] SquaredEuclidean(IReadOnlyList<ReadOnlyMemory<float>> rows)
+    {
+        int n = rows.Count;
+        double[] gram = Accumulate(rows, center: true);
+        var distances = new double[n * n];
+        for (int a = 0; a < n; a++)
+        {
+            for (int b = a + 1; b < n; b++)
+            {
+                // Rounding can leave a tiny negative residue where two rows are (nearly) equal.
+                double d = Math.Max(0.0, gram[(a * n) + a] + gram[(b * n) + b] - (2.0 * gram[(a * n) + b]));
+                distances[(a * n) + b] = d;
+                distances[(b * n) + a] = d;
+            }
+        }
+
+        return distances;
+    }
+
+    /// <summary>Returns the n×n Gram matrix (row-major) of raw dot products, for cosine similarities.</summary>
+    /// <exception cref="ArgumentException">A row holds NaN or ±∞ (the message names it).</exception>
+    public static double[] Gram(IReadOnlyList<ReadOnlyMemory<float>> rows) => Accumulate(rows, center: false);
+
+    /// <summary>Dot product and the first vector's squared norm, both accumulated in double.</summary>
+    public static (double Dot, double SquaredNorm) DotAndSquaredNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        if (x.Length != y.Length)
+        {
+            throw new ArgumentException($"Vectors have lengths {x.Length} and {y.Length}; expected equal lengths.", nameof(y));
+        }
+
+        var dot = Vector256<double>.Zero;
+        var sq = Vector256<double>.Zero;
+        int k = 0;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        for (; k <= x.Length - Vector256<float>.Count; k += Vector256<float>.Count)
+        {
+            var (xl, xu) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)k));
+            var (yl, yu) = Vector256.Widen(Vector256.LoadUnsafe(ref yr, (nuint)k));
+            dot = Vector256.FusedMultiplyAdd(xl, yl, dot);
+            dot = Vector256.FusedMultiplyAdd(xu, yu, dot);
+            sq = Vector256.FusedMultiplyAdd(xl, xl, sq);
+            sq = Vector256.FusedMultiplyAdd(xu, xu, sq);
+        }
+
+        double dotSum = Vector256.Sum(dot);
+        double sqSum = Vector256.Sum(sq);
+        for (; k < x.Length; k++)
+        {
+            dotSum += (double)x[k] * y[k];
+            sqSum += (double)x[k] * x[k];
+        }
+
+        return (dotSum, sqSum);
+    }
+
+    private static double[] Accumulate(IReadOnlyList<ReadOnlyMemory<float>> rows, bool center)
+    {
+        int n = rows.Count;
+        if (n == 0)
+        {
+            return [];
+        }
+
+        int d = rows[0].Length;
+        for (int i = 1; i < n; i++)
+        {
+            if (rows[i].Length != d)
+            {
+                throw new ArgumentException($"Update {i} has length {rows[i].Length}; expected {d} like update 0.", nameof(rows));
+            }
+        }
+
+        int paddedRows = (n + 3) & ~3;
+        // A multiple of 16 so every block but the last is whole Vector256<float> loads.
+        int blockLength = Math.Clamp(BlockBytes / (paddedRows * sizeof(double)) & ~15, 64, 4096);
+        int blockCount = (int)(((long)d + blockLength - 1) / blockLength);
+
+        double[] total = new double[n * n];
+        double[] rawSquares = new double[n];
+        object gate = new();
+
+        if ((long)n * d < ParallelThreshold || Environment.ProcessorCount == 1)
+        {
+            var state = new WorkerState(n, paddedRows, blockLength);
+            for (int block = 0; block < blockCount; block++)
+            {
+                ProcessBlock(rows, block, blockLength, center, state);
+            }
+
+            Merge(state, total, rawSquares, gate);
+        }
+        else
+        {
+            Parallel.For(
+                0,
+                blockCount,
+                () => new WorkerState(n, paddedRows, blockLength),
+                (block, _, state) =>
+                {
+                    ProcessBlock(rows, block, blockLength, center, state);
+                    return state;
+                },
+                state => Merge(state, total, rawSquares, gate));
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            if (!double.IsFinite(rawSquares[i]))
+            {
+                throw new ArgumentException(
+                    $"Update {i} contains a non-finite value (NaN or ±∞); every value must be finite (validate updates before aggregating).",
+                    nameof(rows));
+            }
+        }
+
+        // The kernel fills only the upper triangle; mirror it.
+        for (int a = 0; a < n; a++)
+        {
+            for (int b = a + 1; b < n; b++)
+            {
+                total[(b * n) + a] = total[(a * n) + b];
+            }
+        }
+
+        return total;
+    }
+
+    private static void Merge(WorkerState state, double[] total, double[] rawSquares, object gate)
+    {
+        lock (gate)
+        {
+            for (int i = 0; i < total.Length; i++)
+            {
+                total[i] += state.Gram[i];
+            }
+
+            for (int i = 0; i < rawSquares.Length; i++)
+            {
+                rawSquares[i] += state.RawSquares[i];
+            }
+        }
+    }
+
+    private static void ProcessBlock(IReadOnlyList<ReadOnlyMemory<float>> rows, int block, int blockLength, bool center, WorkerState state)
+    {
+        int n = rows.Count;
+        int d = rows[0].Length;
+        int start = block * blockLength;
+        int length = Math.Min(blockLength, d - start);
+        // Pad to whole Vector256<double> loads; the padding stays zero and adds nothing to any dot product.
+        int paddedLength = (length + 3) & ~3;
+        double[] scratch = state.Scratch;
+        double[] mean = state.Mean;
+
+        if (center)
+        {
+            Array.Clear(mean, 0, paddedLength);
+        }
+
+        for (int r = 0; r < n; r++)
+        {
+            ReadOnlySpan<float> source = rows[r].Span.Slice(start, length);
+            Span<double> target = scratch.AsSpan(r * blockLength, paddedLength);
+            state.RawSquares[r] += Widen(source, target, center ? mean : null);
+        }
+
+        if (center)
+        {
+            double inverse = 1.0 / n;
+            var inverseVector = Vector256.Create(inverse);
+            for (int k = 0; k < paddedLength; k += 4)
+            {
+                (Vector256.LoadUnsafe(ref mean[0], (nuint)k) * inverseVector).StoreUnsafe(ref mean[0], (nuint)k);
+            }
+
+            for (int r = 0; r < n; r++)
+            {
+                ref double row = ref scratch[r * blockLength];
+                for (int k = 0; k < length; k += 4)
+                {
+                    (Vector256.LoadUnsafe(ref row, (nuint)k) - Vector256.LoadUnsafe(ref mean[0], (nuint)k)).StoreUnsafe(ref row, (nuint)k);
+                }
+
+                // The padding of a centred row must stay zero.
+                scratch.AsSpan((r * blockLength) + length, paddedLength - length).Clear();
+            }
+        }
+
+        GramKernel(scratch, n, state.PaddedRows, blockLength, paddedLength, state.Gram);
+    }
+
+    /// <summary>Widens floats to doubles, optionally adding them into <paramref name="sum"/>; returns the sum of squares.</summary>
+    private static double Widen(ReadOnlySpan<float> source, Span<double> target, double[]? sum)
+    {
+        target[source.Length..].Clear();
+        ref float src = ref MemoryMarshal.GetReference(source);
+        ref double dst = ref MemoryMarshal.GetReference(target);
+        var squares = Vector256<double>.Zero;
+        int k = 0;
+        for (; k <= source.Length - Vector256<float>.Count; k += Vector256<float>.Count)
+        {
+            var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)k));
+            lower.StoreUnsafe(ref dst, (nuint)k);
+            upper.StoreUnsafe(ref dst, (nuint)(k + 4));
+            squares = Vector256.FusedMultiplyAdd(lower, lower, squares);
+            squares = Vector256.FusedMultiplyAdd(upper, upper, squares);
+            if (sum is not null)
+            {
+                ref double s = ref sum[0];
+                (Vector256.LoadUnsafe(ref s, (nuint)k) + lower).StoreUnsafe(ref s, (nuint)k);
+                (Vector256.LoadUnsafe(ref s, (nuint)(k + 4)) + upper).StoreUnsafe(ref s, (nuint)(k + 4));
+            }
+        }
+
+        double total = Vector256.Sum(squares);
+        for (; k < source.Length; k++)
+        {
+            double v = source[k];
+            target[k] = v;
+            total += v * v;
+            if (sum is not null)
+            {
+                sum[k] += v;
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// Adds the dot products of all pairs (a ≤ b &lt; n) of the block's rows into <paramref name="gram"/>.
+    /// Rows are processed as 4×2 tiles: six loads feed eight fused multiply-adds, so each loaded vector is reused.
+    /// </summary>
+    private static void GramKernel(double[] scratch, int n, int paddedRows, int stride, int length, double[] gram)
+    {
+        ref double baseRef = ref MemoryMarshal.GetArrayDataReference(scratch);
+        for (int a = 0; a < paddedRows; a += 4)
+        {
+            ref double a0 = ref Unsafe.Add(ref baseRef, a * stride);
+            ref double a1 = ref Unsafe.Add(ref a0, stride);
+            ref double a2 = ref Unsafe.Add(ref a1, stride);
+            ref double a3 = ref Unsafe.Add(ref a2, stride);
+            for (int b = a; b < paddedRows; b += 2)
+            {
+                ref double b0 = ref Unsafe.Add(ref baseRef, b * stride);
+                ref double b1 = ref Unsafe.Add(ref b0, stride);
+                Vector256<double> s00 = default, s01 = default, s10 = default, s11 = default;
+                Vector256<double> s20 = default, s21 = default, s30 = default, s31 = default;
+                for (int k = 0; k < length; k += 4)
+                {
+                    var x0 = Vector256.LoadUnsafe(ref a0, (nuint)k);
+                    var x1 = Vector256.LoadUnsafe(ref a1, (nuint)k);
+                    var x2 = Vector256.LoadUnsafe(ref a2, (nuint)k);
+                    var x3 = Vector256.LoadUnsafe(ref a3, (nuint)k);
+                    var y0 = Vector256.LoadUnsafe(ref b0, (nuint)k);
+                    var y1 = Vector256.LoadUnsafe(ref b1, (nuint)k);
+                    s00 = Vector256.FusedMultiplyAdd(x0, y0, s00);
+                    s01 = Vector256.FusedMultiplyAdd(x0, y1, s01);
+                    s10 = Vector256.FusedMultiplyAdd(x1, y0, s10);
+                    s11 = Vector256.FusedMultiplyAdd(x1, y1, s11);
+                    s20 = Vector256.FusedMultiplyAdd(x2, y0, s20);
+                    s21 = Vector256.FusedMultiplyAdd(x2, y1, s21);
+                    s30 = Vector256.FusedMultiplyAdd(x3, y0, s30);
+                    s31 = Vector256.FusedMultiplyAdd(x3, y1, s31);
+                }
+
+                Add(gram, n, a, b, s00);
+                Add(gram, n, a, b + 1, s01);
+                Add(gram, n, a + 1, b, s10);
+                Add(gram, n, a + 1, b + 1, s11);
+                Add(gram, n, a + 2, b, s20);
+                Add(gram, n, a + 2, b + 1, s21);
+                Add(gram, n, a + 3, b, s30);
+                Add(gram, n, a + 3, b + 1, s31);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add(double[] gram, int n, int a, int b, Vector256<double> partial)
+    {
+        // Padding rows and the lower triangle of diagonal tiles are computed but not kept.
+        if (a <= b && b < n)
+        {
+            gram[(a * n) + b] += Vector256.Sum(partial);
+        }
+    }
+
+    private sealed class WorkerState(int n, int paddedRows, int blockLength)
+    {
+        public int PaddedRows { get; } = paddedRows;
+
+        /// <summary>paddedRows × blockLength doubles; rows n..paddedRows−1 stay zero.</summary>
+        public double[] Scratch { get; } = new double[paddedRows * blockLength];
+
+        public double[] Mean { get; } = new double[blockLength];
+
+        public double[] Gram { get; } = new double[n * n];
+
+        public double[] RawSquares { get; } = new double[n];
+    }
+}

@@ -1,0 +1,90 @@
+using Confide.Aggregation.Internal;
+using Confide.Randomness;
+
+namespace Confide.Tests.Aggregation;
+
+public sealed class PairwiseDistancesTests
+{
+    private static double NaiveSquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double sum = 0;
+        for (int k = 0; k < a.Length; k++)
+        {
+            double diff = (double)a[k] - b[k];
+            sum += diff * diff;
+        }
+
+        return sum;
+    }
+
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(2, 1)]
+    [InlineData(3, 7)]
+    [InlineData(5, 64)]
+    [InlineData(6, 1000)]
+    [InlineData(9, 5003)]
+    [InlineData(13, 70_001)]
+    public void MatchesTheDirectDefinitionForEveryShape(int n, int d)
+    {
+        // Odd n and d exercise the padded rows, the ragged last block and the scalar tails.
+        var rows = SelectionTestData.Uniform(new SeededRandomSource((ulong)((n * 100_000) + d)), n, d);
+        double[] distances = PairwiseDistances.SquaredEuclidean(rows);
+        double[] gram = PairwiseDistances.Gram(rows);
+        for (int a = 0; a < n; a++)
+        {
+            for (int b = 0; b < n; b++)
+            {
+                double expected = NaiveSquaredDistance(rows[a].Span, rows[b].Span);
+                Assert.Equal(expected, distances[(a * n) + b], expected * 1e-9);
+                double dot = 0;
+                for (int k = 0; k < d; k++)
+                {
+                    dot += (double)rows[a].Span[k] * rows[b].Span[k];
+                }
+
+                Assert.Equal(dot, gram[(a * n) + b], 1e-9 * d);
+            }
+        }
+    }
+
+    [Fact]
+    public void NearlyEqualRowsWithALargeCommonOffsetKeepTheirSmallDistance()
+    {
+        // ‖a‖² + ‖b‖² − 2a·b cancels badly here (‖a‖² ≈ 1e10, ‖a − b‖² ≈ 1e-2); centring each block keeps the answer.
+        const int d = 10_000;
+        IRandomSource random = new SeededRandomSource(3);
+        var a = new float[d];
+        var b = new float[d];
+        for (int k = 0; k < d; k++)
+        {
+            a[k] = 1000f + (float)random.NextDouble();
+            b[k] = a[k] + (k % 2 == 0 ? 0.001f : -0.001f);
+        }
+
+        double[] distances = PairwiseDistances.SquaredEuclidean([a, b, a]);
+        double expected = NaiveSquaredDistance(a, b);
+        Assert.Equal(expected, distances[1], expected * 1e-6);
+        Assert.Equal(0.0, distances[2]);
+    }
+
+    [Fact]
+    public void HugeFiniteValuesDoNotOverflow()
+    {
+        float[] a = [3e38f, -3e38f, 1f];
+        float[] b = [0f, 0f, 1f];
+        double[] distances = PairwiseDistances.SquaredEuclidean([a, b]);
+        double expected = 2.0 * a[0] * (double)a[0]; // (±3e38 − 0)² twice, about 1.8e77: far past float's range
+        Assert.Equal(expected, distances[1], expected * 1e-12);
+    }
+
+    [Fact]
+    public void NonFiniteValuesAreRejectedNamingTheRow()
+    {
+        float[] good = [1f, 2f];
+        float[] bad = [1f, float.NaN];
+        var ex = Assert.Throws<ArgumentException>(() => PairwiseDistances.SquaredEuclidean([good, good, bad]));
+        Assert.Contains("Update 2", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("non-finite", ex.Message, StringComparison.Ordinal);
+    }
+}
