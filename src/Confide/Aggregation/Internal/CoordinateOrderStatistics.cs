@@ -100,9 +100,9 @@ internal static class CoordinateOrderStatistics
         for (int i = 0; i < updates.Count; i++)
         {
             var rowSpan = scratch.AsSpan(i * stride, padded);
-            updates[i].Span.Slice(start, length).CopyTo(rowSpan);
+            bool nan = CopyFindingNaN(updates[i].Span.Slice(start, length), rowSpan);
             rowSpan[length..].Clear();
-            if (ContainsNaN(rowSpan))
+            if (nan)
             {
                 return i;
             }
@@ -111,43 +111,47 @@ internal static class CoordinateOrderStatistics
         return -1;
     }
 
-    private static bool ContainsNaN(ReadOnlySpan<float> row)
+    /// <summary>Copies <paramref name="source"/> to the start of <paramref name="destination"/> in one pass that also looks for NaN.</summary>
+    private static bool CopyFindingNaN(ReadOnlySpan<float> source, Span<float> destination)
     {
-        // Padded rows are multiples of 16 long.
-        ref float p = ref MemoryMarshal.GetReference(row);
+        ref float from = ref MemoryMarshal.GetReference(source);
+        ref float to = ref MemoryMarshal.GetReference(destination);
+        int length = source.Length;
+        int j = 0;
+        bool nan = false;
         if (Vector512.IsHardwareAccelerated)
         {
             var any = Vector512<float>.Zero;
-            for (int v = 0; v < row.Length; v += Vector512<float>.Count)
+            for (; j <= length - Vector512<float>.Count; j += Vector512<float>.Count)
             {
-                var x = Vector512.LoadUnsafe(ref p, (nuint)v);
+                var x = Vector512.LoadUnsafe(ref from, (nuint)j);
+                x.StoreUnsafe(ref to, (nuint)j);
                 any |= ~Vector512.Equals(x, x);
             }
 
-            return any != Vector512<float>.Zero;
+            nan = any != Vector512<float>.Zero;
         }
-
-        if (Vector256.IsHardwareAccelerated)
+        else if (Vector256.IsHardwareAccelerated)
         {
             var any = Vector256<float>.Zero;
-            for (int v = 0; v < row.Length; v += Vector256<float>.Count)
+            for (; j <= length - Vector256<float>.Count; j += Vector256<float>.Count)
             {
-                var x = Vector256.LoadUnsafe(ref p, (nuint)v);
+                var x = Vector256.LoadUnsafe(ref from, (nuint)j);
+                x.StoreUnsafe(ref to, (nuint)j);
                 any |= ~Vector256.Equals(x, x);
             }
 
-            return any != Vector256<float>.Zero;
+            nan = any != Vector256<float>.Zero;
         }
 
-        foreach (float x in row)
+        for (; j < length; j++)
         {
-            if (float.IsNaN(x))
-            {
-                return true;
-            }
+            float x = source[j];
+            destination[j] = x;
+            nan |= float.IsNaN(x);
         }
 
-        return false;
+        return nan;
     }
 
     /// <summary>
