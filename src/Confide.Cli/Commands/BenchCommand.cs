@@ -85,6 +85,15 @@ internal static class BenchCommand
             throw new CliException($"--runs {runs}: expected at least 1.", 2);
         }
 
+        // The updates are held in memory; refuse sizes that cannot fit instead of dying with OutOfMemoryException.
+        long bytes = (long)clients * dim * sizeof(float);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available / 2)
+        {
+            throw new CliException(string.Create(CultureInfo.InvariantCulture,
+                $"--clients {clients} × --dim {dim} needs {bytes / 1e9:F1} GB for the updates; at most half of the {available / 1e9:F1} GB available is allowed."), 2);
+        }
+
         string[] names = methodList is null
             ? AggregatorMethods
             : methodList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
