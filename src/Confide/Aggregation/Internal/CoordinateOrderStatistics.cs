@@ -75,8 +75,9 @@ internal static class CoordinateOrderStatistics
             }
             finally
             {
-                ArrayPool<float>.Shared.Return(scratch);
-                ArrayPool<float>.Shared.Return(row);
+                // Cleared: the scratch held client updates, and the pool is shared with the rest of the process.
+                ArrayPool<float>.Shared.Return(scratch, clearArray: true);
+                ArrayPool<float>.Shared.Return(row, clearArray: true);
             }
         });
 
