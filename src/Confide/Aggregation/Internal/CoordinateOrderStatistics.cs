@@ -40,8 +40,9 @@ internal static class CoordinateOrderStatistics
             return result;
         }
 
-        int block = BlockSize(n);
-        int super = block * Math.Max(1, SuperBlockBytes / (sizeof(float) * n * block));
+        // Small inputs get small blocks: no point renting (and clearing) scratch the data cannot fill.
+        int block = (int)Math.Min(BlockSize(n), RoundUp(dimension, 16));
+        int super = (int)Math.Min(block * Math.Max(1, SuperBlockBytes / (sizeof(float) * n * block)), RoundUp(dimension, block));
         int supers = (dimension + super - 1) / super;
         var network = SortingNetwork.For(n, trim, n - trim, onlySum: true, firstLayerDone: true);
         int firstNaN = int.MaxValue;
@@ -56,7 +57,7 @@ internal static class CoordinateOrderStatistics
                 {
                     int start = b * super;
                     int length = Math.Min(super, dimension - start);
-                    int padded = (length + block - 1) / block * block;
+                    int padded = (int)RoundUp(length, block);
                     int nan = Gather(updates, start, length, padded, super, scratch);
                     if (nan >= 0)
                     {
@@ -303,6 +304,8 @@ internal static class CoordinateOrderStatistics
             row[v] = (float)(sum * scale);
         }
     }
+
+    private static long RoundUp(int value, int multiple) => ((long)value + multiple - 1) / multiple * multiple;
 
     private static ref float MemoryArray(float[] array) => ref MemoryMarshal.GetArrayDataReference(array);
 
