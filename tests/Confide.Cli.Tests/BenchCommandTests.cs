@@ -72,6 +72,7 @@ public sealed class BenchCommandTests
         var (code, _, stderr) = CliRunner.Run("bench", "aggregators", "--clients", "5", "--dim", "10", "--byzantine", "3");
         Assert.Equal(2, code);
         Assert.Contains("trimmed-mean cannot run with --clients 5 --byzantine 3", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", stderr, StringComparison.Ordinal);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 }

@@ -113,7 +113,9 @@ internal static class BenchCommand
             }
             catch (ArgumentException ex)
             {
-                throw new CliException($"{name} cannot run with --clients {clients} --byzantine {byzantine}: {ex.Message}", 2);
+                // ArgumentException appends " (Parameter 'x')", which means nothing to a CLI user.
+                string reason = ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", "", StringComparison.Ordinal);
+                throw new CliException($"{name} cannot run with --clients {clients} --byzantine {byzantine}: {reason}", 2);
             }
 
             aggregators.Add((name, aggregator));
