@@ -58,12 +58,21 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void SizesThatCannotFitInMemoryAreRefused()
+    {
+        var (code, _, stderr) = CliRunner.Run("bench", "aggregators", "--clients", "1000000", "--dim", "1000000000");
+        Assert.Equal(2, code);
+        Assert.Contains("needs 4000000.0 GB for the updates", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TooManyByzantineClientsForAMethodIsAnError()
     {
         // Trimming f = 3 per side of 5 clients is β = 0.6, beyond 0.5.
         var (code, _, stderr) = CliRunner.Run("bench", "aggregators", "--clients", "5", "--dim", "10", "--byzantine", "3");
         Assert.Equal(2, code);
         Assert.Contains("trimmed-mean cannot run with --clients 5 --byzantine 3", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", stderr, StringComparison.Ordinal);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 }

@@ -85,6 +85,15 @@ internal static class BenchCommand
             throw new CliException($"--runs {runs}: expected at least 1.", 2);
         }
 
+        // The updates are held in memory; refuse sizes that cannot fit instead of dying with OutOfMemoryException.
+        long bytes = (long)clients * dim * sizeof(float);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available / 2)
+        {
+            throw new CliException(string.Create(CultureInfo.InvariantCulture,
+                $"--clients {clients} × --dim {dim} needs {bytes / 1e9:F1} GB for the updates; at most half of the {available / 1e9:F1} GB available is allowed."), 2);
+        }
+
         string[] names = methodList is null
             ? AggregatorMethods
             : methodList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -104,7 +113,9 @@ internal static class BenchCommand
             }
             catch (ArgumentException ex)
             {
-                throw new CliException($"{name} cannot run with --clients {clients} --byzantine {byzantine}: {ex.Message}", 2);
+                // ArgumentException appends " (Parameter 'x')", which means nothing to a CLI user.
+                string reason = ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", "", StringComparison.Ordinal);
+                throw new CliException($"{name} cannot run with --clients {clients} --byzantine {byzantine}: {reason}", 2);
             }
 
             aggregators.Add((name, aggregator));

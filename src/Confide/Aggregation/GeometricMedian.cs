@@ -64,10 +64,10 @@ public sealed class GeometricMedian : IAggregator
         double objective = Objective(alpha, distances);
 
         var next = new float[dimension];
+        var beta = new double[n];
         for (int iteration = 0; iteration < Options.MaxIterations; iteration++)
         {
             double betaSum = 0;
-            var beta = new double[n];
             for (int i = 0; i < n; i++)
             {
                 beta[i] = alpha[i] / Math.Max(Options.Smoothing, distances[i]);

@@ -136,7 +136,8 @@ public sealed class NormBound : IAggregator
         {
             foreach (float[] buffer in rented)
             {
-                ArrayPool<float>.Shared.Return(buffer);
+                // Cleared: the buffers held client updates, and the pool is shared with the rest of the process.
+                ArrayPool<float>.Shared.Return(buffer, clearArray: true);
             }
         }
     }

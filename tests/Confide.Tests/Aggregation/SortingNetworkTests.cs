@@ -56,6 +56,31 @@ public sealed class SortingNetworkTests
     }
 
     [Fact]
+    public void FirstLayerAppliedByTheCallerThenTheRestKeepsTheNeededPositions()
+    {
+        IRandomSource random = new SeededRandomSource(23);
+        for (int n = 1; n <= 70; n++)
+        {
+            for (int trim = 0; 2 * trim < n; trim++)
+            {
+                var rest = SortingNetwork.For(n, trim, n - trim, onlySum: true, firstLayerDone: true);
+                for (int trial = 0; trial < 20; trial++)
+                {
+                    var x = Enumerable.Range(0, n).Select(_ => random.NextInt32(7)).ToArray();
+                    var sorted = x.Order().ToArray();
+                    for (int i = 0; i + 1 < n; i += 2)
+                    {
+                        (x[i], x[i + 1]) = (Math.Min(x[i], x[i + 1]), Math.Max(x[i], x[i + 1]));
+                    }
+
+                    Apply(rest, x);
+                    Assert.Equal(sorted[trim..(n - trim)], x[trim..(n - trim)].Order());
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void PruningRemovesComparators()
     {
         // For the median of 50 the full Batcher network has 403 comparators after removing the padding.

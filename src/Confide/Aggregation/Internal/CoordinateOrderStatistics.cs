@@ -40,10 +40,11 @@ internal static class CoordinateOrderStatistics
             return result;
         }
 
-        int block = BlockSize(n);
-        int super = block * Math.Max(1, SuperBlockBytes / (sizeof(float) * n * block));
+        // Small inputs get small blocks: no point renting (and clearing) scratch the data cannot fill.
+        int block = (int)Math.Min(BlockSize(n), RoundUp(dimension, 16));
+        int super = (int)Math.Min(block * Math.Max(1, SuperBlockBytes / (sizeof(float) * n * block)), RoundUp(dimension, block));
         int supers = (dimension + super - 1) / super;
-        var network = SortingNetwork.For(n, trim, n - trim, onlySum: true);
+        var network = SortingNetwork.For(n, trim, n - trim, onlySum: true, firstLayerDone: true);
         int firstNaN = int.MaxValue;
 
         VectorKernels.ForChunks(supers, (long)n * dimension, (first, end) =>
@@ -56,7 +57,7 @@ internal static class CoordinateOrderStatistics
                 {
                     int start = b * super;
                     int length = Math.Min(super, dimension - start);
-                    int padded = (length + block - 1) / block * block;
+                    int padded = (int)RoundUp(length, block);
                     int nan = Gather(updates, start, length, padded, super, scratch);
                     if (nan >= 0)
                     {
@@ -75,8 +76,9 @@ internal static class CoordinateOrderStatistics
             }
             finally
             {
-                ArrayPool<float>.Shared.Return(scratch);
-                ArrayPool<float>.Shared.Return(row);
+                // Cleared: the scratch held client updates, and the pool is shared with the rest of the process.
+                ArrayPool<float>.Shared.Return(scratch, clearArray: true);
+                ArrayPool<float>.Shared.Return(row, clearArray: true);
             }
         });
 
@@ -92,62 +94,101 @@ internal static class CoordinateOrderStatistics
     internal static int BlockSize(int n) => Math.Clamp(ScratchBytes / (sizeof(float) * n) / 16 * 16, 16, 4096);
 
     /// <summary>
-    /// Copies coordinates [start, start + length) of every update into its scratch row (stride <paramref name="stride"/>),
-    /// padding to <paramref name="padded"/> with zeros. Returns an update holding NaN, or -1.
+    /// Loads coordinates [start, start + length) of every update into its scratch row (stride <paramref name="stride"/>),
+    /// padded to <paramref name="padded"/> with zeros, applying the network's first layer on the way: rows 2i and 2i + 1
+    /// receive the lane-wise minimum and maximum of updates 2i and 2i + 1. Returns an update holding NaN, or -1.
     /// </summary>
     private static int Gather(IReadOnlyList<ReadOnlyMemory<float>> updates, int start, int length, int padded, int stride, float[] scratch)
     {
-        for (int i = 0; i < updates.Count; i++)
+        int n = updates.Count;
+        for (int i = 0; i + 1 < n; i += 2)
         {
-            var rowSpan = scratch.AsSpan(i * stride, padded);
-            updates[i].Span.Slice(start, length).CopyTo(rowSpan);
-            rowSpan[length..].Clear();
-            if (ContainsNaN(rowSpan))
+            var low = scratch.AsSpan(i * stride, padded);
+            var high = scratch.AsSpan((i + 1) * stride, padded);
+            int nan = LoadPairFindingNaN(updates[i].Span.Slice(start, length), updates[i + 1].Span.Slice(start, length), low, high);
+            low[length..].Clear();
+            high[length..].Clear();
+            if (nan >= 0)
             {
-                return i;
+                return i + nan;
+            }
+        }
+
+        if (n % 2 == 1)
+        {
+            var last = scratch.AsSpan((n - 1) * stride, padded);
+            var source = updates[n - 1].Span.Slice(start, length);
+            int nan = LoadPairFindingNaN(source, source, last, last);
+            last[length..].Clear();
+            if (nan >= 0)
+            {
+                return n - 1;
             }
         }
 
         return -1;
     }
 
-    private static bool ContainsNaN(ReadOnlySpan<float> row)
+    /// <summary>
+    /// low = min(a, b) and high = max(a, b) lane-wise over a's length, looking for NaN on the way. Returns 0 if
+    /// <paramref name="a"/> holds a NaN, 1 if only <paramref name="b"/> does, else -1. With a and b the same span and
+    /// low and high the same span this is a copy.
+    /// </summary>
+    private static int LoadPairFindingNaN(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> low, Span<float> high)
     {
-        // Padded rows are multiples of 16 long.
-        ref float p = ref MemoryMarshal.GetReference(row);
+        ref float pa = ref MemoryMarshal.GetReference(a);
+        ref float pb = ref MemoryMarshal.GetReference(b);
+        ref float pl = ref MemoryMarshal.GetReference(low);
+        ref float ph = ref MemoryMarshal.GetReference(high);
+        int length = a.Length;
+        int j = 0;
+        bool nanA = false, nanB = false;
         if (Vector512.IsHardwareAccelerated)
         {
-            var any = Vector512<float>.Zero;
-            for (int v = 0; v < row.Length; v += Vector512<float>.Count)
+            var anyA = Vector512<float>.Zero;
+            var anyB = Vector512<float>.Zero;
+            for (; j <= length - Vector512<float>.Count; j += Vector512<float>.Count)
             {
-                var x = Vector512.LoadUnsafe(ref p, (nuint)v);
-                any |= ~Vector512.Equals(x, x);
+                var x = Vector512.LoadUnsafe(ref pa, (nuint)j);
+                var y = Vector512.LoadUnsafe(ref pb, (nuint)j);
+                Vector512.MinNative(x, y).StoreUnsafe(ref pl, (nuint)j);
+                Vector512.MaxNative(x, y).StoreUnsafe(ref ph, (nuint)j);
+                anyA |= ~Vector512.Equals(x, x);
+                anyB |= ~Vector512.Equals(y, y);
             }
 
-            return any != Vector512<float>.Zero;
+            nanA = anyA != Vector512<float>.Zero;
+            nanB = anyB != Vector512<float>.Zero;
         }
-
-        if (Vector256.IsHardwareAccelerated)
+        else if (Vector256.IsHardwareAccelerated)
         {
-            var any = Vector256<float>.Zero;
-            for (int v = 0; v < row.Length; v += Vector256<float>.Count)
+            var anyA = Vector256<float>.Zero;
+            var anyB = Vector256<float>.Zero;
+            for (; j <= length - Vector256<float>.Count; j += Vector256<float>.Count)
             {
-                var x = Vector256.LoadUnsafe(ref p, (nuint)v);
-                any |= ~Vector256.Equals(x, x);
+                var x = Vector256.LoadUnsafe(ref pa, (nuint)j);
+                var y = Vector256.LoadUnsafe(ref pb, (nuint)j);
+                Vector256.MinNative(x, y).StoreUnsafe(ref pl, (nuint)j);
+                Vector256.MaxNative(x, y).StoreUnsafe(ref ph, (nuint)j);
+                anyA |= ~Vector256.Equals(x, x);
+                anyB |= ~Vector256.Equals(y, y);
             }
 
-            return any != Vector256<float>.Zero;
+            nanA = anyA != Vector256<float>.Zero;
+            nanB = anyB != Vector256<float>.Zero;
         }
 
-        foreach (float x in row)
+        for (; j < length; j++)
         {
-            if (float.IsNaN(x))
-            {
-                return true;
-            }
+            float x = a[j];
+            float y = b[j];
+            low[j] = MathF.Min(x, y);
+            high[j] = MathF.Max(x, y);
+            nanA |= float.IsNaN(x);
+            nanB |= float.IsNaN(y);
         }
 
-        return false;
+        return nanA ? 0 : nanB ? 1 : -1;
     }
 
     /// <summary>
@@ -217,7 +258,24 @@ internal static class CoordinateOrderStatistics
         ref float s = ref Unsafe.Add(ref MemoryArray(scratch), offset);
         ref float r = ref MemoryArray(row);
         int v = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var factor = Vector512.Create(scale);
+            for (; v < block; v += Vector512<float>.Count)
+            {
+                var lo = Vector512<double>.Zero;
+                var hi = Vector512<double>.Zero;
+                for (int i = trim; i < trim + kept; i++)
+                {
+                    var (l, h) = Vector512.Widen(Vector512.LoadUnsafe(ref s, (nuint)((i * stride) + v)));
+                    lo += l;
+                    hi += h;
+                }
+
+                Vector512.Narrow(lo * factor, hi * factor).StoreUnsafe(ref r, (nuint)v);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
         {
             var factor = Vector256.Create(scale);
             for (; v < block; v += Vector256<float>.Count)
@@ -246,6 +304,8 @@ internal static class CoordinateOrderStatistics
             row[v] = (float)(sum * scale);
         }
     }
+
+    private static long RoundUp(int value, int multiple) => ((long)value + multiple - 1) / multiple * multiple;
 
     private static ref float MemoryArray(float[] array) => ref MemoryMarshal.GetArrayDataReference(array);
 

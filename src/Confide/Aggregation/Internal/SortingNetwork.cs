@@ -16,7 +16,7 @@ namespace Confide.Aggregation.Internal;
 /// </remarks>
 internal sealed class SortingNetwork
 {
-    private static readonly ConcurrentDictionary<(int N, int From, int To, bool Sum), SortingNetwork> Cache = new();
+    private static readonly ConcurrentDictionary<(int N, int From, int To, bool Sum, bool FirstLayerDone), SortingNetwork> Cache = new();
 
     private SortingNetwork(int[] pairs) => Pairs = pairs;
 
@@ -33,14 +33,20 @@ internal sealed class SortingNetwork
         return For(n, 0, n, onlySum: false).Pairs;
     }
 
-    /// <summary>
-    /// A network that leaves positions [<paramref name="from"/>, <paramref name="to"/>) of the sorted order in place:
-    /// exactly when <paramref name="onlySum"/> is false, and as a set (in any order) when it is true.
-    /// </summary>
-    public static SortingNetwork For(int n, int from, int to, bool onlySum) =>
-        Cache.GetOrAdd((n, from, to, onlySum), key => Build(key.N, key.From, key.To, key.Sum));
+    /// <summary>A network for <paramref name="n"/> inputs that leaves positions [from, to) of the sorted order in place.</summary>
+    /// <param name="n">The number of inputs.</param>
+    /// <param name="from">The first needed position of the sorted order.</param>
+    /// <param name="to">One past the last needed position.</param>
+    /// <param name="onlySum">False: each needed position holds its order statistic. True: the needed positions hold the right values as a set, in any order.</param>
+    /// <param name="firstLayerDone">
+    /// Leave out Batcher's first layer, the comparators (0, 1), (2, 3), …, because the caller applies all of them while
+    /// loading the inputs. Applying a first-layer comparator that pruning removed is harmless: the layer's comparators are
+    /// disjoint, and a removed one joins two positions whose order cannot change the result.
+    /// </param>
+    public static SortingNetwork For(int n, int from, int to, bool onlySum, bool firstLayerDone = false) =>
+        Cache.GetOrAdd((n, from, to, onlySum, firstLayerDone), key => Build(key.N, key.From, key.To, key.Sum, key.FirstLayerDone));
 
-    private static SortingNetwork Build(int n, int from, int to, bool onlySum)
+    private static SortingNetwork Build(int n, int from, int to, bool onlySum, bool firstLayerDone)
     {
         var all = new List<(int Lo, int Hi)>();
         int size = 1;
@@ -60,7 +66,7 @@ internal sealed class SortingNetwork
                     {
                         int lo = i + j;
                         int hi = i + j + k;
-                        if (lo / (2 * p) == hi / (2 * p) && hi < n)
+                        if (lo / (2 * p) == hi / (2 * p) && hi < n && !(firstLayerDone && p == 1))
                         {
                             all.Add((lo, hi));
                         }
