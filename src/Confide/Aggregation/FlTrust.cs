@@ -72,7 +72,17 @@ public sealed class FlTrust : IAggregator
         int n = updates.Count;
         var dots = new double[n];
         var squaredNorms = new double[n];
-        Parallel.For(0, n, i => (dots[i], squaredNorms[i]) = PairwiseDistances.DotAndSquaredNorm(updates[i].Span, _serverUpdate));
+        if ((long)n * d < (1 << 18))
+        {
+            for (int i = 0; i < n; i++)
+            {
+                (dots[i], squaredNorms[i]) = PairwiseDistances.DotAndSquaredNorm(updates[i].Span, _serverUpdate);
+            }
+        }
+        else
+        {
+            Parallel.For(0, n, i => (dots[i], squaredNorms[i]) = PairwiseDistances.DotAndSquaredNorm(updates[i].Span, _serverUpdate));
+        }
 
         var trust = new double[n];
         var cosines = new double[n];

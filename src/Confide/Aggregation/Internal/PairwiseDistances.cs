@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -114,7 +115,6 @@ internal static class PairwiseDistances
         int blockCount = (int)(((long)d + blockLength - 1) / blockLength);
 
         double[] total = new double[n * n];
-        double[] rawSquares = new double[n];
         object gate = new();
 
         if ((long)n * d < ParallelThreshold || Environment.ProcessorCount == 1)
@@ -125,7 +125,7 @@ internal static class PairwiseDistances
                 ProcessBlock(rows, block, blockLength, center, allowVector512, state);
             }
 
-            Merge(state, total, rawSquares, gate);
+            Merge(state, total, gate);
         }
         else
         {
@@ -138,16 +138,26 @@ internal static class PairwiseDistances
                     ProcessBlock(rows, block, blockLength, center, allowVector512, state);
                     return state;
                 },
-                state => Merge(state, total, rawSquares, gate));
+                state => Merge(state, total, gate));
         }
 
+        // Any NaN or ±∞ reaches the diagonal (through the row itself or, when centring, through the block mean); finite
+        // floats cannot overflow a double sum of squares. Only on that error path are the rows scanned to name the culprit.
         for (int i = 0; i < n; i++)
         {
-            if (!double.IsFinite(rawSquares[i]))
+            if (!double.IsFinite(total[(i * n) + i]))
             {
-                throw new ArgumentException(
-                    $"Update {i} contains a non-finite value (NaN or ±∞); every value must be finite (validate updates before aggregating).",
-                    nameof(rows));
+                for (int r = 0; r < n; r++)
+                {
+                    if (!TensorPrimitives.IsFiniteAll(rows[r].Span))
+                    {
+                        throw new ArgumentException(
+                            $"Update {r} contains a non-finite value (NaN or ±∞); every value must be finite (validate updates before aggregating).",
+                            nameof(rows));
+                    }
+                }
+
+                throw new ArgumentException($"Update {i} has a non-finite squared norm; expected finite values.", nameof(rows));
             }
         }
 
@@ -163,18 +173,13 @@ internal static class PairwiseDistances
         return total;
     }
 
-    private static void Merge(WorkerState state, double[] total, double[] rawSquares, object gate)
+    private static void Merge(WorkerState state, double[] total, object gate)
     {
         lock (gate)
         {
             for (int i = 0; i < total.Length; i++)
             {
                 total[i] += state.Gram[i];
-            }
-
-            for (int i = 0; i < rawSquares.Length; i++)
-            {
-                rawSquares[i] += state.RawSquares[i];
             }
         }
     }
@@ -200,7 +205,7 @@ internal static class PairwiseDistances
         {
             ReadOnlySpan<float> source = rows[r].Span.Slice(start, length);
             Span<double> target = scratch.AsSpan(r * blockLength, paddedLength);
-            state.RawSquares[r] += Widen(source, target, center ? mean : null);
+            Widen(source, target, center ? mean : null);
         }
 
         if (center)
@@ -235,21 +240,18 @@ internal static class PairwiseDistances
         }
     }
 
-    /// <summary>Widens floats to doubles, optionally adding them into <paramref name="sum"/>; returns the sum of squares.</summary>
-    private static double Widen(ReadOnlySpan<float> source, Span<double> target, double[]? sum)
+    /// <summary>Widens floats to doubles, optionally adding them into <paramref name="sum"/>.</summary>
+    private static void Widen(ReadOnlySpan<float> source, Span<double> target, double[]? sum)
     {
         target[source.Length..].Clear();
         ref float src = ref MemoryMarshal.GetReference(source);
         ref double dst = ref MemoryMarshal.GetReference(target);
-        var squares = Vector256<double>.Zero;
         int k = 0;
         for (; k <= source.Length - Vector256<float>.Count; k += Vector256<float>.Count)
         {
             var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)k));
             lower.StoreUnsafe(ref dst, (nuint)k);
             upper.StoreUnsafe(ref dst, (nuint)(k + 4));
-            squares = Vector256.FusedMultiplyAdd(lower, lower, squares);
-            squares = Vector256.FusedMultiplyAdd(upper, upper, squares);
             if (sum is not null)
             {
                 ref double s = ref sum[0];
@@ -258,19 +260,15 @@ internal static class PairwiseDistances
             }
         }
 
-        double total = Vector256.Sum(squares);
         for (; k < source.Length; k++)
         {
             double v = source[k];
             target[k] = v;
-            total += v * v;
             if (sum is not null)
             {
                 sum[k] += v;
             }
         }
-
-        return total;
     }
 
     /// <summary>
@@ -419,7 +417,5 @@ internal static class PairwiseDistances
         public double[] Mean { get; } = new double[blockLength];
 
         public double[] Gram { get; } = new double[n * n];
-
-        public double[] RawSquares { get; } = new double[n];
     }
 }
