@@ -53,6 +53,18 @@ public sealed class PairwiseDistancesTests
     }
 
     [Fact]
+    public void ParallelResultsAreTheSameOnEveryRun()
+    {
+        // Partial Gram matrices are summed in a fixed chunk order, so thread scheduling cannot change the last bits.
+        var rows = SelectionTestData.Uniform(new SeededRandomSource(77), 12, 300_001);
+        double[] first = PairwiseDistances.SquaredEuclidean(rows);
+        for (int run = 0; run < 3; run++)
+        {
+            Assert.Equal(first, PairwiseDistances.SquaredEuclidean(rows));
+        }
+    }
+
+    [Fact]
     public void NearlyEqualRowsWithALargeCommonOffsetKeepTheirSmallDistance()
     {
         // ‖a‖² + ‖b‖² − 2a·b cancels badly here (‖a‖² ≈ 1e10, ‖a − b‖² ≈ 1e-2); centring each block keeps the answer.

@@ -12,9 +12,10 @@ namespace Confide.Aggregation.Internal;
 /// </summary>
 /// <remarks>
 /// The coordinates are cut into blocks small enough that all n rows of one block, widened to double, stay in L2.
-/// Each block is read from memory once, and a 4×2 register-blocked kernel computes every pair's partial dot
-/// product from cache. Blocks are spread over cores with <see cref="Parallel.For(int, int, Action{int})"/>, each
-/// worker keeping its own partial Gram matrix. Everything is accumulated in double, so squares of large floats
+/// Each block is read from memory once, and a 4×2 register-blocked Vector256 kernel computes every pair's partial dot
+/// product from cache (4×4 tiles of Vector512 where AVX-512 is available). Chunks of blocks are spread over cores with
+/// <see cref="Parallel.For(int, int, Action{int})"/>, each chunk summing into its own partial Gram matrix, and the partials
+/// are added in a fixed order so results do not depend on scheduling. Everything is accumulated in double, so squares of large floats
 /// cannot overflow. For distances, each block is first centred on its per-coordinate mean (distances do not change
 /// under translation); this removes the shared component that makes ‖a‖² + ‖b‖² − 2a·b cancel catastrophically
 /// when updates are close, and the few negative rounding residues left are clamped to 0.
@@ -114,31 +115,57 @@ internal static class PairwiseDistances
         int blockLength = Math.Clamp(BlockBytes / (paddedRows * sizeof(double)) & ~15, 64, 4096);
         int blockCount = (int)(((long)d + blockLength - 1) / blockLength);
 
-        double[] total = new double[n * n];
-        object gate = new();
+        // Blocks are grouped into chunks that depend only on n and d, each chunk summing into its own partial Gram matrix,
+        // and the partials are added in chunk order: the result is the same bit for bit whatever the thread scheduling or
+        // core count (on one machine; the AVX-512 and Vector256 kernels group lanes differently).
+        long partialBytes = (long)n * n * sizeof(double);
+        int maxChunks = (int)Math.Clamp((1L << 26) / partialBytes, 1, 32);
+        int chunkCount = Math.Min(Math.Max(blockCount, 1), maxChunks);
+        int blocksPerChunk = (blockCount + chunkCount - 1) / Math.Max(chunkCount, 1);
+        chunkCount = blocksPerChunk == 0 ? 0 : (blockCount + blocksPerChunk - 1) / blocksPerChunk;
+        var partials = new double[chunkCount][];
 
-        if ((long)n * d < ParallelThreshold || Environment.ProcessorCount == 1)
+        void RunChunk(int chunk, WorkerState state)
         {
-            var state = new WorkerState(n, paddedRows, blockLength);
-            for (int block = 0; block < blockCount; block++)
+            var partial = new double[n * n];
+            int end = Math.Min(blockCount, (chunk + 1) * blocksPerChunk);
+            for (int block = chunk * blocksPerChunk; block < end; block++)
             {
-                ProcessBlock(rows, block, blockLength, center, allowVector512, state);
+                ProcessBlock(rows, block, blockLength, center, allowVector512, state, partial);
             }
 
-            Merge(state, total, gate);
+            partials[chunk] = partial;
+        }
+
+        if ((long)n * d < ParallelThreshold || Environment.ProcessorCount == 1 || chunkCount <= 1)
+        {
+            var state = new WorkerState(paddedRows, blockLength);
+            for (int chunk = 0; chunk < chunkCount; chunk++)
+            {
+                RunChunk(chunk, state);
+            }
         }
         else
         {
             Parallel.For(
                 0,
-                blockCount,
-                () => new WorkerState(n, paddedRows, blockLength),
-                (block, _, state) =>
+                chunkCount,
+                () => new WorkerState(paddedRows, blockLength),
+                (chunk, _, state) =>
                 {
-                    ProcessBlock(rows, block, blockLength, center, allowVector512, state);
+                    RunChunk(chunk, state);
                     return state;
                 },
-                state => Merge(state, total, gate));
+                _ => { });
+        }
+
+        double[] total = new double[n * n];
+        foreach (double[] partial in partials)
+        {
+            for (int i = 0; i < total.Length; i++)
+            {
+                total[i] += partial[i];
+            }
         }
 
         // Any NaN or ±∞ reaches the diagonal (through the row itself or, when centring, through the block mean); finite
@@ -173,19 +200,8 @@ internal static class PairwiseDistances
         return total;
     }
 
-    private static void Merge(WorkerState state, double[] total, object gate)
-    {
-        lock (gate)
-        {
-            for (int i = 0; i < total.Length; i++)
-            {
-                total[i] += state.Gram[i];
-            }
-        }
-    }
-
     private static void ProcessBlock(
-        IReadOnlyList<ReadOnlyMemory<float>> rows, int block, int blockLength, bool center, bool allowVector512, WorkerState state)
+        IReadOnlyList<ReadOnlyMemory<float>> rows, int block, int blockLength, bool center, bool allowVector512, WorkerState state, double[] gram)
     {
         int n = rows.Count;
         int d = rows[0].Length;
@@ -232,11 +248,11 @@ internal static class PairwiseDistances
 
         if (allowVector512 && Vector512.IsHardwareAccelerated)
         {
-            GramKernel512(scratch, n, state.PaddedRows, blockLength, paddedLength, state.Gram);
+            GramKernel512(scratch, n, state.PaddedRows, blockLength, paddedLength, gram);
         }
         else
         {
-            GramKernel(scratch, n, state.PaddedRows, blockLength, paddedLength, state.Gram);
+            GramKernel(scratch, n, state.PaddedRows, blockLength, paddedLength, gram);
         }
     }
 
@@ -407,7 +423,7 @@ internal static class PairwiseDistances
         }
     }
 
-    private sealed class WorkerState(int n, int paddedRows, int blockLength)
+    private sealed class WorkerState(int paddedRows, int blockLength)
     {
         public int PaddedRows { get; } = paddedRows;
 
@@ -415,7 +431,5 @@ internal static class PairwiseDistances
         public double[] Scratch { get; } = new double[paddedRows * blockLength];
 
         public double[] Mean { get; } = new double[blockLength];
-
-        public double[] Gram { get; } = new double[n * n];
     }
 }
