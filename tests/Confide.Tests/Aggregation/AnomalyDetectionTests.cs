@@ -189,6 +189,17 @@ public sealed class AnomalyDetectionTests
     }
 
     [Fact]
+    public void FilterExplainsWhenTooFewInputsRemainForTheInnerAggregator()
+    {
+        // Seven inputs, two sign-flipped: five remain, and Krum with f = 2 needs at least seven.
+        var rows = ClusterWithSignFlips(new SeededRandomSource(35), 7, 20, [2, 5]);
+        var ex = Assert.Throws<ArgumentException>(() => new AnomalyFilter(new CosineAnomalyDetector(), new Krum(2)).Aggregate(rows, []));
+        Assert.Contains("flagged 2 of 7 inputs", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("remaining 5", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("n > 2f + 2", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FilterRejectsMismatchedWeights()
     {
         var filter = new AnomalyFilter(new CosineAnomalyDetector(), new Krum(0));
