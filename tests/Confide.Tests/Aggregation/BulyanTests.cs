@@ -48,12 +48,12 @@ public sealed class BulyanTests
     }
 
     [Fact]
-    public void SortingNetworkSortsEveryZeroOneInputAndRandomInputs()
+    public void OddEvenMergeNetworkSortsEveryZeroOneInputAndRandomInputs()
     {
         // The 0–1 principle: a comparator network that sorts all 2^n sequences of zeros and ones sorts everything.
         for (int n = 1; n <= 13; n++)
         {
-            int[] network = SortingNetwork.For(n);
+            int[] network = OddEvenMergeNetwork.For(n);
             for (int bits = 0; bits < 1 << n; bits++)
             {
                 var v = new int[n];
@@ -72,7 +72,7 @@ public sealed class BulyanTests
         {
             var v = Enumerable.Range(0, n).Select(_ => random.NextInt32(50)).ToArray();
             int[] expected = v.Order().ToArray();
-            Apply(SortingNetwork.For(n), v);
+            Apply(OddEvenMergeNetwork.For(n), v);
             Assert.Equal(expected, v);
         }
 

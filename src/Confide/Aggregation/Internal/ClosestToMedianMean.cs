@@ -147,7 +147,7 @@ internal static class ClosestToMedianMean
         int vectorLength = Vector256.IsHardwareAccelerated ? length - (length % Lanes) : 0;
         if (vectorLength > 0)
         {
-            int[] network = SortingNetwork.For(theta);
+            int[] network = OddEvenMergeNetwork.For(theta);
             Span<Vector256<float>> lanes = stackalloc Vector256<float>[theta];
             ref Vector256<float> lane0 = ref MemoryMarshal.GetReference(lanes);
             ref int pair0 = ref MemoryMarshal.GetArrayDataReference(network);

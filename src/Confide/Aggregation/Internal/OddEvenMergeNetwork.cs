@@ -11,7 +11,7 @@ namespace Confide.Aggregation.Internal;
 /// comparison it enters, so it only ever moves up and stays at positions ≥ n; every comparator touching such a position
 /// is therefore a no-op and is dropped, leaving a network for exactly n inputs.
 /// </remarks>
-internal static class SortingNetwork
+internal static class OddEvenMergeNetwork
 {
     private static readonly ConcurrentDictionary<int, int[]> Cache = new();
 
