@@ -214,36 +214,24 @@ internal static class PairwiseDistances
 
         if (center)
         {
+            // Two passes over the block's floats (the second from cache): sum them into the mean, then write each row
+            // minus the mean straight into the double scratch.
             Array.Clear(mean, 0, paddedLength);
+            for (int r = 0; r < n; r++)
+            {
+                AddWidened(rows[r].Span.Slice(start, length), mean);
+            }
+
+            var inverse = Vector256.Create(1.0 / n);
+            for (int k = 0; k < paddedLength; k += 4)
+            {
+                (Vector256.LoadUnsafe(ref mean[0], (nuint)k) * inverse).StoreUnsafe(ref mean[0], (nuint)k);
+            }
         }
 
         for (int r = 0; r < n; r++)
         {
-            ReadOnlySpan<float> source = rows[r].Span.Slice(start, length);
-            Span<double> target = scratch.AsSpan(r * blockLength, paddedLength);
-            Widen(source, target, center ? mean : null);
-        }
-
-        if (center)
-        {
-            double inverse = 1.0 / n;
-            var inverseVector = Vector256.Create(inverse);
-            for (int k = 0; k < paddedLength; k += 4)
-            {
-                (Vector256.LoadUnsafe(ref mean[0], (nuint)k) * inverseVector).StoreUnsafe(ref mean[0], (nuint)k);
-            }
-
-            for (int r = 0; r < n; r++)
-            {
-                ref double row = ref scratch[r * blockLength];
-                for (int k = 0; k < length; k += 4)
-                {
-                    (Vector256.LoadUnsafe(ref row, (nuint)k) - Vector256.LoadUnsafe(ref mean[0], (nuint)k)).StoreUnsafe(ref row, (nuint)k);
-                }
-
-                // The padding of a centred row must stay zero.
-                scratch.AsSpan((r * blockLength) + length, paddedLength - length).Clear();
-            }
+            Widen(rows[r].Span.Slice(start, length), scratch.AsSpan(r * blockLength, paddedLength), center ? mean : null);
         }
 
         if (allowVector512 && Vector512.IsHardwareAccelerated)
@@ -256,33 +244,59 @@ internal static class PairwiseDistances
         }
     }
 
-    /// <summary>Widens floats to doubles, optionally adding them into <paramref name="sum"/>.</summary>
-    private static void Widen(ReadOnlySpan<float> source, Span<double> target, double[]? sum)
+    /// <summary>Adds the floats of <paramref name="source"/>, widened, into <paramref name="sum"/>.</summary>
+    private static void AddWidened(ReadOnlySpan<float> source, double[] sum)
+    {
+        ref float src = ref MemoryMarshal.GetReference(source);
+        ref double s = ref MemoryMarshal.GetArrayDataReference(sum);
+        int k = 0;
+        for (; k <= source.Length - Vector256<float>.Count; k += Vector256<float>.Count)
+        {
+            var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)k));
+            (Vector256.LoadUnsafe(ref s, (nuint)k) + lower).StoreUnsafe(ref s, (nuint)k);
+            (Vector256.LoadUnsafe(ref s, (nuint)(k + 4)) + upper).StoreUnsafe(ref s, (nuint)(k + 4));
+        }
+
+        for (; k < source.Length; k++)
+        {
+            sum[k] += source[k];
+        }
+    }
+
+    /// <summary>Writes the floats of <paramref name="source"/>, widened and minus <paramref name="mean"/> if given, into <paramref name="target"/>; zeroes the padding.</summary>
+    private static void Widen(ReadOnlySpan<float> source, Span<double> target, double[]? mean)
     {
         target[source.Length..].Clear();
         ref float src = ref MemoryMarshal.GetReference(source);
         ref double dst = ref MemoryMarshal.GetReference(target);
         int k = 0;
-        for (; k <= source.Length - Vector256<float>.Count; k += Vector256<float>.Count)
+        if (mean is null)
         {
-            var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)k));
-            lower.StoreUnsafe(ref dst, (nuint)k);
-            upper.StoreUnsafe(ref dst, (nuint)(k + 4));
-            if (sum is not null)
+            for (; k <= source.Length - Vector256<float>.Count; k += Vector256<float>.Count)
             {
-                ref double s = ref sum[0];
-                (Vector256.LoadUnsafe(ref s, (nuint)k) + lower).StoreUnsafe(ref s, (nuint)k);
-                (Vector256.LoadUnsafe(ref s, (nuint)(k + 4)) + upper).StoreUnsafe(ref s, (nuint)(k + 4));
+                var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)k));
+                lower.StoreUnsafe(ref dst, (nuint)k);
+                upper.StoreUnsafe(ref dst, (nuint)(k + 4));
+            }
+
+            for (; k < source.Length; k++)
+            {
+                target[k] = source[k];
             }
         }
-
-        for (; k < source.Length; k++)
+        else
         {
-            double v = source[k];
-            target[k] = v;
-            if (sum is not null)
+            ref double m = ref MemoryMarshal.GetArrayDataReference(mean);
+            for (; k <= source.Length - Vector256<float>.Count; k += Vector256<float>.Count)
             {
-                sum[k] += v;
+                var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)k));
+                (lower - Vector256.LoadUnsafe(ref m, (nuint)k)).StoreUnsafe(ref dst, (nuint)k);
+                (upper - Vector256.LoadUnsafe(ref m, (nuint)(k + 4))).StoreUnsafe(ref dst, (nuint)(k + 4));
+            }
+
+            for (; k < source.Length; k++)
+            {
+                target[k] = source[k] - mean[k];
             }
         }
     }
