@@ -98,6 +98,22 @@ public sealed class AnomalyDetectionTests
     }
 
     [Fact]
+    public void FlagsFollowTheInputsUnderPermutation()
+    {
+        Gen.Select(Gen.Int[6, 20], Gen.Int[2, 40], Gen.Int[0, int.MaxValue]).Sample((n, d, seed) =>
+        {
+            var random = new SeededRandomSource((ulong)seed);
+            var rows = ClusterWithSignFlips(random, n, d, Permutation(random, n)[..((n - 1) / 4)]);
+            int[] permutation = Permutation(random, n);
+            var detector = new CosineAnomalyDetector();
+            AnomalyReport original = detector.Detect(rows);
+            AnomalyReport shuffled = detector.Detect(Permute(rows, permutation));
+            Assert.Equal(original.Flagged.Select(x => x.Index), shuffled.Flagged.Select(x => permutation[x.Index]).Order());
+            Assert.Equal(original.Threshold, shuffled.Threshold, 1e-12);
+        }, iter: 100);
+    }
+
+    [Fact]
     public void FlagsFewerThanHalfAndNothingInATightCluster()
     {
         Gen.Select(Gen.Int[3, 25], Gen.Int[1, 30], Gen.Int[0, int.MaxValue]).Sample((n, d, seed) =>
