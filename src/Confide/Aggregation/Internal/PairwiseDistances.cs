@@ -18,12 +18,19 @@ namespace Confide.Aggregation.Internal;
 /// are added in a fixed order so results do not depend on scheduling. Everything is accumulated in double, so squares of large floats
 /// cannot overflow. For distances, each block is first centred on its per-coordinate mean (distances do not change
 /// under translation); this removes the shared component that makes ‖a‖² + ‖b‖² − 2a·b cancel catastrophically
-/// when updates are close, and the few negative rounding residues left are clamped to 0.
+/// when updates are close. Where the formula would still lose more than six digits (close updates next to a far outlier,
+/// which drags the block mean away), the pair is recomputed directly as Σ(x − y)², so no distance is negative or noise.
 /// </remarks>
 internal static class PairwiseDistances
 {
     /// <summary>Below this many floats in total, the work runs on the calling thread.</summary>
     private const long ParallelThreshold = 1 << 18;
+
+    /// <summary>
+    /// A Gram-formula distance below this fraction of ‖a‖² + ‖b‖² (centred) has lost more than six significant digits
+    /// to cancellation and is recomputed directly.
+    /// </summary>
+    private const double CancellationLimit = 1e-6;
 
     /// <summary>Target size in bytes of one block of n widened rows (half of a 1 MiB L2).</summary>
     private const int BlockBytes = 512 * 1024;
@@ -40,18 +47,76 @@ internal static class PairwiseDistances
         int n = rows.Count;
         double[] gram = Accumulate(rows, center: true, allowVector512);
         var distances = new double[n * n];
+        var recompute = new List<(int A, int B)>();
         for (int a = 0; a < n; a++)
         {
             for (int b = a + 1; b < n; b++)
             {
-                // Rounding can leave a tiny negative residue where two rows are (nearly) equal.
-                double d = Math.Max(0.0, gram[(a * n) + a] + gram[(b * n) + b] - (2.0 * gram[(a * n) + b]));
+                double norms = gram[(a * n) + a] + gram[(b * n) + b];
+                double d = norms - (2.0 * gram[(a * n) + b]);
+                if (d < norms * CancellationLimit)
+                {
+                    // More than six of double's sixteen digits cancelled (or a rounding residue went negative).
+                    recompute.Add((a, b));
+                    continue;
+                }
+
                 distances[(a * n) + b] = d;
                 distances[(b * n) + a] = d;
             }
         }
 
+        // Pairs that nearly coincide relative to their (centred) norms — close updates next to a far outlier that pulls
+        // the block mean away — are recomputed directly as Σ(x − y)², which cannot cancel.
+        void Direct(int p)
+        {
+            var (a, b) = recompute[p];
+            double d = DirectSquaredDistance(rows[a].Span, rows[b].Span);
+            distances[(a * n) + b] = d;
+            distances[(b * n) + a] = d;
+        }
+
+        int length = n == 0 ? 0 : rows[0].Length;
+        if ((long)recompute.Count * length < ParallelThreshold)
+        {
+            for (int p = 0; p < recompute.Count; p++)
+            {
+                Direct(p);
+            }
+        }
+        else
+        {
+            Parallel.For(0, recompute.Count, Direct);
+        }
+
         return distances;
+    }
+
+    /// <summary>Σ(x − y)² accumulated in double.</summary>
+    internal static double DirectSquaredDistance(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        var sum = Vector256<double>.Zero;
+        int k = 0;
+        for (; k <= x.Length - Vector256<float>.Count; k += Vector256<float>.Count)
+        {
+            var (xl, xu) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)k));
+            var (yl, yu) = Vector256.Widen(Vector256.LoadUnsafe(ref yr, (nuint)k));
+            var dl = xl - yl;
+            var du = xu - yu;
+            sum = Vector256.FusedMultiplyAdd(dl, dl, sum);
+            sum = Vector256.FusedMultiplyAdd(du, du, sum);
+        }
+
+        double total = Vector256.Sum(sum);
+        for (; k < x.Length; k++)
+        {
+            double diff = (double)x[k] - y[k];
+            total += diff * diff;
+        }
+
+        return total;
     }
 
     /// <summary>Returns the n×n Gram matrix (row-major) of raw dot products, for cosine similarities.</summary>
