@@ -69,7 +69,19 @@ public sealed class AnomalyFilter : IAggregator
             keptWeights[s] = weights[kept[s]];
         }
 
-        AggregationResult inner = Inner.Aggregate(keptUpdates, keptWeights);
+        AggregationResult inner;
+        try
+        {
+            inner = Inner.Aggregate(keptUpdates, keptWeights);
+        }
+        catch (ArgumentException ex)
+        {
+            // The inner message counts only the kept inputs; say how many were dropped first.
+            throw new ArgumentException(
+                $"{Name}: the detector flagged {report.Flagged.Count} of {updates.Count} inputs, and {Inner.Name} failed on the remaining {kept.Count}: {ex.Message}",
+                nameof(updates),
+                ex);
+        }
 
         var selected = inner.Selected.Select(s => kept[s]).ToList();
         selected.Sort();

@@ -13,7 +13,8 @@ namespace Confide.Aggregation;
 /// <para>In each selection round on a remaining set R, an input's Krum score is the sum of squared distances to its
 /// max(1, |R| − f − 2) nearest others in R. In the last rounds |R| − f − 2 drops below 1 (R shrinks to 2f + 1), so at
 /// least one neighbour is always used; the coordinate-wise phase is what bounds a Byzantine input that slips through then.
-/// Pairwise distances are computed once (Gram matrix, parallel, in double) and reused by every round.</para>
+/// Pairwise distances are computed once (Gram matrix, parallel, in double) and reused by every round; with each input's
+/// neighbours sorted once, the rounds cost O(θ·n²) on the n×n matrix.</para>
 /// <para>For an even θ the median is the midpoint of the two middle values; when two values are equally close to the
 /// median, the smaller is kept. Ties between equal Krum scores (with one neighbour the two members of the closest pair always
 /// tie) go to the lexicographically smaller vector, so the result does not depend on the order of the inputs.</para>
@@ -56,17 +57,7 @@ public sealed class Bulyan : IAggregator
         int[] everyone = Enumerable.Range(0, n).ToArray();
         double[] wholeSetScores = KrumScoring.Scores(distances, n, everyone, n - F - 2);
 
-        var remaining = new List<int>(everyone);
-        var selected = new List<int>(theta);
-        while (selected.Count < theta)
-        {
-            int neighbours = Math.Max(1, remaining.Count - F - 2);
-            double[] scores = KrumScoring.Scores(distances, n, remaining, neighbours);
-            int best = KrumScoring.Ranking(scores, updates, remaining)[0];
-            selected.Add(remaining[best]);
-            remaining.RemoveAt(best);
-        }
-
+        List<int> selected = KrumScoring.RepeatedSelection(distances, n, F, theta, updates);
         selected.Sort();
         int[] wholeSetRanking = KrumScoring.Ranking(wholeSetScores, updates, everyone);
         var rankOf = new int[n];
@@ -75,9 +66,8 @@ public sealed class Bulyan : IAggregator
             rankOf[wholeSetRanking[r]] = r + 1;
         }
 
-        var flagged = new List<FlaggedInput>(remaining.Count);
-        remaining.Sort();
-        foreach (int i in remaining)
+        var flagged = new List<FlaggedInput>(n - theta);
+        foreach (int i in everyone.Except(selected))
         {
             flagged.Add(new FlaggedInput(
                 i,

@@ -72,7 +72,17 @@ public sealed class FlTrust : IAggregator
         int n = updates.Count;
         var dots = new double[n];
         var squaredNorms = new double[n];
-        Parallel.For(0, n, i => (dots[i], squaredNorms[i]) = PairwiseDistances.DotAndSquaredNorm(updates[i].Span, _serverUpdate));
+        if ((long)n * d < (1 << 18))
+        {
+            for (int i = 0; i < n; i++)
+            {
+                (dots[i], squaredNorms[i]) = PairwiseDistances.DotAndSquaredNorm(updates[i].Span, _serverUpdate);
+            }
+        }
+        else
+        {
+            Parallel.For(0, n, i => (dots[i], squaredNorms[i]) = PairwiseDistances.DotAndSquaredNorm(updates[i].Span, _serverUpdate));
+        }
 
         var trust = new double[n];
         var cosines = new double[n];
@@ -125,21 +135,15 @@ public sealed class FlTrust : IAggregator
             };
         }
 
-        var coefficients = new float[selected.Count];
+        // Coefficients and sums are in double, so even a client norm far below the server's rescales without overflow.
+        var coefficients = new double[selected.Count];
         for (int s = 0; s < selected.Count; s++)
         {
             int i = selected[s];
-            coefficients[s] = (float)(trust[i] * _serverNorm / Math.Sqrt(squaredNorms[i]) / trustSum);
-            if (!float.IsFinite(coefficients[s]))
-            {
-                // Only reachable when a client norm is some 1e38 times smaller than the server norm.
-                throw new ArgumentException(
-                    $"FLTrust: rescaling update {i} (norm {Math.Sqrt(squaredNorms[i]):G4}) to the server norm {_serverNorm:G4} overflows float; expected comparable scales.",
-                    nameof(updates));
-            }
+            coefficients[s] = trust[i] * _serverNorm / Math.Sqrt(squaredNorms[i]);
         }
 
-        float[] aggregate = ParallelLinearCombination.Compute(updates, selected, coefficients, d);
+        float[] aggregate = ParallelLinearCombination.Compute(updates, selected, coefficients, trustSum, d);
         return new AggregationResult(aggregate, selected, flagged, trust);
     }
 }

@@ -69,8 +69,7 @@ public sealed class MultiKrum : IAggregator
         }
 
         flagged.Sort((x, y) => x.Index.CompareTo(y.Index));
-        var coefficients = Enumerable.Repeat(1f / M, M).ToArray();
-        float[] aggregate = ParallelLinearCombination.Compute(updates, selected, coefficients, d);
+        float[] aggregate = ParallelLinearCombination.Compute(updates, selected, Enumerable.Repeat(1.0, M).ToArray(), M, d);
         return new AggregationResult(aggregate, selected, flagged, scores);
     }
 }

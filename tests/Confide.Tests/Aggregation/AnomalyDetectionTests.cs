@@ -98,6 +98,22 @@ public sealed class AnomalyDetectionTests
     }
 
     [Fact]
+    public void FlagsFollowTheInputsUnderPermutation()
+    {
+        Gen.Select(Gen.Int[6, 20], Gen.Int[2, 40], Gen.Int[0, int.MaxValue]).Sample((n, d, seed) =>
+        {
+            var random = new SeededRandomSource((ulong)seed);
+            var rows = ClusterWithSignFlips(random, n, d, Permutation(random, n)[..((n - 1) / 4)]);
+            int[] permutation = Permutation(random, n);
+            var detector = new CosineAnomalyDetector();
+            AnomalyReport original = detector.Detect(rows);
+            AnomalyReport shuffled = detector.Detect(Permute(rows, permutation));
+            Assert.Equal(original.Flagged.Select(x => x.Index), shuffled.Flagged.Select(x => permutation[x.Index]).Order());
+            Assert.Equal(original.Threshold, shuffled.Threshold, 1e-12);
+        }, iter: 100);
+    }
+
+    [Fact]
     public void FlagsFewerThanHalfAndNothingInATightCluster()
     {
         Gen.Select(Gen.Int[3, 25], Gen.Int[1, 30], Gen.Int[0, int.MaxValue]).Sample((n, d, seed) =>
@@ -186,6 +202,17 @@ public sealed class AnomalyDetectionTests
         Assert.Equal(direct.Aggregate, filtered.Aggregate);
         Assert.Equal(9, filtered.Flagged.Count);
         Assert.Contains(filtered.Flagged, x => x.Index == 4 && x.Reason.Contains("cosine", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void FilterExplainsWhenTooFewInputsRemainForTheInnerAggregator()
+    {
+        // Seven inputs, two sign-flipped: five remain, and Krum with f = 2 needs at least seven.
+        var rows = ClusterWithSignFlips(new SeededRandomSource(35), 7, 20, [2, 5]);
+        var ex = Assert.Throws<ArgumentException>(() => new AnomalyFilter(new CosineAnomalyDetector(), new Krum(2)).Aggregate(rows, []));
+        Assert.Contains("flagged 2 of 7 inputs", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("remaining 5", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("n > 2f + 2", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -35,6 +35,31 @@ public sealed class BulyanTests
         Assert.Contains("ranked 6 of 7", result.Flagged[1].Reason, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void IncrementalSelectionMatchesRecomputingKrumEveryRound()
+    {
+        Gen.Select(Gen.Int[0, 3], Gen.Int[0, 6], Gen.Int[1, 12], Gen.Int[0, int.MaxValue]).Sample((f, extra, d, seed) =>
+        {
+            int n = (4 * f) + 3 + extra;
+            var rows = Uniform(new SeededRandomSource((ulong)seed), n, d);
+            double[] distances = PairwiseDistances.SquaredEuclidean(rows);
+            int theta = n - (2 * f);
+
+            // The definition: score the remaining set from scratch each round.
+            var remaining = Enumerable.Range(0, n).ToList();
+            var expected = new List<int>();
+            while (expected.Count < theta)
+            {
+                double[] scores = KrumScoring.Scores(distances, n, remaining, Math.Max(1, remaining.Count - f - 2));
+                int best = KrumScoring.Ranking(scores, rows, remaining)[0];
+                expected.Add(remaining[best]);
+                remaining.RemoveAt(best);
+            }
+
+            Assert.Equal(expected, KrumScoring.RepeatedSelection(distances, n, f, theta, rows));
+        }, iter: 100);
+    }
+
     [Theory]
     [InlineData(new float[] { 1, 2, 3, 10, 11 }, 3, 2.0)] // median 3; window 1, 2, 3
     [InlineData(new float[] { 0, 5, 6, 7, 100 }, 3, 6.0)] // median 6; window 5, 6, 7
@@ -48,7 +73,7 @@ public sealed class BulyanTests
     }
 
     [Fact]
-    public void SortingNetworkSortsEveryZeroOneInputAndRandomInputs()
+    public void FullSortingNetworkSortsEveryZeroOneInputAndRandomInputs()
     {
         // The 0–1 principle: a comparator network that sorts all 2^n sequences of zeros and ones sorts everything.
         for (int n = 1; n <= 13; n++)
@@ -111,11 +136,13 @@ public sealed class BulyanTests
         Assert.Contains("Update 4", ex.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void WithFZeroItIsTheCoordinateMean()
+    [Theory]
+    [InlineData(4)]
+    [InlineData(260)] // more than 256 selected inputs: the sorting lanes live on the heap, not the stack
+    public void WithFZeroItIsTheCoordinateMean(int n)
     {
         // θ = β = n: every input is selected and every value averaged.
-        var rows = Uniform(new SeededRandomSource(8), 4, 17);
+        var rows = Uniform(new SeededRandomSource(8), n, 17);
         AggregationResult result = new Bulyan(0).Aggregate(rows, []);
         var mean = new float[17];
         for (int k = 0; k < 17; k++)

@@ -53,6 +53,18 @@ public sealed class PairwiseDistancesTests
     }
 
     [Fact]
+    public void ParallelResultsAreTheSameOnEveryRun()
+    {
+        // Partial Gram matrices are summed in a fixed chunk order, so thread scheduling cannot change the last bits.
+        var rows = SelectionTestData.Uniform(new SeededRandomSource(77), 12, 300_001);
+        double[] first = PairwiseDistances.SquaredEuclidean(rows);
+        for (int run = 0; run < 3; run++)
+        {
+            Assert.Equal(first, PairwiseDistances.SquaredEuclidean(rows));
+        }
+    }
+
+    [Fact]
     public void NearlyEqualRowsWithALargeCommonOffsetKeepTheirSmallDistance()
     {
         // ‖a‖² + ‖b‖² − 2a·b cancels badly here (‖a‖² ≈ 1e10, ‖a − b‖² ≈ 1e-2); centring each block keeps the answer.
@@ -70,6 +82,30 @@ public sealed class PairwiseDistancesTests
         double expected = NaiveSquaredDistance(a, b);
         Assert.Equal(expected, distances[1], expected * 1e-6);
         Assert.Equal(0.0, distances[2]);
+    }
+
+    [Fact]
+    public void CloseRowsNextToAFarOutlierAreRecomputedExactly()
+    {
+        // The outlier drags each block's mean to about 1e11, so the centred rows a and b have norms² near d·1e22 while
+        // ‖a − b‖² is d·1e-6: the Gram formula alone would return rounding noise. The direct recomputation must not.
+        const int d = 3000;
+        IRandomSource random = new SeededRandomSource(8);
+        var a = new float[d];
+        var b = new float[d];
+        var outlier = new float[d];
+        for (int k = 0; k < d; k++)
+        {
+            a[k] = (float)random.NextDouble();
+            b[k] = a[k] + (k % 3 == 0 ? 1e-3f : 0f);
+            outlier[k] = 3e11f;
+        }
+
+        double[] distances = PairwiseDistances.SquaredEuclidean([a, outlier, b]);
+        double expected = NaiveSquaredDistance(a, b);
+        Assert.Equal(expected, distances[2], expected * 1e-12);
+        Assert.Equal(expected, distances[6], expected * 1e-12);
+        Assert.Equal(NaiveSquaredDistance(a, outlier), distances[1], distances[1] * 1e-9);
     }
 
     [Fact]

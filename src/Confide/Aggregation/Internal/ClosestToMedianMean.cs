@@ -148,7 +148,8 @@ internal static class ClosestToMedianMean
         if (vectorLength > 0)
         {
             int[] network = SortingNetwork.Full(theta);
-            Span<Vector256<float>> lanes = stackalloc Vector256<float>[theta];
+            // 32 bytes per selected input: keep large rounds off the stack.
+            Span<Vector256<float>> lanes = theta <= 256 ? stackalloc Vector256<float>[theta] : new Vector256<float>[theta];
             ref Vector256<float> lane0 = ref MemoryMarshal.GetReference(lanes);
             ref int pair0 = ref MemoryMarshal.GetArrayDataReference(network);
             ref float tileRef = ref MemoryMarshal.GetArrayDataReference(tile);

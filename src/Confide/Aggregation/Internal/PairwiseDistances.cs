@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -11,17 +12,25 @@ namespace Confide.Aggregation.Internal;
 /// </summary>
 /// <remarks>
 /// The coordinates are cut into blocks small enough that all n rows of one block, widened to double, stay in L2.
-/// Each block is read from memory once, and a 4×2 register-blocked kernel computes every pair's partial dot
-/// product from cache. Blocks are spread over cores with <see cref="Parallel.For(int, int, Action{int})"/>, each
-/// worker keeping its own partial Gram matrix. Everything is accumulated in double, so squares of large floats
+/// Each block is read from memory once, and a 4×2 register-blocked Vector256 kernel computes every pair's partial dot
+/// product from cache (4×4 tiles of Vector512 where AVX-512 is available). Chunks of blocks are spread over cores with
+/// <see cref="Parallel.For(int, int, Action{int})"/>, each chunk summing into its own partial Gram matrix, and the partials
+/// are added in a fixed order so results do not depend on scheduling. Everything is accumulated in double, so squares of large floats
 /// cannot overflow. For distances, each block is first centred on its per-coordinate mean (distances do not change
 /// under translation); this removes the shared component that makes ‖a‖² + ‖b‖² − 2a·b cancel catastrophically
-/// when updates are close, and the few negative rounding residues left are clamped to 0.
+/// when updates are close. Where the formula would still lose more than six digits (close updates next to a far outlier,
+/// which drags the block mean away), the pair is recomputed directly as Σ(x − y)², so no distance is negative or noise.
 /// </remarks>
 internal static class PairwiseDistances
 {
     /// <summary>Below this many floats in total, the work runs on the calling thread.</summary>
     private const long ParallelThreshold = 1 << 18;
+
+    /// <summary>
+    /// A Gram-formula distance below this fraction of ‖a‖² + ‖b‖² (centred) has lost more than six significant digits
+    /// to cancellation and is recomputed directly.
+    /// </summary>
+    private const double CancellationLimit = 1e-6;
 
     /// <summary>Target size in bytes of one block of n widened rows (half of a 1 MiB L2).</summary>
     private const int BlockBytes = 512 * 1024;
@@ -38,18 +47,76 @@ internal static class PairwiseDistances
         int n = rows.Count;
         double[] gram = Accumulate(rows, center: true, allowVector512);
         var distances = new double[n * n];
+        var recompute = new List<(int A, int B)>();
         for (int a = 0; a < n; a++)
         {
             for (int b = a + 1; b < n; b++)
             {
-                // Rounding can leave a tiny negative residue where two rows are (nearly) equal.
-                double d = Math.Max(0.0, gram[(a * n) + a] + gram[(b * n) + b] - (2.0 * gram[(a * n) + b]));
+                double norms = gram[(a * n) + a] + gram[(b * n) + b];
+                double d = norms - (2.0 * gram[(a * n) + b]);
+                if (d < norms * CancellationLimit)
+                {
+                    // More than six of double's sixteen digits cancelled (or a rounding residue went negative).
+                    recompute.Add((a, b));
+                    continue;
+                }
+
                 distances[(a * n) + b] = d;
                 distances[(b * n) + a] = d;
             }
         }
 
+        // Pairs that nearly coincide relative to their (centred) norms — close updates next to a far outlier that pulls
+        // the block mean away — are recomputed directly as Σ(x − y)², which cannot cancel.
+        void Direct(int p)
+        {
+            var (a, b) = recompute[p];
+            double d = DirectSquaredDistance(rows[a].Span, rows[b].Span);
+            distances[(a * n) + b] = d;
+            distances[(b * n) + a] = d;
+        }
+
+        int length = n == 0 ? 0 : rows[0].Length;
+        if ((long)recompute.Count * length < ParallelThreshold)
+        {
+            for (int p = 0; p < recompute.Count; p++)
+            {
+                Direct(p);
+            }
+        }
+        else
+        {
+            Parallel.For(0, recompute.Count, Direct);
+        }
+
         return distances;
+    }
+
+    /// <summary>Σ(x − y)² accumulated in double.</summary>
+    internal static double DirectSquaredDistance(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        var sum = Vector256<double>.Zero;
+        int k = 0;
+        for (; k <= x.Length - Vector256<float>.Count; k += Vector256<float>.Count)
+        {
+            var (xl, xu) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)k));
+            var (yl, yu) = Vector256.Widen(Vector256.LoadUnsafe(ref yr, (nuint)k));
+            var dl = xl - yl;
+            var du = xu - yu;
+            sum = Vector256.FusedMultiplyAdd(dl, dl, sum);
+            sum = Vector256.FusedMultiplyAdd(du, du, sum);
+        }
+
+        double total = Vector256.Sum(sum);
+        for (; k < x.Length; k++)
+        {
+            double diff = (double)x[k] - y[k];
+            total += diff * diff;
+        }
+
+        return total;
     }
 
     /// <summary>Returns the n×n Gram matrix (row-major) of raw dot products, for cosine similarities.</summary>
@@ -113,41 +180,76 @@ internal static class PairwiseDistances
         int blockLength = Math.Clamp(BlockBytes / (paddedRows * sizeof(double)) & ~15, 64, 4096);
         int blockCount = (int)(((long)d + blockLength - 1) / blockLength);
 
-        double[] total = new double[n * n];
-        double[] rawSquares = new double[n];
-        object gate = new();
+        // Blocks are grouped into chunks that depend only on n and d, each chunk summing into its own partial Gram matrix,
+        // and the partials are added in chunk order: the result is the same bit for bit whatever the thread scheduling or
+        // core count (on one machine; the AVX-512 and Vector256 kernels group lanes differently).
+        long partialBytes = (long)n * n * sizeof(double);
+        int maxChunks = (int)Math.Clamp((1L << 26) / partialBytes, 1, 32);
+        int chunkCount = Math.Min(Math.Max(blockCount, 1), maxChunks);
+        int blocksPerChunk = (blockCount + chunkCount - 1) / Math.Max(chunkCount, 1);
+        chunkCount = blocksPerChunk == 0 ? 0 : (blockCount + blocksPerChunk - 1) / blocksPerChunk;
+        var partials = new double[chunkCount][];
 
-        if ((long)n * d < ParallelThreshold || Environment.ProcessorCount == 1)
+        void RunChunk(int chunk, WorkerState state)
         {
-            var state = new WorkerState(n, paddedRows, blockLength);
-            for (int block = 0; block < blockCount; block++)
+            var partial = new double[n * n];
+            int end = Math.Min(blockCount, (chunk + 1) * blocksPerChunk);
+            for (int block = chunk * blocksPerChunk; block < end; block++)
             {
-                ProcessBlock(rows, block, blockLength, center, allowVector512, state);
+                ProcessBlock(rows, block, blockLength, center, allowVector512, state, partial);
             }
 
-            Merge(state, total, rawSquares, gate);
+            partials[chunk] = partial;
+        }
+
+        if ((long)n * d < ParallelThreshold || Environment.ProcessorCount == 1 || chunkCount <= 1)
+        {
+            var state = new WorkerState(paddedRows, blockLength);
+            for (int chunk = 0; chunk < chunkCount; chunk++)
+            {
+                RunChunk(chunk, state);
+            }
         }
         else
         {
             Parallel.For(
                 0,
-                blockCount,
-                () => new WorkerState(n, paddedRows, blockLength),
-                (block, _, state) =>
+                chunkCount,
+                () => new WorkerState(paddedRows, blockLength),
+                (chunk, _, state) =>
                 {
-                    ProcessBlock(rows, block, blockLength, center, allowVector512, state);
+                    RunChunk(chunk, state);
                     return state;
                 },
-                state => Merge(state, total, rawSquares, gate));
+                _ => { });
         }
 
+        double[] total = new double[n * n];
+        foreach (double[] partial in partials)
+        {
+            for (int i = 0; i < total.Length; i++)
+            {
+                total[i] += partial[i];
+            }
+        }
+
+        // Any NaN or ±∞ reaches the diagonal (through the row itself or, when centring, through the block mean); finite
+        // floats cannot overflow a double sum of squares. Only on that error path are the rows scanned to name the culprit.
         for (int i = 0; i < n; i++)
         {
-            if (!double.IsFinite(rawSquares[i]))
+            if (!double.IsFinite(total[(i * n) + i]))
             {
-                throw new ArgumentException(
-                    $"Update {i} contains a non-finite value (NaN or ±∞); every value must be finite (validate updates before aggregating).",
-                    nameof(rows));
+                for (int r = 0; r < n; r++)
+                {
+                    if (!TensorPrimitives.IsFiniteAll(rows[r].Span))
+                    {
+                        throw new ArgumentException(
+                            $"Update {r} contains a non-finite value (NaN or ±∞); every value must be finite (validate updates before aggregating).",
+                            nameof(rows));
+                    }
+                }
+
+                throw new ArgumentException($"Update {i} has a non-finite squared norm; expected finite values.", nameof(rows));
             }
         }
 
@@ -163,24 +265,8 @@ internal static class PairwiseDistances
         return total;
     }
 
-    private static void Merge(WorkerState state, double[] total, double[] rawSquares, object gate)
-    {
-        lock (gate)
-        {
-            for (int i = 0; i < total.Length; i++)
-            {
-                total[i] += state.Gram[i];
-            }
-
-            for (int i = 0; i < rawSquares.Length; i++)
-            {
-                rawSquares[i] += state.RawSquares[i];
-            }
-        }
-    }
-
     private static void ProcessBlock(
-        IReadOnlyList<ReadOnlyMemory<float>> rows, int block, int blockLength, bool center, bool allowVector512, WorkerState state)
+        IReadOnlyList<ReadOnlyMemory<float>> rows, int block, int blockLength, bool center, bool allowVector512, WorkerState state, double[] gram)
     {
         int n = rows.Count;
         int d = rows[0].Length;
@@ -193,84 +279,91 @@ internal static class PairwiseDistances
 
         if (center)
         {
+            // Two passes over the block's floats (the second from cache): sum them into the mean, then write each row
+            // minus the mean straight into the double scratch.
             Array.Clear(mean, 0, paddedLength);
+            for (int r = 0; r < n; r++)
+            {
+                AddWidened(rows[r].Span.Slice(start, length), mean);
+            }
+
+            var inverse = Vector256.Create(1.0 / n);
+            for (int k = 0; k < paddedLength; k += 4)
+            {
+                (Vector256.LoadUnsafe(ref mean[0], (nuint)k) * inverse).StoreUnsafe(ref mean[0], (nuint)k);
+            }
         }
 
         for (int r = 0; r < n; r++)
         {
-            ReadOnlySpan<float> source = rows[r].Span.Slice(start, length);
-            Span<double> target = scratch.AsSpan(r * blockLength, paddedLength);
-            state.RawSquares[r] += Widen(source, target, center ? mean : null);
-        }
-
-        if (center)
-        {
-            double inverse = 1.0 / n;
-            var inverseVector = Vector256.Create(inverse);
-            for (int k = 0; k < paddedLength; k += 4)
-            {
-                (Vector256.LoadUnsafe(ref mean[0], (nuint)k) * inverseVector).StoreUnsafe(ref mean[0], (nuint)k);
-            }
-
-            for (int r = 0; r < n; r++)
-            {
-                ref double row = ref scratch[r * blockLength];
-                for (int k = 0; k < length; k += 4)
-                {
-                    (Vector256.LoadUnsafe(ref row, (nuint)k) - Vector256.LoadUnsafe(ref mean[0], (nuint)k)).StoreUnsafe(ref row, (nuint)k);
-                }
-
-                // The padding of a centred row must stay zero.
-                scratch.AsSpan((r * blockLength) + length, paddedLength - length).Clear();
-            }
+            Widen(rows[r].Span.Slice(start, length), scratch.AsSpan(r * blockLength, paddedLength), center ? mean : null);
         }
 
         if (allowVector512 && Vector512.IsHardwareAccelerated)
         {
-            GramKernel512(scratch, n, state.PaddedRows, blockLength, paddedLength, state.Gram);
+            GramKernel512(scratch, n, state.PaddedRows, blockLength, paddedLength, gram);
         }
         else
         {
-            GramKernel(scratch, n, state.PaddedRows, blockLength, paddedLength, state.Gram);
+            GramKernel(scratch, n, state.PaddedRows, blockLength, paddedLength, gram);
         }
     }
 
-    /// <summary>Widens floats to doubles, optionally adding them into <paramref name="sum"/>; returns the sum of squares.</summary>
-    private static double Widen(ReadOnlySpan<float> source, Span<double> target, double[]? sum)
+    /// <summary>Adds the floats of <paramref name="source"/>, widened, into <paramref name="sum"/>.</summary>
+    private static void AddWidened(ReadOnlySpan<float> source, double[] sum)
     {
-        target[source.Length..].Clear();
         ref float src = ref MemoryMarshal.GetReference(source);
-        ref double dst = ref MemoryMarshal.GetReference(target);
-        var squares = Vector256<double>.Zero;
+        ref double s = ref MemoryMarshal.GetArrayDataReference(sum);
         int k = 0;
         for (; k <= source.Length - Vector256<float>.Count; k += Vector256<float>.Count)
         {
             var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)k));
-            lower.StoreUnsafe(ref dst, (nuint)k);
-            upper.StoreUnsafe(ref dst, (nuint)(k + 4));
-            squares = Vector256.FusedMultiplyAdd(lower, lower, squares);
-            squares = Vector256.FusedMultiplyAdd(upper, upper, squares);
-            if (sum is not null)
-            {
-                ref double s = ref sum[0];
-                (Vector256.LoadUnsafe(ref s, (nuint)k) + lower).StoreUnsafe(ref s, (nuint)k);
-                (Vector256.LoadUnsafe(ref s, (nuint)(k + 4)) + upper).StoreUnsafe(ref s, (nuint)(k + 4));
-            }
+            (Vector256.LoadUnsafe(ref s, (nuint)k) + lower).StoreUnsafe(ref s, (nuint)k);
+            (Vector256.LoadUnsafe(ref s, (nuint)(k + 4)) + upper).StoreUnsafe(ref s, (nuint)(k + 4));
         }
 
-        double total = Vector256.Sum(squares);
         for (; k < source.Length; k++)
         {
-            double v = source[k];
-            target[k] = v;
-            total += v * v;
-            if (sum is not null)
+            sum[k] += source[k];
+        }
+    }
+
+    /// <summary>Writes the floats of <paramref name="source"/>, widened and minus <paramref name="mean"/> if given, into <paramref name="target"/>; zeroes the padding.</summary>
+    private static void Widen(ReadOnlySpan<float> source, Span<double> target, double[]? mean)
+    {
+        target[source.Length..].Clear();
+        ref float src = ref MemoryMarshal.GetReference(source);
+        ref double dst = ref MemoryMarshal.GetReference(target);
+        int k = 0;
+        if (mean is null)
+        {
+            for (; k <= source.Length - Vector256<float>.Count; k += Vector256<float>.Count)
             {
-                sum[k] += v;
+                var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)k));
+                lower.StoreUnsafe(ref dst, (nuint)k);
+                upper.StoreUnsafe(ref dst, (nuint)(k + 4));
+            }
+
+            for (; k < source.Length; k++)
+            {
+                target[k] = source[k];
             }
         }
+        else
+        {
+            ref double m = ref MemoryMarshal.GetArrayDataReference(mean);
+            for (; k <= source.Length - Vector256<float>.Count; k += Vector256<float>.Count)
+            {
+                var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)k));
+                (lower - Vector256.LoadUnsafe(ref m, (nuint)k)).StoreUnsafe(ref dst, (nuint)k);
+                (upper - Vector256.LoadUnsafe(ref m, (nuint)(k + 4))).StoreUnsafe(ref dst, (nuint)(k + 4));
+            }
 
-        return total;
+            for (; k < source.Length; k++)
+            {
+                target[k] = source[k] - mean[k];
+            }
+        }
     }
 
     /// <summary>
@@ -409,7 +502,7 @@ internal static class PairwiseDistances
         }
     }
 
-    private sealed class WorkerState(int n, int paddedRows, int blockLength)
+    private sealed class WorkerState(int paddedRows, int blockLength)
     {
         public int PaddedRows { get; } = paddedRows;
 
@@ -417,9 +510,5 @@ internal static class PairwiseDistances
         public double[] Scratch { get; } = new double[paddedRows * blockLength];
 
         public double[] Mean { get; } = new double[blockLength];
-
-        public double[] Gram { get; } = new double[n * n];
-
-        public double[] RawSquares { get; } = new double[n];
     }
 }
