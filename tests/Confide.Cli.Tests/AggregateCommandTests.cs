@@ -203,6 +203,15 @@ public sealed class AggregateCommandTests : IDisposable
     }
 
     [Fact]
+    public void TheSameFileTwiceIsADuplicateClient()
+    {
+        string a = Save("a.safetensors", 1, 2, 3, 4, 5, 6, 7, 8);
+        string b = Save("b.safetensors", 1, 2, 3, 4, 5, 6, 7, 8);
+        string error = Fails("aggregate", "--method", "median", "--output", Out, a, b, a);
+        Assert.Contains($"{a}: client id '{a}' appears 2 times in this batch (updates 0, 2)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UnwritableOutputIsNamed()
     {
         string a = Save("a.safetensors", 1, 2, 3, 4, 5, 6, 7, 8);

@@ -33,6 +33,49 @@ public sealed class SafetensorsTests
     }
 
     [Fact]
+    public void CorruptedFilesFailOnlyWithInvalidDataException()
+    {
+        // Overwrite a few random bytes (mostly in the header, where the structure is) or cut the file short:
+        // every outcome must be a successful read or an InvalidDataException, never another exception.
+        var p = new ModelParameters(Layout, [1, 2, 3, 4, 5, 6, 7, 8]);
+        byte[] original = Safetensors.Write(p, new Dictionary<string, string> { ["k"] = "v" });
+        int headerEnd = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(original);
+        var edit = Gen.Select(Gen.Int[0, headerEnd - 1], Gen.Byte);
+        var corruption = Gen.Select(edit.Array[1, 4], Gen.Int[0, original.Length], Gen.Bool);
+        corruption.Sample(c =>
+        {
+            var (edits, cut, truncate) = c;
+            byte[] file = (byte[])original.Clone();
+            foreach (var (at, value) in edits)
+            {
+                file[at] = value;
+            }
+
+            if (truncate)
+            {
+                file = file[..cut];
+            }
+
+            foreach (Func<SafetensorsContent> read in new Func<SafetensorsContent>[]
+            {
+                () => Safetensors.Read(file),
+                () => Safetensors.Read(new MemoryStream(file)),
+                () => Safetensors.Read(new NonSeekableStream(file)),
+                () => Safetensors.Read(file, Layout),
+            })
+            {
+                try
+                {
+                    _ = read();
+                }
+                catch (InvalidDataException)
+                {
+                }
+            }
+        }, iter: 2000);
+    }
+
+    [Fact]
     public void MetadataRoundTrips()
     {
         var p = new ModelParameters(Layout, [1, 2, 3, 4, 5, 6, 7, 8]);
