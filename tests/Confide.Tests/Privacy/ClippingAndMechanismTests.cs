@@ -118,6 +118,28 @@ public sealed class ClippingAndMechanismTests
         Assert.InRange(agree, (pairs / 2.0) - (5 * Math.Sqrt(pairs / 4.0)), (pairs / 2.0) + (5 * Math.Sqrt(pairs / 4.0)));
     }
 
+    /// <summary>All-zero randomness: every pair lands in the lowest radius bucket, which the kernel must refine.</summary>
+    private sealed class ZeroSource : IRandomSource
+    {
+        public void NextBytes(Span<byte> destination) => destination.Clear();
+
+        public ulong NextUInt64() => 0;
+
+        public IRandomSource Fork(ulong stream) => this;
+    }
+
+    [Fact]
+    public void FarTailIsRefinedBeyondTheThirtyTwoBitGrid()
+    {
+        // k₁ = 0 and zero refinement bits give u₁ = 2⁻⁵⁴·2⁻³², radius √(2·86·ln 2) ≈ 10.92σ at angle 0.
+        // Without the refinement the radius would stop at √(2·33·ln 2) ≈ 6.76σ.
+        var x = new float[64];
+        new GaussianNoise(new ZeroSource()).Fill(x, 1.0);
+        double expected = Math.Sqrt(-2 * Math.Log(0.5 / 9007199254740992.0 / 4294967296.0));
+        Assert.Equal(expected, x[0], 4);
+        Assert.Equal(0, x[32], 6);
+    }
+
     [Fact]
     public void ScalarPathForSingleSamplesHasTheRequestedVariance()
     {

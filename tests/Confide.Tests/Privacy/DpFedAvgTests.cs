@@ -49,6 +49,18 @@ public sealed class DpFedAvgTests
     }
 
     [Fact]
+    public void NoiseOnTheAverageHasStandardDeviationZCOverM()
+    {
+        // One all-zero update: the output is pure noise, N(0, (zC/m)²) per coordinate.
+        const int d = 100_000;
+        var dp = new DpFedAvg(DpFedAvgOptions.Fixed(1.1, 2.0, 4, 100, ClippingPlacement.Server), new GaussianNoise(new SeededRandomSource(3)), new PrivacyLedger(new PrivacyBudget(10, 1e-5)));
+        var avg = dp.AggregateRound(0, Updates(new float[d])).Result.Aggregate;
+        double expected = 1.1 * 2.0 / 4;
+        double variance = avg.Sum(v => (double)v * v) / d;
+        Assert.InRange(variance, expected * expected * (1 - (5 * Math.Sqrt(2.0 / d))), expected * expected * (1 + (5 * Math.Sqrt(2.0 / d))));
+    }
+
+    [Fact]
     public void RefusedRoundDrawsNoNoise()
     {
         var noise = new RecordingNoise();
