@@ -25,6 +25,7 @@ public sealed class GaussianNoise : IGaussianNoise
     private const int BlockPairs = 4096;
     private const int ParallelThreshold = 1 << 16;
     private const int ParallelChunk = 1 << 16;
+    private const double MaxFloatStandardDeviation = 1e18;
     private const double TwoPiOver2To32 = 2 * Math.PI / 4294967296.0;
     private const double TwoTo53 = 9007199254740992.0;
 
@@ -81,6 +82,12 @@ public sealed class GaussianNoise : IGaussianNoise
     private void Run(Span<float> values, double sd, bool add)
     {
         CheckStandardDeviation(sd);
+        if (sd > MaxFloatStandardDeviation)
+        {
+            // The float kernel squares σ in single precision.
+            throw new ArgumentOutOfRangeException(nameof(sd), sd, $"Float noise supports a standard deviation up to {MaxFloatStandardDeviation:G}.");
+        }
+
         if (values.Length < ParallelThreshold)
         {
             BoxMullerFloatKernel.Run(_source, values, (float)sd, add, new uint[BoxMullerFloatKernel.BlockSamples]);
