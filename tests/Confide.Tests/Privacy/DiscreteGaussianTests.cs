@@ -17,7 +17,8 @@ public sealed class DiscreteGaussianTests
         dg.Sample(new SeededRandomSource(21), x);
         double mean = x.Average(v => (double)v);
         double variance = x.Sum(v => (v - mean) * (v - mean)) / (n - 1);
-        // For σ ≥ 1 the discrete Gaussian's variance equals σ² to within 1e-6 relative (CKS 2020, Fact 20).
+        // For σ ≥ 1 the discrete Gaussian's variance equals σ² to within 2.2e-7 relative (mpmath: 0.9999997888 at σ = 1),
+        // far inside the statistical tolerance.
         double s2 = sigma * sigma;
         Assert.InRange(mean, -5 * sigma / Math.Sqrt(n), 5 * sigma / Math.Sqrt(n));
         Assert.InRange(variance, s2 * (1 - (5 * Math.Sqrt(2.0 / n))), s2 * (1 + (5 * Math.Sqrt(2.0 / n))));
