@@ -6,6 +6,6 @@ public enum ClippingPlacement
     /// <summary>The server receives raw updates, clips each, sums and adds noise. It must be trusted with raw updates.</summary>
     Server,
 
-    /// <summary>Each client clips its own update (<see cref="DpFedAvg.ClipOnClient"/>); the server only sums and adds noise.</summary>
+    /// <summary>Each client clips its own update (<see cref="DpFedAvg.ClipOnClient(Span{float}, double)"/>); the server only sums and adds noise.</summary>
     Client,
 }

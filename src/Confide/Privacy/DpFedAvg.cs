@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using Confide.Aggregation;
+using Confide.Parameters;
 
 namespace Confide.Privacy;
 
@@ -60,6 +61,25 @@ public sealed class DpFedAvg : IAggregator
     /// </summary>
     public static ClipReport ClipOnClient(Span<float> update, double clipNorm) => L2Clipping.Clip(update, clipNorm);
 
+    /// <summary>Client side of <see cref="ClippingPlacement.Client"/> with per-layer clipping: each of the L tensors to C/√L.</summary>
+    public static LayerClipReport ClipOnClient(ModelParameters update, double clipNorm) => L2Clipping.ClipPerLayer(update, clipNorm);
+
+    private void AddClipped(ReadOnlySpan<float> part, Span<float> sum, double norm, double bound, int index, string what, List<FlaggedInput> flagged)
+    {
+        double scale = 1;
+        if (norm > bound)
+        {
+            if (Options.Placement == ClippingPlacement.Client && norm > bound * (1 + ClientNormSlack))
+            {
+                flagged.Add(new FlaggedInput(index, $"client-clipped {what} has norm {norm:G6} > bound {bound:G6}; clipped by the server"));
+            }
+
+            scale = bound / norm * (1 - (1.0 / (1 << 20)));
+        }
+
+        TensorPrimitives.MultiplyAdd(part, (float)scale, sum, sum);
+    }
+
     /// <summary>Runs a round as the next round of the ledger, ignoring <paramref name="weights"/> (DP-FedAvg weighs clients equally).</summary>
     public AggregationResult Aggregate(IReadOnlyList<ReadOnlyMemory<float>> updates, ReadOnlySpan<double> weights)
     {
@@ -91,6 +111,12 @@ public sealed class DpFedAvg : IAggregator
         }
 
         int length = updates[0].Length;
+        var layout = Options.PerLayerClipping;
+        if (layout is not null && length != layout.TotalLength)
+        {
+            throw new ArgumentException($"Updates have {length} values but the per-layer clipping layout has {layout.TotalLength}.", nameof(updates));
+        }
+
         for (int i = 1; i < updates.Count; i++)
         {
             if (updates[i].Length != length)
@@ -123,18 +149,19 @@ public sealed class DpFedAvg : IAggregator
         var flagged = new List<FlaggedInput>();
         for (int i = 0; i < updates.Count; i++)
         {
-            double scale = 1;
-            if (norms[i] > clipNorm)
+            if (layout is null)
             {
-                if (Options.Placement == ClippingPlacement.Client && norms[i] > clipNorm * (1 + ClientNormSlack))
-                {
-                    flagged.Add(new FlaggedInput(i, $"client-clipped update has norm {norms[i]:G6} > C = {clipNorm:G6}; clipped by the server"));
-                }
-
-                scale = clipNorm / norms[i] * (1 - (1.0 / (1 << 20)));
+                AddClipped(updates[i].Span, sum, norms[i], clipNorm, i, "update", flagged);
+                continue;
             }
 
-            TensorPrimitives.MultiplyAdd(updates[i].Span, (float)scale, sum, sum);
+            // Per layer: each tensor to C/√L, so the whole update's norm is at most C.
+            double layerClip = clipNorm / Math.Sqrt(layout.Tensors.Count);
+            foreach (var spec in layout.Tensors)
+            {
+                var part = updates[i].Span.Slice(spec.Offset, spec.Length);
+                AddClipped(part, sum.AsSpan(spec.Offset, spec.Length), L2Clipping.Norm(part), layerClip, i, $"tensor '{spec.Name}'", flagged);
+            }
         }
 
         new GaussianMechanism(Options.UpdateNoiseMultiplier, clipNorm).AddNoise(sum, _noise);

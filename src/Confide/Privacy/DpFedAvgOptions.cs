@@ -1,3 +1,5 @@
+using Confide.Parameters;
+
 namespace Confide.Privacy;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace Confide.Privacy;
 /// </summary>
 public sealed record DpFedAvgOptions
 {
-    private DpFedAvgOptions(double noiseMultiplier, double clipNorm, AdaptiveClippingOptions? adaptive, int expectedClientsPerRound, long population, ClippingPlacement placement)
+    private DpFedAvgOptions(double noiseMultiplier, double clipNorm, AdaptiveClippingOptions? adaptive, int expectedClientsPerRound, long population, ClippingPlacement placement, ParameterLayout? perLayer = null)
     {
         RdpAccountant.CheckNoiseMultiplier(noiseMultiplier);
         L2Clipping.CheckClipNorm(clipNorm);
@@ -26,6 +28,12 @@ public sealed record DpFedAvgOptions
         ExpectedClientsPerRound = expectedClientsPerRound;
         Population = population;
         Placement = placement;
+        if (perLayer is not null && perLayer.Tensors.Count == 0)
+        {
+            throw new ArgumentException("Per-layer clipping needs a layout with at least one tensor.", nameof(perLayer));
+        }
+
+        PerLayerClipping = perLayer;
         UpdateNoiseMultiplier = adaptive is null ? noiseMultiplier : Privacy.AdaptiveClipping.UpdateNoiseMultiplier(noiseMultiplier, adaptive.CountNoiseStdDev);
     }
 
@@ -35,8 +43,10 @@ public sealed record DpFedAvgOptions
     /// <param name="expectedClientsPerRound">m: the expected number of clients sampled per round; the noisy sum is divided by m.</param>
     /// <param name="population">N: the number of clients; the sampling rate q = m/N is what the ledger charges.</param>
     /// <param name="placement">Who clips.</param>
-    public static DpFedAvgOptions Fixed(double noiseMultiplier, double clipNorm, int expectedClientsPerRound, long population, ClippingPlacement placement) =>
-        new(noiseMultiplier, clipNorm, null, expectedClientsPerRound, population, placement);
+    /// <param name="perLayerClipping">When given, each tensor of this layout is clipped to C/√L (L tensors) instead of the
+    /// whole update to C; the sensitivity of the sum is still C, so the noise is unchanged. Null clips globally.</param>
+    public static DpFedAvgOptions Fixed(double noiseMultiplier, double clipNorm, int expectedClientsPerRound, long population, ClippingPlacement placement, ParameterLayout? perLayerClipping = null) =>
+        new(noiseMultiplier, clipNorm, null, expectedClientsPerRound, population, placement, perLayerClipping);
 
     /// <summary>DP-FedAvg with adaptive clipping; <paramref name="noiseMultiplier"/> is the effective z charged per round.</summary>
     /// <exception cref="ArgumentOutOfRangeException">2σ_b ≤ z (see <see cref="Privacy.AdaptiveClipping.UpdateNoiseMultiplier"/>), or another value is out of range.</exception>
@@ -60,6 +70,9 @@ public sealed record DpFedAvgOptions
 
     /// <summary>N.</summary>
     public long Population { get; }
+
+    /// <summary>The layout whose tensors are clipped one by one to C/√L, or null for global clipping (the only choice with adaptive clipping).</summary>
+    public ParameterLayout? PerLayerClipping { get; }
 
     /// <summary>Who clips.</summary>
     public ClippingPlacement Placement { get; }

@@ -1,17 +1,20 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using Confide.Privacy.Internal;
 using Confide.Randomness;
 
 namespace Confide.Privacy;
 
 /// <summary>
 /// Continuous Gaussian noise by the Box–Muller transform (Box and Muller, "A Note on the Generation of Random Normal
-/// Deviates", 1958), vectorised with <see cref="TensorPrimitives"/> over large blocks of random bytes from an
-/// <see cref="IRandomSource"/>. Large requests run in parallel, each block from its own fork of the source.
+/// Deviates", 1958), vectorised over large blocks of random bytes from an <see cref="IRandomSource"/>. Large float
+/// requests run in parallel, each chunk of 65,536 values from its own fork of the source.
 /// </summary>
 /// <remarks>
-/// Each pair of samples uses a 53-bit uniform u₁ ∈ (0, 1] for the radius √(−2 ln u₁) and a 32-bit angle, both in double
-/// precision, so the tails reach 8.5σ before truncation (mass below 10⁻¹⁶ per sample). Like every floating-point sampler
+/// Float output (<see cref="AddTo"/>, <see cref="Fill(Span{float}, double)"/>) uses a single-precision 8-lane kernel: two
+/// 32-bit words per pair, with the far tail refined in double so the radius stays continuous to about 10σ.
+/// Double output (<see cref="Fill(Span{double}, double)"/>) uses a 53-bit uniform for the radius and a 32-bit angle in
+/// double precision (tails to 8.5σ) and runs on one thread. Like every floating-point sampler
 /// it is not immune to the attacks on floating-point noise (Mironov, CCS 2012); integer pipelines (secure aggregation with
 /// distributed DP) should use <see cref="DiscreteGaussian"/>, which is exact. With a seeded source the output is
 /// reproducible for a given source state and request length.
@@ -21,6 +24,8 @@ public sealed class GaussianNoise : IGaussianNoise
     // Pairs per block: 4096 pairs keep the working arrays (radius, angle, sin, cos) in L2.
     private const int BlockPairs = 4096;
     private const int ParallelThreshold = 1 << 16;
+    private const int ParallelChunk = 1 << 16;
+    private const double MaxFloatStandardDeviation = 1e18;
     private const double TwoPiOver2To32 = 2 * Math.PI / 4294967296.0;
     private const double TwoTo53 = 9007199254740992.0;
 
@@ -77,62 +82,42 @@ public sealed class GaussianNoise : IGaussianNoise
     private void Run(Span<float> values, double sd, bool add)
     {
         CheckStandardDeviation(sd);
+        if (sd > MaxFloatStandardDeviation)
+        {
+            // The float kernel squares σ in single precision.
+            throw new ArgumentOutOfRangeException(nameof(sd), sd, $"Float noise supports a standard deviation up to {MaxFloatStandardDeviation:G}.");
+        }
+
         if (values.Length < ParallelThreshold)
         {
-            var work = new Workspace();
-            Block(_source, work, values, sd, add);
+            BoxMullerFloatKernel.Run(_source, values, (float)sd, add, new uint[BoxMullerFloatKernel.BlockSamples]);
             return;
         }
 
-        // Fork per block from a fresh draw, so that two calls on a seeded source do not repeat each other's noise.
+        // Fork per chunk from a fresh draw, so that two calls on a seeded source do not repeat each other's noise,
+        // and the output depends only on the source state and the length, not on the thread schedule.
         ulong streamBase = _source.NextUInt64();
-        int blockLength = 2 * BlockPairs * 16;
-        int blocks = (values.Length + blockLength - 1) / blockLength;
+        int chunks = (values.Length + ParallelChunk - 1) / ParallelChunk;
         unsafe
         {
             fixed (float* p = values)
             {
                 nint ptr = (nint)p;
                 int length = values.Length;
-                Parallel.For(0, blocks, () => new Workspace(), (b, _, work) =>
+                Parallel.For(0, chunks, () => new uint[BoxMullerFloatKernel.BlockSamples], (c, _, words) =>
                 {
                     IRandomSource source;
                     unchecked
                     {
-                        source = _source.Fork(streamBase + (ulong)b);
+                        source = _source.Fork(streamBase + (ulong)c);
                     }
 
-                    int start = b * blockLength;
-                    var span = new Span<float>((float*)ptr + start, Math.Min(blockLength, length - start));
-                    Block(source, work, span, sd, add);
-                    return work;
+                    int start = c * ParallelChunk;
+                    var span = new Span<float>((float*)ptr + start, Math.Min(ParallelChunk, length - start));
+                    BoxMullerFloatKernel.Run(source, span, (float)sd, add, words);
+                    return words;
                 }, _ => { });
             }
-        }
-    }
-
-    private static void Block(IRandomSource source, Workspace work, Span<float> values, double sd, bool add)
-    {
-        int offset = 0;
-        while (offset < values.Length)
-        {
-            int n = Math.Min(2 * BlockPairs, values.Length - offset);
-            work.Generate(source, n, sd);
-            var samples = work.Samples.AsSpan(0, n);
-            var dest = values.Slice(offset, n);
-            if (add)
-            {
-                for (int i = 0; i < n; i++)
-                {
-                    dest[i] = (float)(dest[i] + samples[i]);
-                }
-            }
-            else
-            {
-                TensorPrimitives.ConvertTruncating<double, float>(samples, dest);
-            }
-
-            offset += n;
         }
     }
 

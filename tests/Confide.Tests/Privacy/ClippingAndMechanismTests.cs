@@ -66,6 +66,80 @@ public sealed class ClippingAndMechanismTests
         Assert.InRange(kurt, 3 - (5 * Math.Sqrt(24.0 / n)), 3 + (5 * Math.Sqrt(24.0 / n)));
     }
 
+    [Theory]
+    [InlineData(50_000)]   // one thread
+    [InlineData(400_001)]  // parallel chunks, odd length
+    public void FloatKernelMatchesTheNormalDistribution(int n)
+    {
+        // Chi-square over 14 bins with edges −3, −2.5, …, 3 (plus both tails); Φ from the library's erfc.
+        var x = new float[n];
+        new GaussianNoise(new SeededRandomSource(17)).Fill(x, 2.0);
+        double[] edges = [.. Enumerable.Range(0, 13).Select(i => -3 + (0.5 * i))];
+        var counts = new int[edges.Length + 1];
+        double sum = 0, sumSq = 0;
+        foreach (float v in x)
+        {
+            double z = v / 2.0;
+            sum += z;
+            sumSq += z * z;
+            int bin = 0;
+            while (bin < edges.Length && z >= edges[bin])
+            {
+                bin++;
+            }
+
+            counts[bin]++;
+        }
+
+        static double Phi(double t) => 0.5 * Confide.Privacy.Internal.LogMath.Erfc(-t / Math.Sqrt(2));
+        double chi2 = 0;
+        for (int b = 0; b <= edges.Length; b++)
+        {
+            double lo = b == 0 ? 0 : Phi(edges[b - 1]);
+            double hi = b == edges.Length ? 1 : Phi(edges[b]);
+            double expected = n * (hi - lo);
+            chi2 += (counts[b] - expected) * (counts[b] - expected) / expected;
+        }
+
+        // 13 degrees of freedom: the 0.999 quantile is 34.53.
+        Assert.True(chi2 < 34.53, $"chi-square {chi2}");
+        Assert.InRange(sum / n, -5 / Math.Sqrt(n), 5 / Math.Sqrt(n));
+        Assert.InRange(sumSq / n, 1 - (5 * Math.Sqrt(2.0 / n)), 1 + (5 * Math.Sqrt(2.0 / n)));
+        // The quadrant logic must give x and y independent signs: count sign agreement between the block halves.
+        int agree = 0, pairs = 0;
+        for (int start = 0; start + 4096 <= n; start += 4096)
+        {
+            for (int i = 0; i < 2048; i++, pairs++)
+            {
+                agree += Math.Sign(x[start + i]) == Math.Sign(x[start + 2048 + i]) ? 1 : 0;
+            }
+        }
+
+        Assert.InRange(agree, (pairs / 2.0) - (5 * Math.Sqrt(pairs / 4.0)), (pairs / 2.0) + (5 * Math.Sqrt(pairs / 4.0)));
+    }
+
+    /// <summary>All-zero randomness: every pair lands in the lowest radius bucket, which the kernel must refine.</summary>
+    private sealed class ZeroSource : IRandomSource
+    {
+        public void NextBytes(Span<byte> destination) => destination.Clear();
+
+        public ulong NextUInt64() => 0;
+
+        public IRandomSource Fork(ulong stream) => this;
+    }
+
+    [Fact]
+    public void FarTailIsRefinedBeyondTheThirtyTwoBitGrid()
+    {
+        // k₁ = 0 and zero refinement bits give u₁ = 2⁻⁵⁴·2⁻³², radius √(2·86·ln 2) ≈ 10.92σ at angle 0.
+        // Without the refinement the radius would stop at √(2·33·ln 2) ≈ 6.76σ.
+        var x = new float[64];
+        new GaussianNoise(new ZeroSource()).Fill(x, 1.0);
+        double expected = Math.Sqrt(-2 * Math.Log(0.5 / 9007199254740992.0 / 4294967296.0));
+        Assert.Equal(expected, x[0], 4);
+        Assert.Equal(0, x[32], 6);
+    }
+
     [Fact]
     public void ScalarPathForSingleSamplesHasTheRequestedVariance()
     {

@@ -49,6 +49,18 @@ public sealed class DpFedAvgTests
     }
 
     [Fact]
+    public void NoiseOnTheAverageHasStandardDeviationZCOverM()
+    {
+        // One all-zero update: the output is pure noise, N(0, (zC/m)²) per coordinate.
+        const int d = 100_000;
+        var dp = new DpFedAvg(DpFedAvgOptions.Fixed(1.1, 2.0, 4, 100, ClippingPlacement.Server), new GaussianNoise(new SeededRandomSource(3)), new PrivacyLedger(new PrivacyBudget(10, 1e-5)));
+        var avg = dp.AggregateRound(0, Updates(new float[d])).Result.Aggregate;
+        double expected = 1.1 * 2.0 / 4;
+        double variance = avg.Sum(v => (double)v * v) / d;
+        Assert.InRange(variance, expected * expected * (1 - (5 * Math.Sqrt(2.0 / d))), expected * expected * (1 + (5 * Math.Sqrt(2.0 / d))));
+    }
+
+    [Fact]
     public void RefusedRoundDrawsNoNoise()
     {
         var noise = new RecordingNoise();
@@ -94,6 +106,30 @@ public sealed class DpFedAvgTests
         Assert.Contains("norm 10", flag.Reason, StringComparison.Ordinal);
         Assert.Equal(0.6 / 2, round.Result.Aggregate[0], 5);
         Assert.Equal((0.8 + 1.0) / 2, round.Result.Aggregate[1], 4);
+    }
+
+    [Fact]
+    public void PerLayerClippingBoundsEachTensorToCOverRootL()
+    {
+        var layout = Confide.Parameters.ParameterLayout.Create(("w", new[] { 2 }), ("b", new[] { 2 }));
+        var noise = new RecordingNoise();
+        var dp = new DpFedAvg(DpFedAvgOptions.Fixed(1.0, 2.0, 1, 10, ClippingPlacement.Server, layout), noise, new PrivacyLedger(new PrivacyBudget(50, 1e-5)));
+        // Tensor w = (3, 4) has norm 5 > 2/√2 and is scaled to √2; b = (0.1, 0) is left alone.
+        var round = dp.AggregateRound(0, Updates([3, 4, 0.1f, 0]));
+        Assert.Equal(3 * Math.Sqrt(2) / 5, round.Result.Aggregate[0], 4);
+        Assert.Equal(4 * Math.Sqrt(2) / 5, round.Result.Aggregate[1], 4);
+        Assert.Equal(0.1, round.Result.Aggregate[2], 6);
+        Assert.Equal([2.0], noise.StandardDeviations); // the sum's sensitivity is still C
+        Assert.Throws<ArgumentException>(() => dp.AggregateRound(1, Updates([1, 2, 3])));
+
+        var client = new DpFedAvg(DpFedAvgOptions.Fixed(1.0, 2.0, 1, 10, ClippingPlacement.Client, layout), noise, new PrivacyLedger(new PrivacyBudget(50, 1e-5)));
+        var p = new Confide.Parameters.ModelParameters(layout, [3, 4, 0.1f, 0]);
+        var report = DpFedAvg.ClipOnClient(p, 2.0);
+        Assert.Equal(5.0, report.LayerPreClipNorms[0], 5);
+        var ok = client.AggregateRound(0, [p.AsMemory(), new float[] { 0, 0, 30, 40 }]);
+        var flag = Assert.Single(ok.Result.Flagged);
+        Assert.Equal(1, flag.Index);
+        Assert.Contains("tensor 'b'", flag.Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -64,6 +64,19 @@ public sealed class PrivacyLedgerTests
     }
 
     [Fact]
+    public void PreviewDoesNotChargeAndRemainingShrinks()
+    {
+        var ledger = new PrivacyLedger(new PrivacyBudget(3, 1e-5));
+        Assert.Equal(3, ledger.RemainingEpsilon);
+        var preview = ledger.Preview(Round(0));
+        Assert.Empty(ledger.Releases);
+        var after = ledger.Charge(Round(0));
+        Assert.Equal(preview, after);
+        Assert.Equal(3 - after.Epsilon, ledger.RemainingEpsilon, 12);
+        Assert.True(ledger.RemainingEpsilon < 3);
+    }
+
+    [Fact]
     public void RoundsMustNotGoBackwards()
     {
         var ledger = new PrivacyLedger(new PrivacyBudget(10, 1e-5));

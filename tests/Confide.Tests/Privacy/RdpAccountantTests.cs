@@ -44,6 +44,10 @@ public sealed class RdpAccountantTests
     [InlineData(0.1, 2.0, 10, 4.5, 0.068562838064036113535)]
     [InlineData(0.01, 0.8, 1, 2.5, 0.0004894537156697903039)]
     [InlineData(0.04, 1.5, 1, 3.9, 0.0018332021995838585998)]
+    [InlineData(0.5, 0.7, 1, 1.3, 0.45770035000377952981)]
+    [InlineData(0.001, 5.0, 1, 10.5, 2.1433185212997193947e-7)]
+    [InlineData(0.9, 0.8, 1, 2.7, 1.9546981698140012596)]
+    [InlineData(0.2, 0.5, 1, 6.5, 11.097937013896539301)]
     public void FractionalOrdersMatchQuadrature(double q, double sigma, long steps, double order, double expected) =>
         AssertRelative(expected, RdpAccountant.ComputeRdp(q, sigma, steps, order), 1e-8);
 
