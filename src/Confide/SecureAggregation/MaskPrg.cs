@@ -46,7 +46,7 @@ public sealed class MaskPrg : IDisposable
     private MaskPrg(Aes128Ctr ctr) => _ctr = ctr;
 
     /// <summary>Whether this process uses hardware AES instructions for the stream.</summary>
-    public static bool IsHardwareAccelerated => System.Runtime.Intrinsics.X86.Aes.IsSupported;
+    public static bool IsHardwareAccelerated => Aes128Ctr.HardwareSupported;
 
     /// <summary>Which AES implementation this instance uses.</summary>
     internal AesCtrBackend Backend => _ctr.Backend;

@@ -118,6 +118,30 @@ public sealed class NeighbourGraph
     }
 
     /// <summary>
+    /// A graph seed no single party chooses: SHA-256 over a label, the session, the round and every client's
+    /// contribution in id order (for example each client's signed advertised public keys), each length-prefixed.
+    /// </summary>
+    /// <param name="context">Session and round.</param>
+    /// <param name="contributions">contributions[i] comes from client i; none may be null.</param>
+    public static byte[] SeedFromContributions(SecAggContext context, IReadOnlyList<byte[]> contributions)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(contributions);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        hash.AppendData(Binding.Encode("Confide/SecAgg/NeighbourGraph/seed/v1", context, [contributions.Count]));
+        Span<byte> length = stackalloc byte[4];
+        for (int i = 0; i < contributions.Count; i++)
+        {
+            byte[] c = contributions[i] ?? throw new ArgumentException($"Contribution {i} is null.", nameof(contributions));
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, c.Length);
+            hash.AppendData(length);
+            hash.AppendData(c);
+        }
+
+        return hash.GetHashAndReset();
+    }
+
+    /// <summary>
     /// The even degree Bell et al. suggest for n clients, about 2·log2 n (rounded up to even), capped at n − 1:
     /// 18 for 500 clients.
     /// </summary>

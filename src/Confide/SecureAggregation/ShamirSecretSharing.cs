@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Confide.Randomness;
@@ -20,8 +19,8 @@ namespace Confide.SecureAggregation;
 /// <para>Reconstruction sorts the shares by x, interpolates at 0 from the t smallest x's, and checks that every extra
 /// share lies on the same polynomials: for m &gt; t shares it tests one random codeword of the dual code
 /// (a generalized Reed–Solomon code with multipliers v_j = 1/Π_{l≠j}(x_j − x_l) and the random polynomial
-/// h(z) = Σ_{e&lt;m−t} (r z)^e), which a set of shares off the polynomial passes with probability at most (m − t)/p &lt; 2^−51,
-/// for a fresh r from the injected source on every call. This costs O(m) per chunk instead of O(m·t).
+/// h(z) = Σ_{e&lt;m−t} (r z)^e), which a set of shares off the polynomial passes with probability at most (m − t)/p (below 2^−51 for up to
+/// a thousand extra shares), for a fresh r from the injected source on every call. This costs O(m) per chunk instead of O(m·t).
 /// With exactly t shares nothing can be checked beyond the decoded chunks being below 2^56. Inconsistent shares are
 /// detected, not corrected: identifying which share is wrong (Reed–Solomon decoding) is not implemented.</para>
 /// <para>Lagrange coefficients and dual-code multipliers depend only on the set of x's; they are computed once per
@@ -39,7 +38,7 @@ public sealed class ShamirSecretSharing
     private const int CacheLimit = 256;
 
     private readonly IRandomSource _random;
-    private readonly Dictionary<string, PointSet> _cache = new(StringComparer.Ordinal);
+    private readonly Dictionary<PointSetKey, PointSet> _cache = [];
 
     /// <summary>A scheme in which any <paramref name="threshold"/> shares reconstruct and fewer reveal nothing.</summary>
     /// <param name="threshold">t, at least 1.</param>
@@ -105,35 +104,40 @@ public sealed class ShamirSecretSharing
 
         int chunks = ChunkCount(secret.Length);
         int t = Threshold;
-        // coefficients[c * t + j] is the coefficient of z^j in chunk c's polynomial.
-        var coefficients = new ulong[chunks * t];
+        // coefficients[j * chunks + c] is the coefficient of z^j in chunk c's polynomial; the chunks of one power sit
+        // together so that Horner's rule runs the chunks' independent chains side by side.
+        var coefficients = new ulong[t * chunks];
         var values = new ulong[chunks];
         try
         {
             for (int c = 0; c < chunks; c++)
             {
-                coefficients[c * t] = ReadChunk(secret, c);
-                for (int j = 1; j < t; j++)
-                {
-                    coefficients[(c * t) + j] = UniformFieldElement();
-                }
+                coefficients[c] = ReadChunk(secret, c);
+            }
+
+            // All random coefficients in one draw (one call into a CSPRNG instead of one per coefficient): the top
+            // 61 bits of each 64-bit word are uniform in [0, 2^61); the one value that is not below p is redrawn.
+            Span<ulong> random = coefficients.AsSpan(chunks);
+            _random.NextBytes(MemoryMarshal.AsBytes(random));
+            for (int i = 0; i < random.Length; i++)
+            {
+                ulong v = BinaryPrimitives.ReadUInt64LittleEndian(MemoryMarshal.AsBytes(random.Slice(i, 1))) >> 3;
+                random[i] = v < Mersenne61.P ? v : UniformFieldElement();
             }
 
             var shares = new ShamirShare[xs.Length];
             for (int s = 0; s < xs.Length; s++)
             {
                 ulong x = (ulong)xs[s];
-                for (int c = 0; c < chunks; c++)
+                // Horner's rule from the highest coefficient down, all chunks at once.
+                coefficients.AsSpan((t - 1) * chunks, chunks).CopyTo(values);
+                for (int j = t - 2; j >= 0; j--)
                 {
-                    // Horner's rule from the highest coefficient down.
-                    ReadOnlySpan<ulong> poly = coefficients.AsSpan(c * t, t);
-                    ulong y = poly[t - 1];
-                    for (int j = t - 2; j >= 0; j--)
+                    ReadOnlySpan<ulong> row = coefficients.AsSpan(j * chunks, chunks);
+                    for (int c = 0; c < chunks; c++)
                     {
-                        y = Mersenne61.Add(Mersenne61.Mul(y, x), poly[j]);
+                        values[c] = Mersenne61.Add(Mersenne61.Mul(values[c], x), row[c]);
                     }
-
-                    values[c] = y;
                 }
 
                 shares[s] = new ShamirShare(xs[s], secret.Length, values);
@@ -298,7 +302,13 @@ public sealed class ShamirSecretSharing
 
     private PointSet GetPointSet(ShamirShare[] order)
     {
-        var key = string.Join(',', order.Select(s => s.X.ToString(CultureInfo.InvariantCulture)));
+        var xs = new int[order.Length];
+        for (int i = 0; i < xs.Length; i++)
+        {
+            xs[i] = order[i].X;
+        }
+
+        var key = new PointSetKey(xs);
         if (_cache.TryGetValue(key, out var cached))
         {
             return cached;
@@ -366,6 +376,27 @@ public sealed class ShamirSecretSharing
         ulong value = BinaryPrimitives.ReadUInt64LittleEndian(buffer);
         CryptographicOperations.ZeroMemory(buffer);
         return value;
+    }
+
+    /// <summary>A sorted set of x's, compared by content.</summary>
+    private readonly struct PointSetKey : IEquatable<PointSetKey>
+    {
+        private readonly int[] _xs;
+        private readonly int _hash;
+
+        public PointSetKey(int[] xs)
+        {
+            _xs = xs;
+            var hash = new HashCode();
+            hash.AddBytes(MemoryMarshal.AsBytes(xs.AsSpan()));
+            _hash = hash.ToHashCode();
+        }
+
+        public bool Equals(PointSetKey other) => _hash == other._hash && _xs.AsSpan().SequenceEqual(other._xs);
+
+        public override bool Equals(object? obj) => obj is PointSetKey other && Equals(other);
+
+        public override int GetHashCode() => _hash;
     }
 
     /// <summary>Per set of x's: Lagrange coefficients at 0 for the t smallest, and the dual-code multipliers for all.</summary>

@@ -138,6 +138,21 @@ public sealed class NeighbourGraphTests
     }
 
     [Fact]
+    public void SeedsFromContributionsDependOnEveryContributionItsPositionAndTheContext()
+    {
+        var context = new SecAggContext(new byte[16], 1);
+        byte[][] keys = [[1, 2, 3], [4, 5], [6]];
+        byte[] seed = NeighbourGraph.SeedFromContributions(context, keys);
+        Assert.Equal(32, seed.Length);
+        Assert.Equal(seed, NeighbourGraph.SeedFromContributions(context, [[1, 2, 3], [4, 5], [6]]));
+        Assert.NotEqual(seed, NeighbourGraph.SeedFromContributions(context, [[1, 2, 3], [4, 5], [7]]));
+        Assert.NotEqual(seed, NeighbourGraph.SeedFromContributions(context, [[1, 2], [3, 4, 5], [6]]));
+        Assert.NotEqual(seed, NeighbourGraph.SeedFromContributions(context, [[4, 5], [1, 2, 3], [6]]));
+        Assert.NotEqual(seed, NeighbourGraph.SeedFromContributions(context.WithRound(2), keys));
+        Assert.Throws<ArgumentException>(() => NeighbourGraph.SeedFromContributions(context, [[1], null!]));
+    }
+
+    [Fact]
     public void TheCompleteGraphAndBadParameters()
     {
         var full = NeighbourGraph.Complete(6);

@@ -38,14 +38,14 @@ internal sealed class Aes128Ctr : IDisposable
             throw new ArgumentException($"The initial counter block must be {BlockSize} bytes, not {initialCounter.Length}.", nameof(initialCounter));
         }
 
-        if (backend == AesCtrBackend.Intrinsics && !AesNi.IsSupported)
+        if (backend == AesCtrBackend.Intrinsics && !HardwareSupported)
         {
             throw new PlatformNotSupportedException("This CPU has no AES instructions; use the portable backend.");
         }
 
         _counterHigh = BinaryPrimitives.ReadUInt64BigEndian(initialCounter);
         _counterLow = BinaryPrimitives.ReadUInt64BigEndian(initialCounter[8..]);
-        Backend = backend == AesCtrBackend.Auto ? (AesNi.IsSupported ? AesCtrBackend.Intrinsics : AesCtrBackend.Portable) : backend;
+        Backend = backend == AesCtrBackend.Auto ? (HardwareSupported ? AesCtrBackend.Intrinsics : AesCtrBackend.Portable) : backend;
         if (Backend == AesCtrBackend.Intrinsics)
         {
             _roundKeys = GC.AllocateUninitializedArray<byte>(11 * BlockSize, pinned: true);
@@ -57,6 +57,9 @@ internal sealed class Aes128Ctr : IDisposable
             _portable.Key = key.ToArray();
         }
     }
+
+    /// <summary>AES-NI for the rounds and SSSE3 for the byte shuffle of the counter (x64 only; other CPUs use the portable path).</summary>
+    public static bool HardwareSupported => AesNi.IsSupported && Ssse3.IsSupported;
 
     public AesCtrBackend Backend { get; }
 
