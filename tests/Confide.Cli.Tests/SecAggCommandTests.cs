@@ -12,7 +12,8 @@ public sealed class SecAggCommandTests
         using var doc = JsonDocument.Parse(stdout);
         JsonElement root = doc.RootElement;
         Assert.True(root.GetProperty("correct").GetBoolean());
-        Assert.True(root.GetProperty("client_ms").GetDouble() > 0);
+        Assert.True(root.GetProperty("client_ms").GetDouble() >= 0);
+        Assert.True(root.GetProperty("client_wall_ms").GetDouble() > 0);
         Assert.True(root.GetProperty("server_ms").GetDouble() > 0);
         Assert.True(root.GetProperty("bytes_per_client").GetDouble() > 64 * 4);
         Assert.Equal(5, root.GetProperty("server_stage_ms").EnumerateObject().Count());
@@ -37,6 +38,15 @@ public sealed class SecAggCommandTests
         (code, _, stderr) = CliRunner.Run("secagg", "bench", "--clients", "5", "--dropout", "1.5");
         Assert.NotEqual(0, code);
         Assert.Contains("--dropout", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(500, 18, 0.0, 10)]
+    [InlineData(500, 18, 0.3, 4)]
+    [InlineData(500, 499, 0.3, 250)]
+    public void DefaultThresholdKeepsTheAbortProbabilityAtOnePercent(int n, int k, double p, int expected)
+    {
+        Assert.Equal(expected, Confide.Cli.Commands.SecAggCommand.DefaultThreshold(n, k, p));
     }
 
     [Fact]

@@ -35,6 +35,7 @@ public sealed class SecAggClient : IDisposable
     // Neighbour v → its advertised keys (U1 ∩ N(u)), then v → the shares it gave us (U2 ∩ N(u)).
     private Dictionary<int, (AgreementPublicKey Cipher, AgreementPublicKey Mask)>? _peerKeys;
     private SortedDictionary<int, (byte[] SelfMaskShare, byte[] MaskKeyShare)>? _heldShares;
+    private byte[]? _ownSelfMaskShare;
     private int[]? _signedSurvivors;
     private byte[]? _signedPayload;
 
@@ -159,26 +160,36 @@ public sealed class SecAggClient : IDisposable
             peers.Add(v, (cipher, mask));
         }
 
-        if (peers.Count < _threshold)
+        if (peers.Count + 1 < _threshold)
         {
-            throw Abort(new SecAggInsufficientSurvivorsException(Stage, peers.Count, _threshold,
-                $"Stage ShareKeys: client {ClientId} received keys from {peers.Count} of its {_session.Options.NeighbourCount} neighbours; the threshold is t = {_threshold}."));
+            throw Abort(new SecAggInsufficientSurvivorsException(Stage, peers.Count + 1, _threshold,
+                $"Stage ShareKeys: client {ClientId} received keys from {peers.Count} of its {_session.Options.NeighbourCount} neighbours; with its own share that is below the threshold t = {_threshold}."));
         }
 
         _selfMaskSeed = new byte[SecAggCrypto.SeedLength];
         _random.NextBytes(_selfMaskSeed);
-        int[] holders = peers.Keys.Order().ToArray();
+        // As in Bonawitz et al., the client keeps one share of b_u itself (revealed only when it survives), so a survivor
+        // needs t − 1 neighbours to unmask. Its own share of s_u^SK would never be revealed, so it is dropped at once.
+        int[] holders = peers.Keys.Append(ClientId).Order().ToArray();
         byte[][] selfShares = SecAggCrypto.Split(_selfMaskSeed, holders, _threshold, _random);
         byte[][] keyShares = SecAggCrypto.Split(_maskPrivate, holders, _threshold, _random);
-        var shares = new EncryptedShare[holders.Length];
-        for (int i = 0; i < holders.Length; i++)
+        int own = Array.IndexOf(holders, ClientId);
+        _ownSelfMaskShare = selfShares[own];
+        CryptographicOperations.ZeroMemory(keyShares[own]);
+        var shares = new EncryptedShare[holders.Length - 1];
+        for (int i = 0, j = 0; i < holders.Length; i++)
         {
             int v = holders[i];
+            if (v == ClientId)
+            {
+                continue;
+            }
+
             byte[] plaintext = SecAggShareBundle.Encode(ClientId, v, selfShares[i], keyShares[i]);
             try
             {
                 byte[] ciphertext = ShareEncryption.Encrypt(_cipherKey!, ClientId, peers[v].Item1, v, _session.Binding.Crypto, plaintext, _random);
-                shares[i] = new EncryptedShare(ClientId, v, ciphertext);
+                shares[j++] = new EncryptedShare(ClientId, v, ciphertext);
             }
             finally
             {
@@ -254,10 +265,10 @@ public sealed class SecAggClient : IDisposable
                 }
             }
 
-            if (held.Count < _threshold)
+            if (held.Count + 1 < _threshold)
             {
-                throw Abort(new SecAggInsufficientSurvivorsException(Stage, held.Count, _threshold,
-                    $"Stage MaskedInputCollection: client {ClientId} received shares from {held.Count} neighbours; the threshold is t = {_threshold}."));
+                throw Abort(new SecAggInsufficientSurvivorsException(Stage, held.Count + 1, _threshold,
+                    $"Stage MaskedInputCollection: client {ClientId} received shares from {held.Count} neighbours; with its own share that is below the threshold t = {_threshold}."));
             }
         }
         catch
@@ -353,7 +364,7 @@ public sealed class SecAggClient : IDisposable
             }
         }
 
-        var selfMaskShares = new List<RevealedShare>();
+        var selfMaskShares = new List<RevealedShare> { new(ClientId, (byte[])_ownSelfMaskShare!.Clone()) };
         var maskKeyShares = new List<RevealedShare>();
         foreach ((int v, (byte[] selfShare, byte[] keyShare)) in _heldShares!)
         {
@@ -545,6 +556,11 @@ public sealed class SecAggClient : IDisposable
         if (_selfMaskSeed is not null)
         {
             CryptographicOperations.ZeroMemory(_selfMaskSeed);
+        }
+
+        if (_ownSelfMaskShare is not null)
+        {
+            CryptographicOperations.ZeroMemory(_ownSelfMaskShare);
         }
 
         Array.Clear(_input);

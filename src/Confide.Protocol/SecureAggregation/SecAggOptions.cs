@@ -6,7 +6,8 @@ namespace Confide.Protocol.SecureAggregation;
 /// the modulus 2^bits, and the survivor-list signature quorum. Validated where built.
 /// </summary>
 /// <remarks>
-/// <para><see cref="NeighbourCount"/> = n − 1 is the full graph of Bonawitz et al. 2017.</para>
+/// <para><see cref="NeighbourCount"/> = n − 1 is the full graph of Bonawitz et al. 2017; smaller k uses the k-regular Harary
+/// graph over a seeded ordering of the clients (odd k therefore needs even n).</para>
 /// <para>The default <see cref="SignatureQuorum"/> is ⌊n/2⌋ + 1 of all n clients. Honest clients sign one survivor list
 /// only, so two different lists cannot both collect a majority: this is what makes the consistency round bind a
 /// malicious server. A smaller quorum is accepted (for simulations with heavy dropout) but loses that guarantee.</para>
@@ -30,6 +31,11 @@ public sealed record SecAggOptions
         if (k < 1 || k > clientCount - 1)
         {
             throw new ArgumentOutOfRangeException(nameof(neighbourCount), k, $"The neighbour count must be between 1 and n − 1 = {clientCount - 1}.");
+        }
+
+        if (k < clientCount - 1 && k % 2 == 1 && clientCount % 2 == 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(neighbourCount), k, $"A {k}-regular graph on {clientCount} clients does not exist (odd degree needs an even number of clients); use {k - 1} or {k + 1}.");
         }
 
         if (threshold < 1 || threshold > k)

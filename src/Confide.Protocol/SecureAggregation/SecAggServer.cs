@@ -16,6 +16,8 @@ namespace Confide.Protocol.SecureAggregation;
 /// <para>After every stage the server checks the survival requirement: at least t survivors, and at least t surviving
 /// neighbours for every client whose secrets may need reconstruction; after ConsistencyCheck also the signature quorum.
 /// If it fails the round aborts with <see cref="SecAggInsufficientSurvivorsException"/> naming the stage and counts.</para>
+/// <para>Not thread-safe: the caller serialises <see cref="Receive"/> and <see cref="CloseStage"/> (the final reconstruction
+/// itself runs in parallel).</para>
 /// </remarks>
 public sealed class SecAggServer
 {
@@ -250,13 +252,10 @@ public sealed class SecAggServer
             throw new SecAggInvalidMessageException(Stage, $"The masked input of client {m.Sender} has {m.MaskedInput?.Length ?? 0} elements; expected D = {options.Dimension}.");
         }
 
-        ulong mask = options.ModulusMask;
-        foreach (ulong value in m.MaskedInput)
+        ulong largest = System.Numerics.Tensors.TensorPrimitives.Max<ulong>(m.MaskedInput);
+        if (largest > options.ModulusMask)
         {
-            if (value > mask)
-            {
-                throw new SecAggInvalidMessageException(Stage, $"The masked input of client {m.Sender} holds {value}, outside Z_2^{options.ModulusBits}.");
-            }
+            throw new SecAggInvalidMessageException(Stage, $"The masked input of client {m.Sender} holds {largest}, outside Z_2^{options.ModulusBits}.");
         }
     }
 
@@ -274,7 +273,7 @@ public sealed class SecAggServer
         var seen = new HashSet<int>();
         foreach (RevealedShare share in m.SelfMaskShares ?? [])
         {
-            int v = CheckRevealed(u, share, seen);
+            int v = CheckRevealed(u, share, seen, ownAllowed: true);
             if (!_alive[2][v])
             {
                 throw new SecAggInvalidMessageException(Stage, $"Client {u} revealed a self-mask share of client {v}, which is not a survivor.");
@@ -283,7 +282,7 @@ public sealed class SecAggServer
 
         foreach (RevealedShare share in m.MaskKeyShares ?? [])
         {
-            int v = CheckRevealed(u, share, seen);
+            int v = CheckRevealed(u, share, seen, ownAllowed: false);
             if (_alive[2][v] || !_alive[1][v])
             {
                 throw new SecAggInvalidMessageException(Stage, $"Client {u} revealed a mask-key share of client {v}, which did not drop after ShareKeys.");
@@ -291,7 +290,7 @@ public sealed class SecAggServer
         }
     }
 
-    private int CheckRevealed(int holder, RevealedShare share, HashSet<int> seen)
+    private int CheckRevealed(int holder, RevealedShare share, HashSet<int> seen, bool ownAllowed)
     {
         if (share is null || share.Share is null || share.Share.Length != SecAggCrypto.ShareLength)
         {
@@ -299,7 +298,8 @@ public sealed class SecAggServer
         }
 
         int v = share.Owner;
-        if (!_session.IsClient(v) || !_session.AreNeighbours(holder, v) || !_alive[1][v])
+        bool own = ownAllowed && v == holder;
+        if (!_session.IsClient(v) || (!own && !_session.AreNeighbours(holder, v)) || !_alive[1][v])
         {
             throw new SecAggInvalidMessageException(Stage, $"Client {holder} revealed a share of client {v}, which is not a neighbour that completed ShareKeys.");
         }
@@ -330,7 +330,8 @@ public sealed class SecAggServer
         }
 
         // Whose secrets may still need reconstructing: before masking, everyone still in; afterwards, the survivors (for
-        // b_u) and the clients that dropped after sharing but have a surviving neighbour (for s_u^SK).
+        // b_u) and the clients that dropped after sharing but have a surviving neighbour (for s_u^SK). A client that is
+        // still present holds one share of its own b_u, so it counts as a holder of its own secret; a dropped one does not.
         bool[] owners = stage <= SecAggStage.ShareKeys ? alive : _alive[1];
         for (int u = 0; u < _n; u++)
         {
@@ -339,11 +340,13 @@ public sealed class SecAggServer
                 continue;
             }
 
-            int holders = CountAlive(s, u);
+            int neighbours = CountAlive(s, u);
+            int holders = neighbours + (alive[u] ? 1 : 0);
             if (holders < _threshold)
             {
+                string self = alive[u] ? " plus itself" : string.Empty;
                 throw new SecAggInsufficientSurvivorsException(stage, holders, _threshold,
-                    $"Stage {stage}: client {u} has {holders} of its {_session.Options.NeighbourCount} neighbours left; its secrets need t = {_threshold} (survivors {count} of {_n}).");
+                    $"Stage {stage}: client {u} has {neighbours} of its {_session.Options.NeighbourCount} neighbours left{self}; its secrets need t = {_threshold} share holders (survivors {count} of {_n}).");
             }
         }
     }

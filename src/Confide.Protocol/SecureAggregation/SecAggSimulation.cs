@@ -134,6 +134,64 @@ public static class SecAggSimulation
         return new SecAggSimulationResult(session, server.Result, null, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients), clientCpu, serverCpu);
     }
 
+    /// <summary>
+    /// Quantizes each client's update (clipped, weighted by its sample count, stochastically rounded into Z_{2^k}, with the
+    /// weight appended as one more coordinate), runs a round, and decodes the survivors' weighted mean. The server never sees
+    /// an individual update or weight.
+    /// </summary>
+    /// <param name="updates">One float vector of length D per client.</param>
+    /// <param name="weights">Each client's sample count.</param>
+    /// <param name="quantizer">The quantizer; its modulus must match <paramref name="options"/> and it must allow n clients.</param>
+    /// <param name="options">Protocol options with dimension D + 1.</param>
+    /// <param name="dropouts">Who vanishes and when.</param>
+    /// <param name="random">Every random draw: quantization rounding and the protocol's secrets.</param>
+    public static SecAggMeanResult RunWeightedMean(
+        IReadOnlyList<float[]> updates, IReadOnlyList<long> weights, StochasticQuantizer quantizer, SecAggOptions options, SecAggDropouts dropouts, IRandomSource random)
+    {
+        ArgumentNullException.ThrowIfNull(updates);
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(quantizer);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(random);
+        if (updates.Count != options.ClientCount || weights.Count != options.ClientCount)
+        {
+            throw new ArgumentException($"{updates.Count} updates and {weights.Count} weights given for {options.ClientCount} clients.", nameof(updates));
+        }
+
+        if (quantizer.Options.ModulusBits != options.ModulusBits)
+        {
+            throw new ArgumentException($"The quantizer works in Z_2^{quantizer.Options.ModulusBits} but the protocol in Z_2^{options.ModulusBits}.", nameof(quantizer));
+        }
+
+        if (quantizer.Options.MaxClients < options.ClientCount)
+        {
+            throw new ArgumentException($"The quantizer's headroom covers {quantizer.Options.MaxClients} clients, fewer than the {options.ClientCount} in the round: the sum could overflow.", nameof(quantizer));
+        }
+
+        int d = options.Dimension - 1;
+        var inputs = new ulong[updates.Count][];
+        IRandomSource rounding = random.Fork(ulong.MaxValue);
+        for (int u = 0; u < updates.Count; u++)
+        {
+            if (updates[u].Length != d)
+            {
+                throw new ArgumentException($"Update {u} has {updates[u].Length} values; the options' dimension {options.Dimension} is D + 1 = {d} + 1.", nameof(updates));
+            }
+
+            inputs[u] = quantizer.Quantize(updates[u], weights[u], rounding);
+        }
+
+        SecAggSimulationResult round = Run(inputs, options, dropouts, random);
+        if (!round.Completed)
+        {
+            return new SecAggMeanResult(round, null, 0, double.NaN);
+        }
+
+        float[] mean = new float[d];
+        long total = quantizer.DequantizeMean(round.Result!.Sum, mean);
+        return new SecAggMeanResult(round, mean, total, quantizer.MeanErrorBound(round.Result.Survivors.Count, total));
+    }
+
     /// <summary>Σ inputs[u] mod 2^k over <paramref name="clients"/>: the value a completed round must reproduce.</summary>
     public static ulong[] PlainSum(IReadOnlyList<ulong[]> inputs, IEnumerable<int> clients, int modulusBits)
     {

@@ -51,6 +51,11 @@ public sealed class SecAggRoundTests
                 k = n - 1;
             }
 
+            if (k < n - 1 && k % 2 == 1 && n % 2 == 1)
+            {
+                k++;
+            }
+
             int t = 1 + meta.NextInt32(k);
             int d = 1 + meta.NextInt32(50);
             int bits = meta.NextInt32(4) switch { 0 => 8, 1 => 32, 2 => 62, _ => 1 + meta.NextInt32(62) };
@@ -83,6 +88,49 @@ public sealed class SecAggRoundTests
         // The seed was chosen so both outcomes occur; a protocol that always aborted or never did would fail here.
         Assert.True(completed >= 10, $"only {completed} rounds completed");
         Assert.True(aborted >= 3, $"only {aborted} rounds aborted");
+    }
+
+    [Fact]
+    public void ASurvivorsOwnShareCountsTowardsTheThreshold()
+    {
+        // n = 4, t = 3: after one client drops, each survivor has two surviving neighbours plus its own share of b_u.
+        var options = new SecAggOptions(clientCount: 4, threshold: 3, dimension: 6);
+        var inputs = RandomInputs(options, new SeededRandomSource(5));
+        SecAggSimulationResult run = SecAggSimulation.Run(inputs, options, SecAggDropouts.At(SecAggStage.MaskedInputCollection, 2), new SeededRandomSource(6));
+        Assert.True(run.Completed, run.Error?.Message);
+        Assert.Equal(SecAggSimulation.PlainSum(inputs, [0, 1, 3], 32), run.Result!.Sum);
+
+        // A second dropout after masking leaves two signers, below both t and the quorum.
+        var twice = new SecAggDropouts(new Dictionary<int, SecAggStage> { [2] = SecAggStage.MaskedInputCollection, [1] = SecAggStage.ConsistencyCheck });
+        SecAggSimulationResult failed = SecAggSimulation.Run(inputs, options, twice, new SeededRandomSource(6));
+        var error = Assert.IsType<SecAggInsufficientSurvivorsException>(failed.Error);
+        Assert.Equal(SecAggStage.ConsistencyCheck, error.Stage);
+    }
+
+    [Fact]
+    public void SecAggPlusClientsOnlyTalkToTheirNeighbours()
+    {
+        var options = new SecAggOptions(clientCount: 20, threshold: 3, dimension: 5, neighbourCount: 6);
+        using var h = new SecAggHarness(options, seed: 8);
+        var broadcasts = h.Step(null);
+        for (int u = 0; u < 20; u++)
+        {
+            var keys = ((KeysBroadcastMessage)broadcasts[u]).Keys;
+            Assert.Equal(h.Session.Neighbours(u), keys.Select(k => k.Sender).ToArray());
+            Assert.Equal(6, keys.Count);
+        }
+
+        var deliveries = h.Step(broadcasts);
+        for (int u = 0; u < 20; u++)
+        {
+            var shares = ((SharesDeliveryMessage)deliveries[u]).Shares;
+            Assert.Equal(h.Session.Neighbours(u), shares.Select(s => s.Sender).Order().ToArray());
+            Assert.All(h.Session.Neighbours(u), v => Assert.True(h.Session.AreNeighbours(v, u)));
+        }
+
+        var inbox = h.Step(h.Step(h.Step(deliveries)));
+        Assert.Empty(inbox);
+        Assert.Equal(SecAggSimulation.PlainSum(h.Inputs, Enumerable.Range(0, 20), 32), h.Server.Result.Sum);
     }
 
     internal static ulong[][] RandomInputs(SecAggOptions options, IRandomSource random)

@@ -5,7 +5,7 @@ namespace Confide.Protocol.Tests.SecureAggregation;
 /// <summary>
 /// An independent statement of when a round must succeed: after each stage s the responders U_s number at least t (and,
 /// from ConsistencyCheck on, the signature quorum), and every client whose secret may need reconstructing keeps at least
-/// t neighbours in U_s.
+/// t share holders in U_s: its neighbours there, plus itself when it is there too.
 /// </summary>
 internal sealed class SurvivalOracle(SecAggOptions options, SecAggDropouts dropouts, Func<int, IReadOnlyList<int>> neighbours)
 {
@@ -28,7 +28,9 @@ internal sealed class SurvivalOracle(SecAggOptions options, SecAggDropouts dropo
                 : sets[1].Where(u => sets[2].Contains(u) || neighbours(u).Any(sets[2].Contains));
             foreach (int u in owners)
             {
-                if (neighbours(u).Count(sets[s].Contains) < options.Threshold)
+                // A client still present holds one share of its own self-mask seed.
+                int holders = neighbours(u).Count(sets[s].Contains) + (sets[s].Contains(u) ? 1 : 0);
+                if (holders < options.Threshold)
                 {
                     return (stage, []);
                 }

@@ -60,13 +60,14 @@ internal static partial class SecAggCrypto
     }
 
     /// <summary>
-    /// Reconstructs a 32-byte secret from shares revealed by <paramref name="holders"/>. It uses the t + 1 lowest holder ids
-    /// (the extra share is checked for consistency), so many secrets share one set of x's and its cached Lagrange basis.
+    /// Reconstructs a 32-byte secret from t + 1 of the shares revealed by <paramref name="holders"/> (the extra share is
+    /// checked for consistency). It takes the first of <paramref name="preferred"/> holder sets that it has completely, else
+    /// the t + 1 lowest holder ids, so that many secrets share one set of x's and its cached Lagrange basis.
     /// </summary>
     /// <exception cref="CryptographicException">A share is malformed, claims another holder's x, or the shares are inconsistent.</exception>
-    public static byte[] Combine(ShamirSecretSharing sharing, IReadOnlyList<int> holders, IReadOnlyList<byte[]> shares)
+    public static byte[] Combine(ShamirSecretSharing sharing, IReadOnlyList<int> holders, IReadOnlyList<byte[]> shares, IReadOnlyList<int[]> preferred)
     {
-        int[] order = Enumerable.Range(0, holders.Count).OrderBy(i => holders[i]).Take(sharing.Threshold + 1).ToArray();
+        int[] order = Choose(holders, sharing.Threshold + 1, preferred);
         var parsed = new List<ShamirShare>(order.Length);
         try
         {
@@ -93,6 +94,25 @@ internal static partial class SecAggCrypto
                 share.Dispose();
             }
         }
+    }
+
+    private static int[] Choose(IReadOnlyList<int> holders, int count, IReadOnlyList<int[]> preferred)
+    {
+        var index = new Dictionary<int, int>(holders.Count);
+        for (int i = 0; i < holders.Count; i++)
+        {
+            index[holders[i]] = i;
+        }
+
+        foreach (int[] set in preferred)
+        {
+            if (set.Length == count && set.All(index.ContainsKey))
+            {
+                return set.Select(h => index[h]).ToArray();
+            }
+        }
+
+        return Enumerable.Range(0, holders.Count).OrderBy(i => holders[i]).Take(count).ToArray();
     }
 
     /// <summary>Adds (or subtracts) PRG(seed) into a 64-bit accumulator mod 2^k.</summary>
@@ -131,6 +151,21 @@ internal static partial class SecAggCrypto
         }
 
         return wide;
+    }
+
+    /// <summary>The SecAgg+ graph (Bell et al. 2020): a Harary graph over a seeded ordering, or the complete graph when k = n − 1.</summary>
+    public static int[][] NeighbourGraph(int n, int k, ReadOnlySpan<byte> seed)
+    {
+        Confide.SecureAggregation.NeighbourGraph graph = k == n - 1
+            ? Confide.SecureAggregation.NeighbourGraph.Complete(n)
+            : Confide.SecureAggregation.NeighbourGraph.Harary(n, k, seed);
+        var neighbours = new int[n][];
+        for (int u = 0; u < n; u++)
+        {
+            neighbours[u] = graph.Neighbours(u).ToArray();
+        }
+
+        return neighbours;
     }
 
     /// <summary>The <see cref="SecAggContext"/> for a session: SHA-256 of the UTF-8 session id (always 32 bytes) and the round.</summary>

@@ -62,45 +62,55 @@ internal static class SecAggUnmasker
             }
         }
 
+        // In the full graph most secrets are held by every responder: two fixed holder sets (the t + 1 lowest responders,
+        // and the next t + 1 for owners inside the first) cover them all, so Lagrange bases are computed a handful of times.
+        int[] responders = Enumerable.Range(0, n).Where(u => responses[u] is not null).ToArray();
+        var preferred = new List<int[]>();
+        for (int start = 0; start + t + 1 <= responders.Length && preferred.Count < 2; start += t + 1)
+        {
+            preferred.Add(responders[start..(start + t + 1)]);
+        }
+
         int d = options.Dimension;
         int bits = options.ModulusBits;
         bool narrow = SecAggCrypto.UsesNarrowWords(bits);
         var partials = new ConcurrentBag<Array>();
-        long streams = 0;
+        // A fixed set of workers (one per core) pulls jobs from a shared counter, so each keeps one accumulator and one
+        // Shamir instance whose Lagrange-basis cache serves every secret it reconstructs.
+        int workers = Math.Clamp(Environment.ProcessorCount, 1, Math.Max(1, jobs.Count));
+        int next = -1;
         try
         {
-            Parallel.ForEach(
-                Partitioner.Create(0, jobs.Count, 1),
-                () => new Worker(narrow ? new uint[d] : null, narrow ? null : new ulong[d], new ShamirSecretSharing(t, random.Fork((ulong)Interlocked.Increment(ref streams)))),
-                (range, _, worker) =>
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+            {
+                var worker = new Worker(narrow ? new uint[d] : null, narrow ? null : new ulong[d], new ShamirSecretSharing(t, random.Fork((ulong)w + 1)));
+                int j;
+                while ((j = Interlocked.Increment(ref next)) < jobs.Count)
                 {
-                    for (int j = range.Item1; j < range.Item2; j++)
+                    int owner = jobs[j];
+                    if (isSurvivor[owner])
                     {
-                        int owner = jobs[j];
-                        if (isSurvivor[owner])
+                        byte[] seed = Reconstruct(worker.Sharing, selfShares[owner], owner, "self-mask seed", preferred);
+                        if (worker.Narrow is not null)
                         {
-                            byte[] seed = Reconstruct(worker.Sharing, selfShares[owner], owner, "self-mask seed");
-                            if (worker.Narrow is not null)
-                            {
-                                SecAggCrypto.SelfMask(seed, worker.Narrow, bits, subtract: true);
-                            }
-                            else
-                            {
-                                SecAggCrypto.SelfMask(seed, worker.Wide!, bits, subtract: true);
-                            }
-
-                            CryptographicOperations.ZeroMemory(seed);
+                            SecAggCrypto.SelfMask(seed, worker.Narrow, bits, subtract: true);
                         }
                         else
                         {
-                            byte[] raw = Reconstruct(worker.Sharing, keyShares[owner], owner, "mask private key");
-                            RemovePairwiseMasks(session, owner, raw, isSurvivor, keys, worker, bits);
+                            SecAggCrypto.SelfMask(seed, worker.Wide!, bits, subtract: true);
                         }
-                    }
 
-                    return worker;
-                },
-                worker => partials.Add((Array?)worker.Narrow ?? worker.Wide!));
+                        CryptographicOperations.ZeroMemory(seed);
+                    }
+                    else
+                    {
+                        byte[] raw = Reconstruct(worker.Sharing, keyShares[owner], owner, "mask private key", preferred);
+                        RemovePairwiseMasks(session, owner, raw, isSurvivor, keys, worker, bits);
+                    }
+                }
+
+                partials.Add((Array?)worker.Narrow ?? worker.Wide!);
+            });
         }
         catch (AggregateException ex) when (ex.InnerExceptions.OfType<SecAggProtocolException>().FirstOrDefault() is { } first)
         {
@@ -108,17 +118,21 @@ internal static class SecAggUnmasker
         }
 
         ulong[] sum = new ulong[d];
-        unchecked
+
+        // Σ y_u, in coordinate blocks across the cores (wrapping addition; reduced mod 2^k below).
+        const int Block = 8192;
+        Parallel.For(0, (d + Block - 1) / Block, b =>
         {
+            int start = b * Block;
+            Span<ulong> target = sum.AsSpan(start, Math.Min(Block, d - start));
             foreach (int u in survivors)
             {
-                ulong[] y = masked[u]!;
-                for (int i = 0; i < d; i++)
-                {
-                    sum[i] += y[i];
-                }
+                System.Numerics.Tensors.TensorPrimitives.Add(target, masked[u].AsSpan(start, target.Length), target);
             }
+        });
 
+        unchecked
+        {
             foreach (Array partial in partials)
             {
                 if (partial is uint[] p32)
@@ -188,7 +202,7 @@ internal static class SecAggUnmasker
         }
     }
 
-    private static byte[] Reconstruct(ShamirSecretSharing sharing, List<(int Holder, byte[] Share)>? shares, int owner, string what)
+    private static byte[] Reconstruct(ShamirSecretSharing sharing, List<(int Holder, byte[] Share)>? shares, int owner, string what, IReadOnlyList<int[]> preferred)
     {
         int t = sharing.Threshold;
         int count = shares?.Count ?? 0;
@@ -200,7 +214,7 @@ internal static class SecAggUnmasker
 
         try
         {
-            return SecAggCrypto.Combine(sharing, shares!.Select(s => s.Holder).ToArray(), shares!.Select(s => s.Share).ToArray());
+            return SecAggCrypto.Combine(sharing, shares!.Select(s => s.Holder).ToArray(), shares!.Select(s => s.Share).ToArray(), preferred);
         }
         catch (CryptographicException ex)
         {
