@@ -10,6 +10,7 @@ internal static class CliRoot
     public static void AddCommands(RootCommand root)
     {
         root.Subcommands.Add(VersionCommand.Create());
+        root.Subcommands.Add(SimulateCommand.Create());
     }
 
     /// <summary>

@@ -1,0 +1,147 @@
+using System.CommandLine;
+using System.Globalization;
+using Confide.Training;
+using Confide.Training.Attacks;
+using Confide.Training.Partitioning;
+using Confide.Training.Simulation;
+using Spectre.Console;
+
+namespace Confide.Cli.Commands;
+
+/// <summary>
+/// <c>confide simulate</c>: a federated run in one process. The orchestration lives in
+/// <see cref="FederatedSimulation"/>; this command maps options, prints progress and the summary, and writes the files.
+/// </summary>
+internal static class SimulateCommand
+{
+    public static Command Create()
+    {
+        var dataset = new Option<string>("--dataset") { Description = "digits (embedded, default) or fashion-mnist", DefaultValueFactory = _ => "digits" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Directory with the Fashion-MNIST IDX files (default: the Debian package's)" };
+        var model = new Option<string>("--model") { Description = ModelCatalog.Syntax, DefaultValueFactory = _ => "mlp" };
+        var clients = new Option<int>("--clients") { Description = "Number of clients N", DefaultValueFactory = _ => 10 };
+        var rounds = new Option<int>("--rounds") { Description = "Number of rounds R", DefaultValueFactory = _ => 20 };
+        var fraction = new Option<double>("--fraction") { Description = "Fraction of clients sampled per round, in (0, 1]", DefaultValueFactory = _ => 1.0 };
+        var epochs = new Option<int>("--local-epochs") { Description = "Local epochs E per round", DefaultValueFactory = _ => 2 };
+        var batch = new Option<int>("--batch") { Description = "Local batch size B", DefaultValueFactory = _ => 16 };
+        var lr = new Option<double>("--lr") { Description = "Local learning rate", DefaultValueFactory = _ => 0.05 };
+        var momentum = new Option<double>("--momentum") { Description = "Local SGD momentum", DefaultValueFactory = _ => 0.9 };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Local L2 weight decay", DefaultValueFactory = _ => 0.0 };
+        var proxMu = new Option<double>("--prox-mu") { Description = "FedProx proximal term μ (0 = FedAvg)", DefaultValueFactory = _ => 0.0 };
+        var partition = new Option<string>("--partition") { Description = PartitionerCatalog.Syntax, DefaultValueFactory = _ => "iid" };
+        var aggregator = new Option<string>("--aggregator") { Description = AggregatorCatalog.Syntax, DefaultValueFactory = _ => "fedavg" };
+        var byzantine = new Option<int?>("--byzantine") { Description = "f assumed by robust aggregators (default: --malicious)" };
+        var attack = new Option<string?>("--attack") { Description = AttackCatalog.Syntax };
+        var malicious = new Option<int>("--malicious") { Description = "Number of malicious clients m", DefaultValueFactory = _ => 0 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of every random draw (runs are reproducible)", DefaultValueFactory = _ => 1UL };
+        var rootSize = new Option<int>("--root-size") { Description = "Server root set size (FLTrust)", DefaultValueFactory = _ => 100 };
+        var output = new Option<string?>("--out") { Description = "Directory for metrics.csv and summary.json" };
+        var json = new Option<bool>("--json") { Description = "Print summary.json to stdout instead of the table" };
+
+        var command = new Command("simulate", "Train a model across simulated clients, with robust aggregation and attacks, and report accuracy per round.");
+        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, output, json })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(parse =>
+        {
+            SimulationOptions options;
+            try
+            {
+                options = new SimulationOptions
+                {
+                    Dataset = parse.GetValue(dataset)!,
+                    DataDirectory = parse.GetValue(dataDir),
+                    Model = parse.GetValue(model)!,
+                    Clients = parse.GetValue(clients),
+                    Rounds = parse.GetValue(rounds),
+                    Fraction = parse.GetValue(fraction),
+                    Training = new TrainingOptions
+                    {
+                        Epochs = parse.GetValue(epochs),
+                        BatchSize = parse.GetValue(batch),
+                        LearningRate = parse.GetValue(lr),
+                        Momentum = parse.GetValue(momentum),
+                        WeightDecay = parse.GetValue(weightDecay),
+                        ProximalMu = parse.GetValue(proxMu),
+                    },
+                    Partition = parse.GetValue(partition)!,
+                    Aggregator = parse.GetValue(aggregator)!,
+                    Byzantine = parse.GetValue(byzantine),
+                    Attack = parse.GetValue(attack),
+                    Malicious = parse.GetValue(malicious),
+                    Seed = parse.GetValue(seed),
+                    RootSize = parse.GetValue(rootSize),
+                };
+            }
+            catch (ArgumentOutOfRangeException ex)
+            {
+                // Map the property name back to the option the user typed.
+                throw new CliException($"--{OptionName(ex.ParamName)}: {ex.Message.Split(" (Parameter", 2)[0].Split(Environment.NewLine)[0]}", 2);
+            }
+
+            bool asJson = parse.GetValue(json);
+            var simulation = new FederatedSimulation(options);
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out), Interactive = InteractionSupport.No });
+            if (!asJson)
+            {
+                Console.Out.WriteLine(
+                    $"{options.Dataset}: {simulation.Data.Clients.Count} client samples, {simulation.Data.Test.Count} test; {simulation.Model.Name} ({simulation.Model.Layout.TotalLength} weights); " +
+                    $"{options.Clients} clients ({options.ClientsPerRound} per round), {options.Partition}, {options.Aggregator}" +
+                    (options.Attack is null ? "" : $", attack {options.Attack} by {options.Malicious} (clients {string.Join(' ', simulation.MaliciousClients)})"));
+            }
+
+            var result = simulation.Run(asJson ? null : r => Console.Out.WriteLine(
+                $"round {r.Round,3}/{options.Rounds}  accuracy {r.Accuracy:F4}  loss {r.Loss:F4}  flagged {r.Flagged.Count}" +
+                (r.MaliciousParticipants > 0 ? $" ({r.Flagged.Count(f => f.Malicious)} of {r.MaliciousParticipants} malicious)" : "") +
+                (r.BackdoorSuccessRate is double asr ? $"  backdoor ASR {asr:F3}" : "") +
+                $"  {r.Seconds:F2} s"));
+
+            string? outDir = parse.GetValue(output);
+            if (outDir is not null)
+            {
+                SimulationReport.Write(result, outDir);
+            }
+
+            if (asJson)
+            {
+                Console.Out.WriteLine(SimulationReport.SummaryJson(result));
+                return 0;
+            }
+
+            var table = new Table().AddColumn("metric").AddColumn("value");
+            table.AddRow("final accuracy", result.FinalAccuracy.ToString("F4", CultureInfo.InvariantCulture));
+            table.AddRow("final loss", result.FinalLoss.ToString("F4", CultureInfo.InvariantCulture));
+            if (result.Rounds[^1].BackdoorSuccessRate is double finalAsr)
+            {
+                table.AddRow("backdoor success rate", finalAsr.ToString("F4", CultureInfo.InvariantCulture));
+            }
+
+            table.AddRow("flagged (malicious / all)", $"{result.Rounds.Sum(r => r.Flagged.Count(f => f.Malicious))} / {result.Rounds.Sum(r => r.Flagged.Count)}");
+            table.AddRow("rounds", result.Rounds.Count.ToString(CultureInfo.InvariantCulture));
+            table.AddRow("mean round time", $"{result.Rounds.Average(r => r.Seconds):F3} s");
+            table.AddRow("total time", $"{result.TotalSeconds:F2} s");
+            if (outDir is not null)
+            {
+                table.AddRow("files", Markup.Escape($"{Path.Combine(outDir, "metrics.csv")}, {Path.Combine(outDir, "summary.json")}"));
+            }
+
+            console.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    private static string OptionName(string? property) => property switch
+    {
+        "Epochs" => "local-epochs",
+        "BatchSize" => "batch",
+        "LearningRate" => "lr",
+        "WeightDecay" => "weight-decay",
+        "ProximalMu" => "prox-mu",
+        "RootSize" => "root-size",
+        null => "option",
+        _ => property.ToLowerInvariant(),
+    };
+}

@@ -1,0 +1,349 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using Confide.Parameters;
+using Confide.Randomness;
+using Confide.Training.Attacks;
+using Confide.Training.Data;
+using Confide.Training.Models;
+using Confide.Training.Partitioning;
+
+namespace Confide.Training.Simulation;
+
+/// <summary>
+/// A federated run in one process (FedAvg's loop, McMahan et al. 2017): each round samples clients, each trains the
+/// global model on its own data in parallel, malicious clients poison their data or their update, the server aggregates
+/// the updates (client weights minus global weights) with the chosen rule and adds the aggregate to the global model,
+/// then evaluates it on the held-out test set.
+/// </summary>
+/// <remarks>
+/// Every random draw comes from one <see cref="SeededRandomSource"/> through fixed forks (data split, partition,
+/// attacker choice, initial weights, per-round sampling, per-client training, per-attacker crafting, the server's root
+/// update), and clients write to their own slots, so a seed gives the same result whatever the thread timing.
+/// Updates with a non-finite value (a client whose training diverged) are excluded before aggregation and flagged.
+/// </remarks>
+public sealed class FederatedSimulation
+{
+    private const ulong StreamSplit = 1, StreamPartition = 2, StreamMalicious = 3, StreamInit = 4, StreamPoison = 5,
+        StreamSampling = 6, StreamTraining = 7, StreamCrafting = 8, StreamServer = 9, StreamExtensions = 10;
+
+    private readonly SeededRandomSource _root;
+    private readonly Dataset[] _clientData;
+    private readonly Dataset?[] _poisoned;
+    private readonly bool[] _isMalicious;
+    private readonly MaliciousBehaviour? _behaviour;
+    private readonly AggregatorFactory _aggregator;
+    private readonly IReadOnlyList<ISimulationExtension> _extensions;
+    private readonly TrainingOptions _clientTraining;
+    private readonly ConcurrentBag<SgdClassifier> _pool = [];
+    private readonly Stopwatch _setupClock;
+
+    /// <summary>
+    /// Loads the data and builds everything the run needs, checking every option first: a bad spelling, a partition
+    /// that does not fit, or an aggregator whose preconditions fail for the clients per round is an
+    /// <see cref="ArgumentException"/> before any training.
+    /// </summary>
+    public FederatedSimulation(SimulationOptions options, IReadOnlyList<ISimulationExtension>? extensions = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _setupClock = Stopwatch.StartNew();
+        Options = options;
+        _extensions = extensions ?? [];
+        _root = new SeededRandomSource(options.Seed);
+        _clientTraining = options.Training with { Parallelism = 1 };
+
+        Data = LoadData(options, _root.Fork(StreamSplit));
+        Model = ModelCatalog.Create(options.Model, Data.Clients.Shape, Data.Clients.ClassCount);
+        var partitioner = PartitionerCatalog.Parse(options.Partition);
+        var parts = partitioner.Partition(Data.Clients.Labels, Data.Clients.ClassCount, options.Clients, _root.Fork(StreamPartition));
+        _clientData = parts.Select((p, c) => Data.Clients.Subset(p, $"client {c}")).ToArray();
+
+        if (options.Malicious > options.Clients)
+        {
+            throw new ArgumentException($"--malicious {options.Malicious} exceeds the {options.Clients} clients.");
+        }
+
+        if (options.Malicious > 0 && options.Attack is null)
+        {
+            throw new ArgumentException($"--malicious {options.Malicious} needs an --attack ({AttackCatalog.Syntax}).");
+        }
+
+        if (options.Attack is not null && options.Malicious == 0)
+        {
+            throw new ArgumentException($"--attack {options.Attack} needs --malicious m with m ≥ 1 malicious clients.");
+        }
+
+        _behaviour = options.Attack is null ? null : AttackCatalog.Parse(options.Attack);
+        MaliciousClients = DatasetSplitter.Permutation(options.Clients, _root.Fork(StreamMalicious))[..options.Malicious].Order().ToArray();
+        _isMalicious = new bool[options.Clients];
+        foreach (int c in MaliciousClients)
+        {
+            _isMalicious[c] = true;
+        }
+
+        _poisoned = new Dataset?[options.Clients];
+        if (_behaviour?.Data is { } dataAttack)
+        {
+            var poisonRoot = _root.Fork(StreamPoison);
+            foreach (int c in MaliciousClients)
+            {
+                _poisoned[c] = dataAttack.Poison(_clientData[c], poisonRoot.Fork((ulong)c));
+            }
+        }
+
+        if (_behaviour?.Model is ALittleIsEnough { Z: null })
+        {
+            // Fails early if the attackers would hold a majority of a round, where the paper's z_max is undefined.
+            ALittleIsEnough.ZMax(options.ClientsPerRound, Math.Min(options.Malicious, options.ClientsPerRound));
+        }
+
+        Byzantine = options.Byzantine ?? options.Malicious;
+        _aggregator = AggregatorCatalog.Parse(options.Aggregator, Byzantine);
+        if (_aggregator.NeedsServerUpdate && Data.Root.Count == 0)
+        {
+            throw new ArgumentException($"--aggregator {options.Aggregator} needs a server root set; the root size is 0.");
+        }
+
+        DryRunAggregator(options.ClientsPerRound);
+    }
+
+    /// <summary>The options.</summary>
+    public SimulationOptions Options { get; }
+
+    /// <summary>The client pool, the test set and the server's root set.</summary>
+    public FederatedDataset Data { get; }
+
+    /// <summary>The architecture.</summary>
+    public IModel Model { get; }
+
+    /// <summary>The malicious clients' ids, ascending.</summary>
+    public IReadOnlyList<int> MaliciousClients { get; }
+
+    /// <summary>The f given to robust aggregators.</summary>
+    public int Byzantine { get; }
+
+    /// <summary>Each client's sample count.</summary>
+    public IReadOnlyList<int> ClientSamples => _clientData.Select(d => d.Count).ToArray();
+
+    /// <summary>Runs every round, reporting each to <paramref name="progress"/> as it ends.</summary>
+    public SimulationResult Run(Action<RoundMetrics>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var initial = new SgdClassifier(Model, _root.Fork(StreamInit));
+        var global = initial.GetParameters();
+        var rounds = new List<RoundMetrics>(Options.Rounds);
+        var samplingRoot = _root.Fork(StreamSampling);
+        var trainingRoot = _root.Fork(StreamTraining);
+        var craftingRoot = _root.Fork(StreamCrafting);
+        var serverRoot = _root.Fork(StreamServer);
+        var extensionRoot = _root.Fork(StreamExtensions);
+        var backdoor = _behaviour?.Data as PixelPatternBackdoor;
+        for (int round = 1; round <= Options.Rounds; round++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var clock = Stopwatch.StartNew();
+            var participants = SampleClients(samplingRoot.Fork((ulong)round));
+            var updates = TrainClients(round, participants, global, trainingRoot, out double trainLoss);
+            int maliciousInRound = participants.Count(c => _isMalicious[c]);
+            PoisonUpdates(round, participants, updates, maliciousInRound, craftingRoot);
+
+            for (int i = 0; i < participants.Length; i++)
+            {
+                foreach (var extension in _extensions)
+                {
+                    extension.OnClientUpdate(round, participants[i], updates[i], extensionRoot.Fork(Stream(round, participants[i])));
+                }
+            }
+
+            var flags = new List<ClientFlag>();
+            var kept = new List<int>();
+            for (int i = 0; i < participants.Length; i++)
+            {
+                if (TensorPrimitives.IsFiniteAll<float>(updates[i]))
+                {
+                    kept.Add(i);
+                }
+                else
+                {
+                    flags.Add(new ClientFlag(participants[i], _isMalicious[participants[i]], "update is not finite (local training diverged); excluded before aggregation"));
+                }
+            }
+
+            var extra = new Dictionary<string, double>(StringComparer.Ordinal);
+            if (kept.Count > 0)
+            {
+                ReadOnlyMemory<float>? serverUpdate = _aggregator.NeedsServerUpdate ? ServerUpdate(global, serverRoot.Fork((ulong)round)) : null;
+                var aggregator = _aggregator.Create(kept.Count, serverUpdate);
+                var inputs = kept.Select(i => (ReadOnlyMemory<float>)updates[i]).ToList();
+                var weights = kept.Select(i => (double)_clientData[participants[i]].Count).ToArray();
+                AggregationOutcome(aggregator, inputs, weights, round, out var aggregate, out var aggregatorFlags);
+                foreach (var flag in aggregatorFlags)
+                {
+                    int client = participants[kept[flag.Index]];
+                    flags.Add(new ClientFlag(client, _isMalicious[client], flag.Reason));
+                }
+
+                foreach (var extension in _extensions)
+                {
+                    foreach (var (key, value) in extension.OnAggregate(round, kept.Count, aggregate, extensionRoot.Fork(Stream(round, Options.Clients))))
+                    {
+                        extra[key] = value;
+                    }
+                }
+
+                TensorPrimitives.Add(global.AsSpan(), aggregate, global.AsSpan());
+            }
+
+            flags.Sort((a, b) => a.Client.CompareTo(b.Client));
+            var evaluator = Rent();
+            evaluator.SetParameters(global);
+            var evaluation = evaluator.Evaluate(Data.Test);
+            double? asr = backdoor?.AttackSuccessRate(evaluator, Data.Test);
+            Return(evaluator);
+            clock.Stop();
+            var metrics = new RoundMetrics(round, evaluation.Accuracy, evaluation.Loss, trainLoss, participants, maliciousInRound, flags, asr, clock.Elapsed.TotalSeconds, extra);
+            rounds.Add(metrics);
+            progress?.Invoke(metrics);
+        }
+
+        return new SimulationResult(
+            Options, Model.Name, Model.Layout.TotalLength, _aggregator.Spec, _behaviour?.Name, MaliciousClients, ClientSamples,
+            Data.Test.Count, rounds, _setupClock.Elapsed.TotalSeconds);
+    }
+
+    private static FederatedDataset LoadData(SimulationOptions options, IRandomSource random)
+    {
+        switch (options.Dataset.ToLowerInvariant())
+        {
+            case "digits":
+                return DatasetSplitter.Split(DigitsDataset.Load(), options.TestFraction, options.RootSize, random);
+            case "fashion-mnist":
+                var (train, test) = FashionMnistSource.Load(options.DataDirectory);
+                return DatasetSplitter.WithRoot(train, test, options.RootSize, random);
+            default:
+                throw new ArgumentException($"Unknown data set '{options.Dataset}'; expected digits or fashion-mnist.");
+        }
+    }
+
+    private static ulong Stream(int round, int client) => checked(((ulong)round << 32) | (uint)client);
+
+    private void AggregationOutcome(Confide.Aggregation.IAggregator aggregator, List<ReadOnlyMemory<float>> inputs, double[] weights, int round, out float[] aggregate, out IReadOnlyList<Confide.Aggregation.FlaggedInput> flagged)
+    {
+        try
+        {
+            var result = aggregator.Aggregate(inputs, weights);
+            aggregate = result.Aggregate;
+            flagged = result.Flagged;
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"Round {round}: {aggregator.Name} failed on {inputs.Count} updates: {ex.Message}", ex);
+        }
+    }
+
+    private void DryRunAggregator(int perRound)
+    {
+        // Run the aggregator once on small random inputs, so that its own precondition checks (Krum's n > 2f + 2,
+        // Bulyan's n ≥ 4f + 3, …) report a bad combination of options before any training.
+        IRandomSource random = new SeededRandomSource(0);
+        float[] Vector() => Enumerable.Range(0, 8).Select(_ => (float)(random.NextDouble() + 0.1)).ToArray();
+        var inputs = Enumerable.Range(0, perRound).Select(_ => (ReadOnlyMemory<float>)Vector()).ToList();
+        try
+        {
+            var aggregator = _aggregator.Create(perRound, _aggregator.NeedsServerUpdate ? Vector() : null);
+            aggregator.Aggregate(inputs, Enumerable.Repeat(1.0, perRound).ToArray());
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException(
+                $"--aggregator {Options.Aggregator} cannot run with {perRound} clients per round and f = {Byzantine}: {ex.Message.Split(" (Parameter", 2)[0]}", ex);
+        }
+    }
+
+    private int[] SampleClients(IRandomSource random)
+    {
+        int k = Options.ClientsPerRound;
+        return k == Options.Clients
+            ? Enumerable.Range(0, k).ToArray()
+            : DatasetSplitter.Permutation(Options.Clients, random)[..k].Order().ToArray();
+    }
+
+    private float[][] TrainClients(int round, int[] participants, ModelParameters global, IRandomSource trainingRoot, out double meanBenignLoss)
+    {
+        var updates = new float[participants.Length][];
+        var losses = new double[participants.Length];
+        var sources = participants.Select(c => trainingRoot.Fork(Stream(round, c))).ToArray();
+        Parallel.For(0, participants.Length, new ParallelOptions { MaxDegreeOfParallelism = Options.Parallelism }, i =>
+        {
+            int client = participants[i];
+            losses[i] = double.NaN;
+            if (_isMalicious[client] && _behaviour is { Trains: false })
+            {
+                updates[i] = new float[global.Length];
+                return;
+            }
+
+            var classifier = Rent();
+            classifier.SetParameters(global);
+            var data = _poisoned[client] ?? _clientData[client];
+            var report = classifier.Train(data, _clientTraining, sources[i]);
+            var update = classifier.GetParameters().AsSpan().ToArray();
+            Return(classifier);
+            TensorPrimitives.Subtract(update, global.AsSpan(), update);
+            updates[i] = update;
+            if (!_isMalicious[client])
+            {
+                losses[i] = report.MeanLoss;
+            }
+        });
+
+        var benign = losses.Where(double.IsFinite).ToArray();
+        meanBenignLoss = benign.Length > 0 ? benign.Average() : double.NaN;
+        return updates;
+    }
+
+    private void PoisonUpdates(int round, int[] participants, float[][] updates, int maliciousInRound, IRandomSource craftingRoot)
+    {
+        if (_behaviour?.Model is not { } attack || maliciousInRound == 0)
+        {
+            return;
+        }
+
+        var benign = attack.UsesBenignUpdates
+            ? participants.Select((c, i) => (c, i)).Where(p => !_isMalicious[p.c] && TensorPrimitives.IsFiniteAll<float>(updates[p.i])).Select(p => (ReadOnlyMemory<float>)updates[p.i]).ToList()
+            : [];
+        var crafted = new List<(int Index, float[] Update)>();
+        for (int i = 0; i < participants.Length; i++)
+        {
+            int client = participants[i];
+            if (!_isMalicious[client])
+            {
+                continue;
+            }
+
+            var context = new ModelPoisoningContext(
+                updates[i].Length, attack.UsesOwnUpdate ? updates[i] : null, benign, participants.Length, maliciousInRound, craftingRoot.Fork(Stream(round, client)));
+            crafted.Add((i, attack.Craft(context)));
+        }
+
+        // Replace only after all are crafted, so no attacker sees another's crafted vector as "benign".
+        foreach (var (index, update) in crafted)
+        {
+            updates[index] = update;
+        }
+    }
+
+    private float[] ServerUpdate(ModelParameters global, IRandomSource random)
+    {
+        var classifier = Rent();
+        classifier.SetParameters(global);
+        classifier.Train(Data.Root, Options.Training, random);
+        var update = classifier.GetParameters().AsSpan().ToArray();
+        Return(classifier);
+        TensorPrimitives.Subtract(update, global.AsSpan(), update);
+        return update;
+    }
+
+    private SgdClassifier Rent() => _pool.TryTake(out var c) ? c : new SgdClassifier(Model, new SeededRandomSource(0));
+
+    private void Return(SgdClassifier classifier) => _pool.Add(classifier);
+}
