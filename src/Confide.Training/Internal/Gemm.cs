@@ -23,7 +23,15 @@ internal static unsafe class Gemm
     /// C[m×n] = op(A)·B, plus the old C when <paramref name="accumulate"/>. A is m×k (or k×m when
     /// <paramref name="transposeA"/>), B is k×n.
     /// </summary>
-    public static void Multiply(ReadOnlySpan<float> a, bool transposeA, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n, bool accumulate)
+    public static void Multiply(ReadOnlySpan<float> a, bool transposeA, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n, bool accumulate) =>
+        Multiply(a, transposeA, b, false, c, m, k, n, accumulate);
+
+    /// <summary>
+    /// C[m×n] = op(A)·op(B), plus the old C when <paramref name="accumulate"/>. A is m×k (or k×m when
+    /// <paramref name="transposeA"/>), B is k×n (or n×k when <paramref name="transposeB"/>; the transposition happens
+    /// while packing, at no extra pass).
+    /// </summary>
+    public static void Multiply(ReadOnlySpan<float> a, bool transposeA, ReadOnlySpan<float> b, bool transposeB, Span<float> c, int m, int k, int n, bool accumulate)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
@@ -61,7 +69,14 @@ internal static unsafe class Gemm
                 {
                     int kb = Math.Min(Kc, k - p0);
                     bool acc = accumulate || p0 > 0;
-                    Pack(pb, n, p0, kb, j0, nb, pp);
+                    if (transposeB)
+                    {
+                        PackTransposed(pb, k, p0, kb, j0, nb, pp);
+                    }
+                    else
+                    {
+                        Pack(pb, n, p0, kb, j0, nb, pp);
+                    }
                     for (int q = 0; q < panels; q++)
                     {
                         int cols = Math.Min(Nr, nb - (q * Nr));
@@ -140,6 +155,33 @@ internal static unsafe class Gemm
                     {
                         d[col] = 0;
                     }
+                }
+            }
+        }
+    }
+
+    private static void PackTransposed(float* b, int ldb, int p0, int kb, int j0, int nb, float* dst)
+    {
+        // B is stored n×k: column j of op(B) is row j of B, contiguous over k.
+        int panels = (nb + Nr - 1) / Nr;
+        for (int q = 0; q < panels; q++)
+        {
+            int cols = Math.Min(Nr, nb - (q * Nr));
+            float* d = dst + (q * kb * Nr);
+            for (int jj = 0; jj < cols; jj++)
+            {
+                float* s = b + ((long)(j0 + (q * Nr) + jj) * ldb) + p0;
+                for (int kk = 0; kk < kb; kk++)
+                {
+                    d[(kk * Nr) + jj] = s[kk];
+                }
+            }
+
+            for (int jj = cols; jj < Nr; jj++)
+            {
+                for (int kk = 0; kk < kb; kk++)
+                {
+                    d[(kk * Nr) + jj] = 0;
                 }
             }
         }
