@@ -50,7 +50,7 @@ public sealed class KernelTests
         const int batch = 2, h = 5, w = 4, c = 2, outC = 3, k = 3, pad = 1;
         IRandomSource rng = new SeededRandomSource(3);
         var x = RandomArray(batch * h * w * c, rng);
-        var weights = RandomArray(outC * c * k * k, rng); // [outC, c, k, k]
+        var weights = RandomArray(outC * c * k * k, rng); // [outC, k, k, c]
         int kk = c * k * k;
         var rows = new float[batch * h * w * kk];
         Conv.Im2Row(x, batch, h, w, c, k, pad, rows);
@@ -76,7 +76,7 @@ public sealed class KernelTests
                                     int iy = oy + ky - pad, ix = ox + kx - pad;
                                     if (iy >= 0 && iy < h && ix >= 0 && ix < w)
                                     {
-                                        expected += weights[(((o * c) + ch) * k * k) + (ky * k) + kx] * (double)x[(((n * h * w) + (iy * w) + ix) * c) + ch];
+                                        expected += weights[(((((o * k) + ky) * k) + kx) * c) + ch] * (double)x[(((n * h * w) + (iy * w) + ix) * c) + ch];
                                     }
                                 }
                             }
