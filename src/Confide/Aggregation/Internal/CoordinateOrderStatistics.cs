@@ -10,15 +10,20 @@ namespace Confide.Aggregation.Internal;
 /// with trim = ⌊(n − 1)/2⌋ the median.
 /// </summary>
 /// <remarks>
-/// Cache-friendly by construction: the coordinates are cut into blocks of B (a multiple of 16), each block of every
-/// update is copied into an n × B scratch that fits in L1, and a pruned sorting network runs over the scratch rows
-/// with SIMD min/max, so one comparator orders B coordinates at once and no column is ever transposed or sorted
-/// element by element. Blocks run in parallel. The middle rows are then summed in double.
+/// Cache-friendly by construction. The coordinates are cut into super-blocks of S, and each update's S values are
+/// copied into one row of an n × S scratch that fits in L2: long contiguous reads per update keep the hardware
+/// prefetchers streaming (with 640-byte reads per update the copy cost twice the sorting). Within the scratch, a
+/// pruned sorting network runs over sub-blocks of B columns (n × B floats fit in L1) with SIMD min/max, so one
+/// comparator orders B coordinates at once and no column is ever transposed or sorted element by element.
+/// Super-blocks run in parallel. The middle rows are then summed in double.
 /// </remarks>
 internal static class CoordinateOrderStatistics
 {
-    /// <summary>Scratch bytes per block: about two thirds of a 48 KiB L1 data cache.</summary>
+    /// <summary>Bytes of one sub-block (n × B floats) that the network works on: about two thirds of a 48 KiB L1 data cache.</summary>
     private const int ScratchBytes = 32 * 1024;
+
+    /// <summary>Bytes of one super-block (n × S floats) gathered at once: a quarter of a 1 MiB L2 cache.</summary>
+    private const int SuperBlockBytes = 256 * 1024;
 
     public static float[] MeanOfMiddle(string method, IReadOnlyList<ReadOnlyMemory<float>> updates, int dimension, int trim)
     {
@@ -36,30 +41,36 @@ internal static class CoordinateOrderStatistics
         }
 
         int block = BlockSize(n);
-        int blocks = (dimension + block - 1) / block;
+        int super = block * Math.Max(1, SuperBlockBytes / (sizeof(float) * n * block));
+        int supers = (dimension + super - 1) / super;
         var network = SortingNetwork.For(n, trim, n - trim, onlySum: true);
         int firstNaN = int.MaxValue;
 
-        VectorKernels.ForChunks(blocks, (long)n * dimension, (first, end) =>
+        VectorKernels.ForChunks(supers, (long)n * dimension, (first, end) =>
         {
-            float[] scratch = ArrayPool<float>.Shared.Rent(n * block);
+            float[] scratch = ArrayPool<float>.Shared.Rent(n * super);
             float[] row = ArrayPool<float>.Shared.Rent(block);
             try
             {
                 for (int b = first; b < end; b++)
                 {
-                    int start = b * block;
-                    int length = Math.Min(block, dimension - start);
-                    int nan = Gather(updates, start, length, block, scratch);
+                    int start = b * super;
+                    int length = Math.Min(super, dimension - start);
+                    int padded = (length + block - 1) / block * block;
+                    int nan = Gather(updates, start, length, padded, super, scratch);
                     if (nan >= 0)
                     {
                         InterlockedMin(ref firstNaN, nan);
                         return;
                     }
 
-                    RunNetwork(network.Pairs, scratch, block);
-                    MeanOfRows(scratch, block, trim, kept, row);
-                    row.AsSpan(0, length).CopyTo(result.AsSpan(start, length));
+                    for (int sub = 0; sub < padded; sub += block)
+                    {
+                        RunNetwork(network.Pairs, scratch, super, sub, block);
+                        MeanOfRows(scratch, super, sub, block, trim, kept, row);
+                        int count = Math.Min(block, length - sub);
+                        row.AsSpan(0, count).CopyTo(result.AsSpan(start + sub, count));
+                    }
                 }
             }
             finally
@@ -80,18 +91,17 @@ internal static class CoordinateOrderStatistics
     /// <summary>Coordinates per block: the largest multiple of 16 whose n × B scratch fits the budget, at least 16.</summary>
     internal static int BlockSize(int n) => Math.Clamp(ScratchBytes / (sizeof(float) * n) / 16 * 16, 16, 4096);
 
-    /// <summary>Copies one block of every update into its scratch row, padding short rows with zeros. Returns an update holding NaN, or -1.</summary>
-    private static int Gather(IReadOnlyList<ReadOnlyMemory<float>> updates, int start, int length, int block, float[] scratch)
+    /// <summary>
+    /// Copies coordinates [start, start + length) of every update into its scratch row (stride <paramref name="stride"/>),
+    /// padding to <paramref name="padded"/> with zeros. Returns an update holding NaN, or -1.
+    /// </summary>
+    private static int Gather(IReadOnlyList<ReadOnlyMemory<float>> updates, int start, int length, int padded, int stride, float[] scratch)
     {
         for (int i = 0; i < updates.Count; i++)
         {
-            var rowSpan = scratch.AsSpan(i * block, block);
+            var rowSpan = scratch.AsSpan(i * stride, padded);
             updates[i].Span.Slice(start, length).CopyTo(rowSpan);
-            if (length < block)
-            {
-                rowSpan[length..].Clear();
-            }
-
+            rowSpan[length..].Clear();
             if (ContainsNaN(rowSpan))
             {
                 return i;
@@ -103,7 +113,7 @@ internal static class CoordinateOrderStatistics
 
     private static bool ContainsNaN(ReadOnlySpan<float> row)
     {
-        // Rows are multiples of 16 long.
+        // Padded rows are multiples of 16 long.
         ref float p = ref MemoryMarshal.GetReference(row);
         if (Vector512.IsHardwareAccelerated)
         {
@@ -140,16 +150,19 @@ internal static class CoordinateOrderStatistics
         return false;
     }
 
-    /// <summary>Applies each comparator to whole rows: row lo gets the lane-wise minimum, row hi the maximum.</summary>
-    private static void RunNetwork(int[] pairs, float[] scratch, int block)
+    /// <summary>
+    /// Applies each comparator to columns [offset, offset + block) of two rows: row lo gets the lane-wise minimum,
+    /// row hi the maximum.
+    /// </summary>
+    private static void RunNetwork(int[] pairs, float[] scratch, int stride, int offset, int block)
     {
-        ref float s = ref MemoryArray(scratch);
+        ref float s = ref Unsafe.Add(ref MemoryArray(scratch), offset);
         if (Vector512.IsHardwareAccelerated)
         {
             for (int c = 0; c < pairs.Length; c += 2)
             {
-                ref float lo = ref Unsafe.Add(ref s, pairs[c] * block);
-                ref float hi = ref Unsafe.Add(ref s, pairs[c + 1] * block);
+                ref float lo = ref Unsafe.Add(ref s, pairs[c] * stride);
+                ref float hi = ref Unsafe.Add(ref s, pairs[c + 1] * stride);
                 for (int v = 0; v < block; v += Vector512<float>.Count)
                 {
                     var a = Vector512.LoadUnsafe(ref lo, (nuint)v);
@@ -163,8 +176,8 @@ internal static class CoordinateOrderStatistics
         {
             for (int c = 0; c < pairs.Length; c += 2)
             {
-                ref float lo = ref Unsafe.Add(ref s, pairs[c] * block);
-                ref float hi = ref Unsafe.Add(ref s, pairs[c + 1] * block);
+                ref float lo = ref Unsafe.Add(ref s, pairs[c] * stride);
+                ref float hi = ref Unsafe.Add(ref s, pairs[c + 1] * stride);
                 for (int v = 0; v < block; v += Vector256<float>.Count)
                 {
                     var a = Vector256.LoadUnsafe(ref lo, (nuint)v);
@@ -178,8 +191,8 @@ internal static class CoordinateOrderStatistics
         {
             for (int c = 0; c < pairs.Length; c += 2)
             {
-                int lo = pairs[c] * block;
-                int hi = pairs[c + 1] * block;
+                int lo = (pairs[c] * stride) + offset;
+                int hi = (pairs[c + 1] * stride) + offset;
                 for (int v = 0; v < block; v++)
                 {
                     float a = scratch[lo + v];
@@ -191,17 +204,17 @@ internal static class CoordinateOrderStatistics
         }
     }
 
-    /// <summary>row[j] = mean of scratch rows [trim, trim + kept) at lane j, summed in double.</summary>
-    private static void MeanOfRows(float[] scratch, int block, int trim, int kept, float[] row)
+    /// <summary>row[j] = mean over scratch rows [trim, trim + kept) of column offset + j, summed in double.</summary>
+    private static void MeanOfRows(float[] scratch, int stride, int offset, int block, int trim, int kept, float[] row)
     {
         if (kept == 1)
         {
-            scratch.AsSpan(trim * block, block).CopyTo(row);
+            scratch.AsSpan((trim * stride) + offset, block).CopyTo(row);
             return;
         }
 
         double scale = 1.0 / kept;
-        ref float s = ref MemoryArray(scratch);
+        ref float s = ref Unsafe.Add(ref MemoryArray(scratch), offset);
         ref float r = ref MemoryArray(row);
         int v = 0;
         if (Vector256.IsHardwareAccelerated)
@@ -213,7 +226,7 @@ internal static class CoordinateOrderStatistics
                 var hi = Vector256<double>.Zero;
                 for (int i = trim; i < trim + kept; i++)
                 {
-                    var (l, h) = Vector256.Widen(Vector256.LoadUnsafe(ref s, (nuint)((i * block) + v)));
+                    var (l, h) = Vector256.Widen(Vector256.LoadUnsafe(ref s, (nuint)((i * stride) + v)));
                     lo += l;
                     hi += h;
                 }
@@ -227,7 +240,7 @@ internal static class CoordinateOrderStatistics
             double sum = 0;
             for (int i = trim; i < trim + kept; i++)
             {
-                sum += scratch[(i * block) + v];
+                sum += scratch[(i * stride) + offset + v];
             }
 
             row[v] = (float)(sum * scale);

@@ -26,6 +26,13 @@ internal sealed class SortingNetwork
     /// <summary>The number of comparators.</summary>
     public int Count => Pairs.Length / 2;
 
+    /// <summary>The comparator pairs of a full sorting network for <paramref name="n"/> inputs.</summary>
+    public static int[] Full(int n)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+        return For(n, 0, n, onlySum: false).Pairs;
+    }
+
     /// <summary>
     /// A network that leaves positions [<paramref name="from"/>, <paramref name="to"/>) of the sorted order in place:
     /// exactly when <paramref name="onlySum"/> is false, and as a set (in any order) when it is true.

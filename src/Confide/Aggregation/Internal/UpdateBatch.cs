@@ -31,6 +31,7 @@ internal static class UpdateBatch
                 $"{method}: got {weights.Length} weights for {updates.Count} updates; expected one weight per update.", nameof(weights));
         }
 
+        double total = 0;
         for (int i = 0; i < weights.Length; i++)
         {
             if (!double.IsFinite(weights[i]) || weights[i] <= 0)
@@ -38,6 +39,13 @@ internal static class UpdateBatch
                 throw new ArgumentException(
                     $"{method}: weight {i} is {weights[i]}; expected a positive finite number (normally the sample count).", nameof(weights));
             }
+
+            total += weights[i];
+        }
+
+        if (!double.IsFinite(total))
+        {
+            throw new ArgumentException($"{method}: the weights sum to {total}; expected a finite total.", nameof(weights));
         }
 
         return dimension;

@@ -10,8 +10,12 @@ namespace Confide.Aggregation.Internal;
 /// </summary>
 internal static class VectorKernels
 {
-    /// <summary>Coordinates per block in the weighted sum: 16 KiB of float32, so the destination block stays in L1.</summary>
-    private const int WeightedSumBlock = 4096;
+    /// <summary>
+    /// Coordinates per block in the weighted sum: 256 KiB of float32, so the destination block stays in L2 while every
+    /// update streams through it. Long runs per update matter more than L1: measured here, 4096-float blocks ran at about
+    /// half the speed, as each update's hardware prefetch stream restarts at every block.
+    /// </summary>
+    private const int WeightedSumBlock = 65536;
 
     /// <summary>Below this many input floats the parallel loop costs more than it saves.</summary>
     private const long ParallelThreshold = 1 << 18;

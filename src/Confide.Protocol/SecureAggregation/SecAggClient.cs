@@ -1,0 +1,565 @@
+using System.Security.Cryptography;
+using Confide.Protocol.SecureAggregation.Internal;
+using Confide.Randomness;
+using Confide.SecureAggregation;
+
+namespace Confide.Protocol.SecureAggregation;
+
+/// <summary>
+/// The client side of secure aggregation (Bonawitz et al. 2017, "Practical Secure Aggregation for Privacy-Preserving
+/// Machine Learning", CCS, Figure 4, malicious-server variant), restricted to the client's SecAgg+ neighbours
+/// (Bell et al. 2020). Sans-IO: each method consumes one server message and returns the client's reply; deadlines and
+/// transport belong to the caller.
+/// </summary>
+/// <remarks>
+/// <para>Stages run strictly in order (<see cref="SecAggStages.Next"/>). A message for another stage, another session or
+/// another recipient is refused with the state unchanged. Evidence of a misbehaving server (a bad signature, a tampered
+/// or misaddressed share, an inconsistent survivor list, a request for both shares of one peer, too few peers) moves the
+/// client to <see cref="SecAggStage.Aborted"/>: it zeroes its secrets and reveals nothing more.</para>
+/// <para>Beyond the paper, the client refuses to reveal the self-mask share and the mask-key share of the same peer, and
+/// demands the survivor-list signatures of a quorum of the roster (<see cref="SecAggOptions.SignatureQuorum"/>).</para>
+/// </remarks>
+public sealed class SecAggClient : IDisposable
+{
+    private readonly SecAggSession _session;
+    private readonly IdentityKeyPair _identityKey;
+    private readonly ulong[] _input;
+    private readonly IRandomSource _random;
+    private readonly int _threshold;
+
+    private AgreementKeyPair? _cipherKey;
+    private AgreementKeyPair? _maskKey;
+    private byte[]? _maskPrivate;
+    private byte[]? _selfMaskSeed;
+
+    // Neighbour v → its advertised keys (U1 ∩ N(u)), then v → the shares it gave us (U2 ∩ N(u)).
+    private Dictionary<int, (AgreementPublicKey Cipher, AgreementPublicKey Mask)>? _peerKeys;
+    private SortedDictionary<int, (byte[] SelfMaskShare, byte[] MaskKeyShare)>? _heldShares;
+    private int[]? _signedSurvivors;
+    private byte[]? _signedPayload;
+
+    /// <param name="session">The public round parameters shared with the server.</param>
+    /// <param name="clientId">This client's id in the roster.</param>
+    /// <param name="identityKey">This client's Ed25519 identity key; its public key must be the roster's entry. The caller keeps ownership.</param>
+    /// <param name="input">The quantized input x_u, D values in Z_{2^k}.</param>
+    /// <param name="random">The source of every secret this client draws (keys, seeds, Shamir coefficients, nonces).</param>
+    public SecAggClient(SecAggSession session, int clientId, IdentityKeyPair identityKey, ReadOnlySpan<ulong> input, IRandomSource random)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(identityKey);
+        ArgumentNullException.ThrowIfNull(random);
+        if (!session.IsClient(clientId))
+        {
+            throw new ArgumentOutOfRangeException(nameof(clientId), clientId, $"Client ids run from 0 to {session.Options.ClientCount - 1}.");
+        }
+
+        if (!identityKey.PublicKey.Equals(session.IdentityKeys[clientId]))
+        {
+            throw new ArgumentException($"The identity key is not the Ed25519 key the roster lists for client {clientId}.", nameof(identityKey));
+        }
+
+        SecAggOptions options = session.Options;
+        if (input.Length != options.Dimension)
+        {
+            throw new ArgumentException($"The input has {input.Length} elements; the session expects D = {options.Dimension}.", nameof(input));
+        }
+
+        ulong mask = options.ModulusMask;
+        for (int i = 0; i < input.Length; i++)
+        {
+            if (input[i] > mask)
+            {
+                throw new ArgumentException($"Input element {i} = {input[i]} is outside Z_2^{options.ModulusBits}; quantize it first.", nameof(input));
+            }
+        }
+
+        _session = session;
+        ClientId = clientId;
+        _identityKey = identityKey;
+        _input = input.ToArray();
+        _random = random;
+        _threshold = options.Threshold;
+    }
+
+    /// <summary>This client's id in the roster.</summary>
+    public int ClientId { get; }
+
+    /// <summary>The stage this client is in: the next server message it accepts belongs to this stage.</summary>
+    public SecAggStage Stage { get; private set; } = SecAggStage.AdvertiseKeys;
+
+    /// <summary>Why the client aborted, when <see cref="Stage"/> is <see cref="SecAggStage.Aborted"/>.</summary>
+    public SecAggProtocolException? AbortReason { get; private set; }
+
+    /// <summary>Dispatches a server message to the method for its stage.</summary>
+    public SecAggClientMessage Handle(SecAggServerMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return message switch
+        {
+            KeysBroadcastMessage m => ShareKeys(m),
+            SharesDeliveryMessage m => MaskInput(m),
+            SurvivorListMessage m => SignSurvivors(m),
+            UnmaskingRequestMessage m => Unmask(m),
+            _ => throw new ArgumentException($"Unknown server message type {message.GetType().Name}.", nameof(message)),
+        };
+    }
+
+    /// <summary>AdvertiseKeys: draws the share-encryption and mask key pairs and signs their public halves.</summary>
+    public AdvertiseKeysMessage AdvertiseKeys()
+    {
+        Expect(SecAggStage.AdvertiseKeys, SecAggStage.AdvertiseKeys, "AdvertiseKeys");
+        _cipherKey = AgreementKeyPair.Generate(_random);
+        _maskKey = AgreementKeyPair.Generate(_random);
+        _maskPrivate = new byte[AgreementKeyPair.PrivateKeySize];
+        _maskKey.ExportPrivateKey(_maskPrivate);
+
+        byte[] cpk = _cipherKey.PublicKey.ToBytes();
+        byte[] mpk = _maskKey.PublicKey.ToBytes();
+        byte[] signature = _identityKey.Sign(SecAggBinding.AdvertisePurpose, _session.Binding.AdvertisePayload(ClientId, cpk, mpk));
+        Stage = SecAggStage.ShareKeys;
+        return new AdvertiseKeysMessage(_session.SessionId, _session.Round, ClientId, cpk, mpk, signature);
+    }
+
+    /// <summary>
+    /// ShareKeys: checks every neighbour's signed keys, draws the self-mask seed b_u, Shamir-shares b_u and the mask
+    /// private key among those neighbours, and encrypts each neighbour's pair of shares to it.
+    /// </summary>
+    public ShareKeysMessage ShareKeys(KeysBroadcastMessage message)
+    {
+        CheckAddressed(message, "KeysBroadcast");
+        var peers = new Dictionary<int, (AgreementPublicKey, AgreementPublicKey)>();
+        foreach (AdvertiseKeysMessage keys in message.Keys)
+        {
+            if (keys is null)
+            {
+                throw Abort(new SecAggInvalidMessageException(Stage, "The key broadcast contains a null entry."));
+            }
+
+            int v = keys.Sender;
+            if (!_session.IsClient(v) || !_session.AreNeighbours(ClientId, v))
+            {
+                throw Abort(new SecAggInvalidMessageException(Stage, $"The key broadcast lists client {v}, which is not a neighbour of client {ClientId}."));
+            }
+
+            if (peers.ContainsKey(v))
+            {
+                throw Abort(new SecAggInvalidMessageException(Stage, $"The key broadcast lists client {v} twice."));
+            }
+
+            if (keys.SessionId != _session.SessionId || keys.Round != _session.Round)
+            {
+                throw Abort(new SecAggSignatureException(Stage, v, $"The keys of client {v} were advertised for session '{keys.SessionId}' round {keys.Round}, not this round."));
+            }
+
+            if (!TryVerifyKeys(keys, out AgreementPublicKey? cipher, out AgreementPublicKey? mask, out string? why))
+            {
+                throw Abort(new SecAggSignatureException(Stage, v, $"The advertised keys of client {v} are rejected: {why}."));
+            }
+
+            peers.Add(v, (cipher, mask));
+        }
+
+        if (peers.Count < _threshold)
+        {
+            throw Abort(new SecAggInsufficientSurvivorsException(Stage, peers.Count, _threshold,
+                $"Stage ShareKeys: client {ClientId} received keys from {peers.Count} of its {_session.Options.NeighbourCount} neighbours; the threshold is t = {_threshold}."));
+        }
+
+        _selfMaskSeed = new byte[SecAggCrypto.SeedLength];
+        _random.NextBytes(_selfMaskSeed);
+        int[] holders = peers.Keys.Order().ToArray();
+        byte[][] selfShares = SecAggCrypto.Split(_selfMaskSeed, holders, _threshold, _random);
+        byte[][] keyShares = SecAggCrypto.Split(_maskPrivate, holders, _threshold, _random);
+        var shares = new EncryptedShare[holders.Length];
+        for (int i = 0; i < holders.Length; i++)
+        {
+            int v = holders[i];
+            byte[] plaintext = SecAggShareBundle.Encode(ClientId, v, selfShares[i], keyShares[i]);
+            try
+            {
+                byte[] ciphertext = ShareEncryption.Encrypt(_cipherKey!, ClientId, peers[v].Item1, v, _session.Binding.Crypto, plaintext, _random);
+                shares[i] = new EncryptedShare(ClientId, v, ciphertext);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(plaintext);
+                CryptographicOperations.ZeroMemory(selfShares[i]);
+                CryptographicOperations.ZeroMemory(keyShares[i]);
+            }
+        }
+
+        _peerKeys = peers;
+        Stage = SecAggStage.MaskedInputCollection;
+        return new ShareKeysMessage(_session.SessionId, _session.Round, ClientId, shares);
+    }
+
+    /// <summary>
+    /// MaskedInputCollection: decrypts and checks the shares addressed to this client, then sends
+    /// y_u = x_u + PRG(b_u) + Σ_{v ∈ U2 ∩ N(u)} ±PRG(s_uv) mod 2^k (plus for v &gt; u, minus for v &lt; u).
+    /// </summary>
+    public MaskedInputMessage MaskInput(SharesDeliveryMessage message)
+    {
+        CheckAddressed(message, "SharesDelivery");
+        var held = new SortedDictionary<int, (byte[], byte[])>();
+        try
+        {
+            foreach (EncryptedShare share in message.Shares)
+            {
+                if (share is null)
+                {
+                    throw Abort(new SecAggInvalidMessageException(Stage, "The share delivery contains a null entry."));
+                }
+
+                if (share.Receiver != ClientId)
+                {
+                    throw Abort(new SecAggWrongRecipientException(Stage, ClientId, share.Receiver,
+                        $"Client {ClientId} was delivered a share from client {share.Sender} addressed to client {share.Receiver}."));
+                }
+
+                if (!_peerKeys!.TryGetValue(share.Sender, out var keys))
+                {
+                    throw Abort(new SecAggInvalidMessageException(Stage,
+                        $"Client {ClientId} was delivered a share from client {share.Sender}, which is not a neighbour whose keys it received."));
+                }
+
+                if (held.ContainsKey(share.Sender))
+                {
+                    throw Abort(new SecAggInvalidMessageException(Stage, $"Client {ClientId} was delivered two shares from client {share.Sender}."));
+                }
+
+                byte[] plaintext;
+                try
+                {
+                    plaintext = ShareEncryption.Decrypt(_cipherKey!, ClientId, keys.Cipher, share.Sender, _session.Binding.Crypto, share.Ciphertext ?? []);
+                }
+                catch (ShareDecryptionException)
+                {
+                    throw Abort(new SecAggShareDecryptionException(Stage, share.Sender, ClientId,
+                        $"The share from client {share.Sender} to client {ClientId} failed authentication: it was tampered with or bound to another session, round, sender or receiver."));
+                }
+
+                try
+                {
+                    if (!SecAggShareBundle.TryDecode(plaintext, out int from, out int to, out byte[]? selfShare, out byte[]? keyShare) || from != share.Sender || to != ClientId)
+                    {
+                        throw Abort(new SecAggWrongRecipientException(Stage, ClientId, to,
+                            $"The share bundle from client {share.Sender} names sender {from} and receiver {to} inside its ciphertext; client {ClientId} expected itself as receiver."));
+                    }
+
+                    held.Add(share.Sender, (selfShare, keyShare));
+                }
+                finally
+                {
+                    CryptographicOperations.ZeroMemory(plaintext);
+                }
+            }
+
+            if (held.Count < _threshold)
+            {
+                throw Abort(new SecAggInsufficientSurvivorsException(Stage, held.Count, _threshold,
+                    $"Stage MaskedInputCollection: client {ClientId} received shares from {held.Count} neighbours; the threshold is t = {_threshold}."));
+            }
+        }
+        catch
+        {
+            ZeroShares(held);
+            throw;
+        }
+
+        SecAggOptions options = _session.Options;
+        ulong[] y = Mask(held.Keys, options.ModulusBits);
+        Array.Clear(_input);
+        _heldShares = held;
+        Stage = SecAggStage.ConsistencyCheck;
+        return new MaskedInputMessage(_session.SessionId, _session.Round, ClientId, y);
+    }
+
+    /// <summary>
+    /// ConsistencyCheck: checks the survivor list (ascending ids of the roster, at least t of them, including this client,
+    /// and naming no neighbour this client did not mask with) and signs it. The client signs one list per round only.
+    /// </summary>
+    public ConsistencySignatureMessage SignSurvivors(SurvivorListMessage message)
+    {
+        CheckAddressed(message, "SurvivorList");
+        int[] survivors = CheckSurvivorList(message.Survivors);
+        byte[] payload = _session.Binding.SurvivorPayload(survivors);
+        byte[] signature = _identityKey.Sign(SecAggBinding.SurvivorsPurpose, payload);
+        _signedSurvivors = survivors;
+        _signedPayload = payload;
+        Stage = SecAggStage.Unmasking;
+        return new ConsistencySignatureMessage(_session.SessionId, _session.Round, ClientId, signature);
+    }
+
+    /// <summary>
+    /// Unmasking: checks that the survivor list is the one this client signed, that a quorum of survivors signed that same
+    /// list, and that no dropped peer is also a survivor; then reveals b-shares of surviving neighbours and mask-key
+    /// shares of dropped neighbours, never both for one peer.
+    /// </summary>
+    public UnmaskingResponseMessage Unmask(UnmaskingRequestMessage message)
+    {
+        CheckAddressed(message, "UnmaskingRequest");
+        int[] signed = _signedSurvivors!;
+        if (!message.Survivors.SequenceEqual(signed))
+        {
+            throw Abort(new SecAggInconsistentSurvivorsException(Stage,
+                $"The unmasking request to client {ClientId} lists {message.Survivors.Count} survivors that differ from the {signed.Length} this client signed."));
+        }
+
+        var survivorSet = new HashSet<int>(signed);
+        var signers = new HashSet<int>();
+        foreach (ConsistencySignatureMessage s in message.Signatures)
+        {
+            if (s is null || s.SessionId != _session.SessionId || s.Round != _session.Round)
+            {
+                throw Abort(new SecAggInconsistentSurvivorsException(Stage, "A survivor-list signature is missing or belongs to another session or round."));
+            }
+
+            if (!survivorSet.Contains(s.Sender) || !signers.Add(s.Sender))
+            {
+                throw Abort(new SecAggInvalidMessageException(Stage, $"The unmasking request carries a signature from client {s.Sender}, which is not a survivor or signed twice."));
+            }
+
+            if (s.Signature is null || !_session.IdentityKeys[s.Sender].Verify(SecAggBinding.SurvivorsPurpose, _signedPayload!, s.Signature))
+            {
+                throw Abort(new SecAggInconsistentSurvivorsException(Stage,
+                    $"The signature of client {s.Sender} does not verify over the survivor list client {ClientId} signed: the server may be showing clients different lists."));
+            }
+        }
+
+        int quorum = _session.Options.SignatureQuorum;
+        if (signers.Count < quorum)
+        {
+            throw Abort(new SecAggInsufficientSurvivorsException(Stage, signers.Count, quorum,
+                $"Stage Unmasking: client {ClientId} saw {signers.Count} valid survivor-list signatures; the quorum is {quorum}."));
+        }
+
+        var dropped = new HashSet<int>();
+        foreach (int v in message.Dropped)
+        {
+            if (survivorSet.Contains(v))
+            {
+                throw Abort(new SecAggBothSharesRequestedException(Stage, v,
+                    $"The server asked client {ClientId} for the mask-key share of client {v}, which it also lists as a survivor (whose self-mask share it asks for): revealing both would unmask client {v}."));
+            }
+
+            if (!dropped.Add(v))
+            {
+                throw Abort(new SecAggInvalidMessageException(Stage, $"The unmasking request lists dropped client {v} twice."));
+            }
+
+            if (!_heldShares!.ContainsKey(v))
+            {
+                throw Abort(new SecAggInvalidMessageException(Stage, $"The unmasking request asks client {ClientId} about client {v}, whose shares it does not hold."));
+            }
+        }
+
+        var selfMaskShares = new List<RevealedShare>();
+        var maskKeyShares = new List<RevealedShare>();
+        foreach ((int v, (byte[] selfShare, byte[] keyShare)) in _heldShares!)
+        {
+            // Each held peer is either a survivor or dropped, never both: the checks above make the two sets disjoint.
+            if (survivorSet.Contains(v))
+            {
+                selfMaskShares.Add(new RevealedShare(v, (byte[])selfShare.Clone()));
+            }
+            else if (dropped.Contains(v))
+            {
+                maskKeyShares.Add(new RevealedShare(v, (byte[])keyShare.Clone()));
+            }
+        }
+
+        Stage = SecAggStage.Completed;
+        ZeroSecrets();
+        return new UnmaskingResponseMessage(_session.SessionId, _session.Round, ClientId, selfMaskShares, maskKeyShares);
+    }
+
+    /// <summary>Zeroes and releases every secret this client holds.</summary>
+    public void Dispose()
+    {
+        ZeroSecrets();
+        if (!SecAggStages.IsTerminal(Stage))
+        {
+            Stage = SecAggStage.Aborted;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"SecAggClient({ClientId}, {Stage})";
+
+    // y_u = x_u + PRG(b_u) + Σ_v ±PRG(s_uv) mod 2^k, in 32-bit words when k ≤ 32 (see SecAggCrypto.UsesNarrowWords).
+    private ulong[] Mask(IEnumerable<int> peers, int bits)
+    {
+        Span<byte> seed = stackalloc byte[SecAggCrypto.SeedLength];
+        try
+        {
+            if (SecAggCrypto.UsesNarrowWords(bits))
+            {
+                uint[] narrow = new uint[_input.Length];
+                for (int i = 0; i < narrow.Length; i++)
+                {
+                    narrow[i] = (uint)_input[i];
+                }
+
+                SecAggCrypto.SelfMask(_selfMaskSeed!, narrow, bits, subtract: false);
+                foreach (int v in peers)
+                {
+                    PairwiseMaskSeed.Derive(_maskKey!, ClientId, _peerKeys![v].Mask, v, _session.Binding.Crypto, seed);
+                    PairwiseMaskSeed.Apply(seed, ClientId, v, narrow, bits);
+                }
+
+                ulong[] wide = SecAggCrypto.Widen(narrow);
+                Array.Clear(narrow);
+                return wide;
+            }
+
+            ulong[] y = (ulong[])_input.Clone();
+            SecAggCrypto.SelfMask(_selfMaskSeed!, y, bits, subtract: false);
+            foreach (int v in peers)
+            {
+                PairwiseMaskSeed.Derive(_maskKey!, ClientId, _peerKeys![v].Mask, v, _session.Binding.Crypto, seed);
+                PairwiseMaskSeed.Apply(seed, ClientId, v, y, bits);
+            }
+
+            return y;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(seed);
+        }
+    }
+
+    private int[] CheckSurvivorList(IReadOnlyList<int> list)
+    {
+        var survivors = new int[list.Count];
+        for (int i = 0; i < list.Count; i++)
+        {
+            int s = list[i];
+            if (!_session.IsClient(s) || (i > 0 && s <= survivors[i - 1]))
+            {
+                throw Abort(new SecAggInvalidMessageException(Stage, $"The survivor list must be ascending distinct client ids; entry {i} is {s}."));
+            }
+
+            survivors[i] = s;
+        }
+
+        if (Array.BinarySearch(survivors, ClientId) < 0)
+        {
+            throw Abort(new SecAggInconsistentSurvivorsException(Stage, $"The survivor list sent to client {ClientId} does not contain it, although it sent its masked input."));
+        }
+
+        if (survivors.Length < _threshold)
+        {
+            throw Abort(new SecAggInsufficientSurvivorsException(Stage, survivors.Length, _threshold,
+                $"Stage ConsistencyCheck: the survivor list has {survivors.Length} clients; the threshold is t = {_threshold}."));
+        }
+
+        foreach (int v in survivors)
+        {
+            if (v != ClientId && _session.AreNeighbours(ClientId, v) && !_heldShares!.ContainsKey(v))
+            {
+                throw Abort(new SecAggInconsistentSurvivorsException(Stage,
+                    $"The survivor list names neighbour {v}, but client {ClientId} never received its shares and did not mask with it."));
+            }
+        }
+
+        return survivors;
+    }
+
+    private bool TryVerifyKeys(AdvertiseKeysMessage keys, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out AgreementPublicKey? cipher,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out AgreementPublicKey? mask, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? why)
+    {
+        cipher = null;
+        mask = null;
+        if (keys.Signature is null || keys.Signature.Length != IdentityPublicKey.SignatureSize)
+        {
+            why = "the signature is missing or has the wrong length";
+            return false;
+        }
+
+        if (keys.CipherPublicKey is null || keys.MaskPublicKey is null)
+        {
+            why = "a public key is missing";
+            return false;
+        }
+
+        byte[] payload = _session.Binding.AdvertisePayload(keys.Sender, keys.CipherPublicKey, keys.MaskPublicKey);
+        if (!_session.IdentityKeys[keys.Sender].Verify(SecAggBinding.AdvertisePurpose, payload, keys.Signature))
+        {
+            why = "the Ed25519 signature does not verify under its identity key";
+            return false;
+        }
+
+        if (!SecAggCrypto.TryImportAgreementPublicKey(keys.CipherPublicKey, out cipher) || !SecAggCrypto.TryImportAgreementPublicKey(keys.MaskPublicKey, out mask))
+        {
+            why = "a public key is not a valid X25519 key";
+            return false;
+        }
+
+        why = null;
+        return true;
+    }
+
+    private void CheckAddressed(SecAggServerMessage message, string what)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        Expect(Stage, message.Stage, what);
+        if (message.SessionId != _session.SessionId || message.Round != _session.Round)
+        {
+            throw new SecAggReplayException(Stage, -1,
+                $"{what} for session '{message.SessionId}' round {message.Round} refused: client {ClientId} is in session '{_session.SessionId}' round {_session.Round}.");
+        }
+
+        if (message.Recipient != ClientId)
+        {
+            throw new SecAggWrongRecipientException(Stage, ClientId, message.Recipient, $"{what} addressed to client {message.Recipient} was delivered to client {ClientId}.");
+        }
+    }
+
+    private void Expect(SecAggStage expected, SecAggStage messageStage, string what)
+    {
+        if (Stage != expected || messageStage != Stage)
+        {
+            throw new SecAggOutOfOrderException(Stage, messageStage, what);
+        }
+    }
+
+    private SecAggProtocolException Abort(SecAggProtocolException error)
+    {
+        AbortReason = error;
+        Stage = SecAggStage.Aborted;
+        ZeroSecrets();
+        return error;
+    }
+
+    private void ZeroSecrets()
+    {
+        _cipherKey?.Dispose();
+        _maskKey?.Dispose();
+        _cipherKey = null;
+        _maskKey = null;
+        if (_maskPrivate is not null)
+        {
+            CryptographicOperations.ZeroMemory(_maskPrivate);
+        }
+
+        if (_selfMaskSeed is not null)
+        {
+            CryptographicOperations.ZeroMemory(_selfMaskSeed);
+        }
+
+        Array.Clear(_input);
+        if (_heldShares is not null)
+        {
+            ZeroShares(_heldShares);
+        }
+    }
+
+    private static void ZeroShares(SortedDictionary<int, (byte[] SelfMaskShare, byte[] MaskKeyShare)> shares)
+    {
+        foreach ((byte[] a, byte[] b) in shares.Values)
+        {
+            CryptographicOperations.ZeroMemory(a);
+            CryptographicOperations.ZeroMemory(b);
+        }
+    }
+}

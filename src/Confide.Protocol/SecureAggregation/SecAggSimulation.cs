@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using Confide.Protocol.SecureAggregation.Internal;
+using Confide.Randomness;
+using Confide.SecureAggregation;
+
+namespace Confide.Protocol.SecureAggregation;
+
+/// <summary>
+/// Runs one complete secure-aggregation round in process (Bonawitz et al. 2017; SecAgg+ neighbourhoods of Bell et al. 2020):
+/// n <see cref="SecAggClient"/>s and one <see cref="SecAggServer"/> with real cryptography, passing messages by hand and
+/// dropping the clients <see cref="SecAggDropouts"/> names. Used by tests, the simulate command and <c>confide secagg bench</c>.
+/// </summary>
+/// <remarks>
+/// Every secret (identity keys, client keys, seeds, Shamir coefficients, nonces) comes from the random source passed to <see cref="Run"/> and its
+/// forks, so a seeded source replays a round exactly. Client steps of one stage run in parallel; each client's time is
+/// measured on its own. Times come from <see cref="Stopwatch"/> and only describe cost, never protocol behaviour.
+/// </remarks>
+public static class SecAggSimulation
+{
+    /// <summary>Runs a round over <paramref name="inputs"/> (one quantized vector in Z_{2^k} per client).</summary>
+    public static SecAggSimulationResult Run(IReadOnlyList<ulong[]> inputs, SecAggOptions options, SecAggDropouts dropouts, IRandomSource random)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(dropouts);
+        ArgumentNullException.ThrowIfNull(random);
+        int n = options.ClientCount;
+        if (inputs.Count != n)
+        {
+            throw new ArgumentException($"{inputs.Count} inputs given for {n} clients.", nameof(inputs));
+        }
+
+        var identities = new IdentityKeyPair[n];
+        for (int u = 0; u < n; u++)
+        {
+            identities[u] = IdentityKeyPair.Generate(random);
+        }
+
+        byte[] graphSeed = new byte[32];
+        random.NextBytes(graphSeed);
+        string sessionId = $"sim-{random.NextUInt64():x16}";
+        var session = new SecAggSession(sessionId, 0, options, identities.Select(k => k.PublicKey).ToArray(), graphSeed);
+
+        var clients = new SecAggClient[n];
+        var clientRandom = new IRandomSource[n];
+        for (int u = 0; u < n; u++)
+        {
+            clientRandom[u] = random.Fork((ulong)u + 1);
+            clients[u] = new SecAggClient(session, u, identities[u], inputs[u], clientRandom[u]);
+        }
+
+        var server = new SecAggServer(session, random.Fork(0));
+        long[] clientTicks = new long[n];
+        long[] clientBytes = new long[n];
+        var serverMs = new Dictionary<SecAggStage, double>();
+        var serverCpu = new Dictionary<SecAggStage, double>();
+        double clientCpu = 0;
+        using var process = Process.GetCurrentProcess();
+        SecAggServerMessage?[] inbox = new SecAggServerMessage?[n];
+        try
+        {
+            for (var stage = SecAggStage.AdvertiseKeys; stage <= SecAggStage.Unmasking; stage++)
+            {
+                var outgoing = new SecAggClientMessage?[n];
+                SecAggStage current = stage;
+                int acting = 0;
+                TimeSpan cpuStart = Cpu(process);
+                Parallel.For(0, n, u =>
+                {
+                    bool reached = current == SecAggStage.AdvertiseKeys || inbox[u] is not null;
+                    if (!reached || !dropouts.Sends(u, current))
+                    {
+                        return;
+                    }
+
+                    Interlocked.Increment(ref acting);
+                    long start = Stopwatch.GetTimestamp();
+                    outgoing[u] = current == SecAggStage.AdvertiseKeys ? clients[u].AdvertiseKeys() : clients[u].Handle(inbox[u]!);
+                    clientTicks[u] += Stopwatch.GetTimestamp() - start;
+                    if (inbox[u] is not null)
+                    {
+                        clientBytes[u] += SecAggWireSize.Of(inbox[u]!);
+                    }
+
+                    clientBytes[u] += SecAggWireSize.Of(outgoing[u]!, options.ModulusBits);
+                });
+
+                clientCpu += acting == 0 ? 0 : (Cpu(process) - cpuStart).TotalMilliseconds / acting;
+                TimeSpan serverCpuStart = Cpu(process);
+                long serverStart = Stopwatch.GetTimestamp();
+                foreach (SecAggClientMessage? message in outgoing)
+                {
+                    if (message is not null)
+                    {
+                        server.Receive(message);
+                    }
+                }
+
+                IReadOnlyList<SecAggServerMessage> replies;
+                try
+                {
+                    replies = server.CloseStage();
+                }
+                finally
+                {
+                    serverMs[stage] = Stopwatch.GetElapsedTime(serverStart).TotalMilliseconds;
+                    serverCpu[stage] = (Cpu(process) - serverCpuStart).TotalMilliseconds;
+                }
+
+                Array.Clear(inbox);
+                foreach (SecAggServerMessage reply in replies)
+                {
+                    inbox[reply.Recipient] = reply;
+                }
+            }
+        }
+        catch (SecAggProtocolException ex) when (server.Stage == SecAggStage.Aborted)
+        {
+            return new SecAggSimulationResult(session, null, ex, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients), clientCpu, serverCpu);
+        }
+        finally
+        {
+            foreach (SecAggClient c in clients)
+            {
+                c.Dispose();
+            }
+
+            foreach (IdentityKeyPair k in identities)
+            {
+                k.Dispose();
+            }
+        }
+
+        return new SecAggSimulationResult(session, server.Result, null, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients), clientCpu, serverCpu);
+    }
+
+    /// <summary>Σ inputs[u] mod 2^k over <paramref name="clients"/>: the value a completed round must reproduce.</summary>
+    public static ulong[] PlainSum(IReadOnlyList<ulong[]> inputs, IEnumerable<int> clients, int modulusBits)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(clients);
+        ulong mask = modulusBits >= 64 ? ulong.MaxValue : (1UL << modulusBits) - 1;
+        ulong[] sum = new ulong[inputs.Count == 0 ? 0 : inputs[0].Length];
+        unchecked
+        {
+            foreach (int u in clients)
+            {
+                for (int i = 0; i < sum.Length; i++)
+                {
+                    sum[i] = (sum[i] + inputs[u][i]) & mask;
+                }
+            }
+        }
+
+        return sum;
+    }
+
+    private static TimeSpan Cpu(Process process)
+    {
+        process.Refresh();
+        return process.TotalProcessorTime;
+    }
+
+    private static double MeanMs(long[] ticks, SecAggClient[] clients)
+    {
+        var done = Enumerable.Range(0, clients.Length).Where(u => clients[u].Stage == SecAggStage.Completed).ToArray();
+        return done.Length == 0 ? 0 : done.Average(u => ticks[u]) * 1000.0 / Stopwatch.Frequency;
+    }
+
+    private static double MeanBytes(long[] bytes, SecAggClient[] clients)
+    {
+        var done = Enumerable.Range(0, clients.Length).Where(u => clients[u].Stage == SecAggStage.Completed).ToArray();
+        return done.Length == 0 ? 0 : done.Average(u => (double)bytes[u]);
+    }
+}
