@@ -35,11 +35,15 @@ internal static class SimulateCommand
         var malicious = new Option<int>("--malicious") { Description = "Number of malicious clients m", DefaultValueFactory = _ => 0 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of every random draw (runs are reproducible)", DefaultValueFactory = _ => 1UL };
         var rootSize = new Option<int>("--root-size") { Description = "Server root set size (FLTrust)", DefaultValueFactory = _ => 100 };
+        var dpNoise = new Option<double?>("--dp-noise") { Description = "DP-FedAvg noise multiplier z (noise z·C on the sum); turns DP on" };
+        var dpEpsilon = new Option<double?>("--dp-epsilon") { Description = "DP-FedAvg target ε for the whole run (z is calibrated); turns DP on" };
+        var dpDelta = new Option<double>("--dp-delta") { Description = "δ for DP accounting", DefaultValueFactory = _ => 1e-5 };
+        var clip = new Option<double>("--clip") { Description = "L2 clip norm C of each update under DP", DefaultValueFactory = _ => 1.0 };
         var output = new Option<string?>("--out") { Description = "Directory for metrics.csv and summary.json" };
         var json = new Option<bool>("--json") { Description = "Print summary.json to stdout instead of the table" };
 
         var command = new Command("simulate", "Train a model across simulated clients, with robust aggregation and attacks, and report accuracy per round.");
-        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, output, json })
+        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, dpNoise, dpEpsilon, dpDelta, clip, output, json })
         {
             command.Options.Add(option);
         }
@@ -73,6 +77,10 @@ internal static class SimulateCommand
                     Malicious = parse.GetValue(malicious),
                     Seed = parse.GetValue(seed),
                     RootSize = parse.GetValue(rootSize),
+                    DpNoiseMultiplier = parse.GetValue(dpNoise),
+                    DpEpsilon = parse.GetValue(dpEpsilon),
+                    DpDelta = parse.GetValue(dpDelta),
+                    ClipNorm = parse.GetValue(clip),
                 };
             }
             catch (ArgumentOutOfRangeException ex)
@@ -89,13 +97,15 @@ internal static class SimulateCommand
                 Console.Out.WriteLine(
                     $"{options.Dataset}: {simulation.Data.Clients.Count} client samples, {simulation.Data.Test.Count} test; {simulation.Model.Name} ({simulation.Model.Layout.TotalLength} weights); " +
                     $"{options.Clients} clients ({options.ClientsPerRound} per round), {options.Partition}, {options.Aggregator}" +
-                    (options.Attack is null ? "" : $", attack {options.Attack} by {options.Malicious} (clients {string.Join(' ', simulation.MaliciousClients)})"));
+                    (options.Attack is null ? "" : $", attack {options.Attack} by {options.Malicious} (clients {string.Join(' ', simulation.MaliciousClients)})") +
+                    (simulation.Privacy is { } dp ? $", DP-FedAvg z = {dp.NoiseMultiplier:G4}, C = {dp.ClipNorm:G4}, q = {dp.SampleRate:G4}, δ = {dp.Delta:G3}" : ""));
             }
 
             var result = simulation.Run(asJson ? null : r => Console.Out.WriteLine(
                 $"round {r.Round,3}/{options.Rounds}  accuracy {r.Accuracy:F4}  loss {r.Loss:F4}  flagged {r.Flagged.Count}" +
                 (r.MaliciousParticipants > 0 ? $" ({r.Flagged.Count(f => f.Malicious)} of {r.MaliciousParticipants} malicious)" : "") +
                 (r.BackdoorSuccessRate is double asr ? $"  backdoor ASR {asr:F3}" : "") +
+                (r.Extra.TryGetValue("epsilon", out double eps) ? $"  ε {eps:F3}" : "") +
                 $"  {r.Seconds:F2} s"));
 
             string? outDir = parse.GetValue(output);
@@ -116,6 +126,11 @@ internal static class SimulateCommand
             if (result.Rounds[^1].BackdoorSuccessRate is double finalAsr)
             {
                 table.AddRow("backdoor success rate", finalAsr.ToString("F4", CultureInfo.InvariantCulture));
+            }
+
+            if (result.Privacy is { } privacy)
+            {
+                table.AddRow("ε spent (δ)", $"{result.Rounds[^1].Extra["epsilon"]:F4} ({privacy.Delta:G3})");
             }
 
             table.AddRow("flagged (malicious / all)", $"{result.Rounds.Sum(r => r.Flagged.Count(f => f.Malicious))} / {result.Rounds.Sum(r => r.Flagged.Count)}");

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using Confide.Parameters;
+using Confide.Privacy;
 using Confide.Randomness;
 using Confide.Training.Attacks;
 using Confide.Training.Data;
@@ -25,7 +26,7 @@ namespace Confide.Training.Simulation;
 public sealed class FederatedSimulation
 {
     private const ulong StreamSplit = 1, StreamPartition = 2, StreamMalicious = 3, StreamInit = 4, StreamPoison = 5,
-        StreamSampling = 6, StreamTraining = 7, StreamCrafting = 8, StreamServer = 9, StreamExtensions = 10;
+        StreamSampling = 6, StreamTraining = 7, StreamCrafting = 8, StreamServer = 9, StreamExtensions = 10, StreamNoise = 11;
 
     private readonly SeededRandomSource _root;
     private readonly Dataset[] _clientData;
@@ -104,8 +105,32 @@ public sealed class FederatedSimulation
             throw new ArgumentException($"--aggregator {options.Aggregator} needs a server root set; the root size is 0.");
         }
 
-        DryRunAggregator(options.ClientsPerRound);
+        if (options.DifferentialPrivacy)
+        {
+            if (options.DpNoiseMultiplier is not null && options.DpEpsilon is not null)
+            {
+                throw new ArgumentException("Give --dp-noise or --dp-epsilon, not both.");
+            }
+
+            if (!string.Equals(options.Aggregator, "fedavg", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ArgumentException(
+                    $"With DP the aggregator is DP-FedAvg (McMahan et al. 2018), which clips, sums and adds noise; --aggregator {options.Aggregator} cannot be combined with it.");
+            }
+
+            double q = (double)options.ClientsPerRound / options.Clients;
+            double z = options.DpNoiseMultiplier ?? NoiseCalibration.CalibrateNoiseMultiplier(options.DpEpsilon!.Value, options.DpDelta, q, options.Rounds);
+            Privacy = new PrivacySettings(z, options.ClipNorm, q, options.DpDelta, options.DpEpsilon);
+            _ = CreateDpFedAvg(); // validates z, C and δ now
+        }
+        else
+        {
+            DryRunAggregator(options.ClientsPerRound);
+        }
     }
+
+    /// <summary>The DP settings, or null without DP.</summary>
+    public PrivacySettings? Privacy { get; }
 
     /// <summary>The options.</summary>
     public SimulationOptions Options { get; }
@@ -137,6 +162,7 @@ public sealed class FederatedSimulation
         var serverRoot = _root.Fork(StreamServer);
         var extensionRoot = _root.Fork(StreamExtensions);
         var backdoor = _behaviour?.Data as PixelPatternBackdoor;
+        var dp = Privacy is null ? null : CreateDpFedAvg();
         for (int round = 1; round <= Options.Rounds; round++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -145,6 +171,18 @@ public sealed class FederatedSimulation
             var updates = TrainClients(round, participants, global, trainingRoot, out double trainLoss);
             int maliciousInRound = participants.Count(c => _isMalicious[c]);
             PoisonUpdates(round, participants, updates, maliciousInRound, craftingRoot);
+            if (dp is not null)
+            {
+                // DP-FedAvg with client-side clipping: honest clients clip to the server's C; attackers need not,
+                // and the server clips and flags whatever arrives above C.
+                for (int i = 0; i < participants.Length; i++)
+                {
+                    if (!_isMalicious[participants[i]] && TensorPrimitives.IsFiniteAll<float>(updates[i]))
+                    {
+                        DpFedAvg.ClipOnClient(updates[i], dp.CurrentClipNorm);
+                    }
+                }
+            }
 
             for (int i = 0; i < participants.Length; i++)
             {
@@ -169,7 +207,22 @@ public sealed class FederatedSimulation
             }
 
             var extra = new Dictionary<string, double>(StringComparer.Ordinal);
-            if (kept.Count > 0)
+            if (dp is not null)
+            {
+                // Every round is a release, even one where Poisson sampling picked nobody: a zero update stands in
+                // for the empty sum, which changes nothing (the sum is divided by the expected m, not the count).
+                var inputs = kept.Count > 0 ? kept.Select(i => (ReadOnlyMemory<float>)updates[i]).ToList() : [new float[global.Length]];
+                var result = dp.Aggregate(inputs, Enumerable.Repeat(1.0, inputs.Count).ToArray());
+                foreach (var flag in result.Flagged)
+                {
+                    int client = participants[kept[flag.Index]];
+                    flags.Add(new ClientFlag(client, _isMalicious[client], flag.Reason));
+                }
+
+                extra["epsilon"] = dp.Ledger.Spent.Epsilon;
+                TensorPrimitives.Add(global.AsSpan(), result.Aggregate, global.AsSpan());
+            }
+            else if (kept.Count > 0)
             {
                 ReadOnlyMemory<float>? serverUpdate = _aggregator.NeedsServerUpdate ? ServerUpdate(global, serverRoot.Fork((ulong)round)) : null;
                 var aggregator = _aggregator.Create(kept.Count, serverUpdate);
@@ -206,8 +259,8 @@ public sealed class FederatedSimulation
         }
 
         return new SimulationResult(
-            Options, Model.Name, Model.Layout.TotalLength, _aggregator.Spec, _behaviour?.Name, MaliciousClients, ClientSamples,
-            Data.Test.Count, rounds, _setupClock.Elapsed.TotalSeconds);
+            Options, Model.Name, Model.Layout.TotalLength, Privacy is null ? _aggregator.Spec : "dp-fedavg", _behaviour?.Name, MaliciousClients, ClientSamples,
+            Data.Test.Count, rounds, _setupClock.Elapsed.TotalSeconds, Privacy);
     }
 
     private static FederatedDataset LoadData(SimulationOptions options, IRandomSource random)
@@ -259,12 +312,31 @@ public sealed class FederatedSimulation
         }
     }
 
+    private DpFedAvg CreateDpFedAvg()
+    {
+        var p = Privacy!;
+        // No --dp-epsilon: the ledger still records ε, with no cap to enforce (a finite stand-in for "unbounded").
+        var budget = new PrivacyBudget(p.TargetEpsilon is double e ? e * (1 + 1e-6) : 1e300, p.Delta);
+        var options = DpFedAvgOptions.Fixed(p.NoiseMultiplier, p.ClipNorm, Options.ClientsPerRound, Options.Clients, ClippingPlacement.Client);
+        // Seeded noise keeps simulations reproducible; a deployment draws it from the CSPRNG.
+        return new DpFedAvg(options, new GaussianNoise(_root.Fork(StreamNoise)), new PrivacyLedger(budget));
+    }
+
     private int[] SampleClients(IRandomSource random)
     {
         int k = Options.ClientsPerRound;
-        return k == Options.Clients
-            ? Enumerable.Range(0, k).ToArray()
-            : DatasetSplitter.Permutation(Options.Clients, random)[..k].Order().ToArray();
+        if (k == Options.Clients)
+        {
+            return Enumerable.Range(0, k).ToArray();
+        }
+
+        if (Privacy is not null)
+        {
+            // The DP accountant assumes Poisson sampling: each client joins independently with probability q = m/N.
+            return Enumerable.Range(0, Options.Clients).Where(_ => random.NextDouble() < Privacy.SampleRate).ToArray();
+        }
+
+        return DatasetSplitter.Permutation(Options.Clients, random)[..k].Order().ToArray();
     }
 
     private float[][] TrainClients(int round, int[] participants, ModelParameters global, IRandomSource trainingRoot, out double meanBenignLoss)

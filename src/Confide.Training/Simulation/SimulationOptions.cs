@@ -68,6 +68,24 @@ public sealed record SimulationOptions
     /// <summary>The number of clients run at once (default: the processor count).</summary>
     public int Parallelism { get; init => field = Positive(value, nameof(Parallelism)); } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// DP-FedAvg noise multiplier z (noise N(0, z²C²) on the sum of clipped updates), or null. Give this or
+    /// <see cref="DpEpsilon"/>, not both; either turns DP on.
+    /// </summary>
+    public double? DpNoiseMultiplier { get; init; }
+
+    /// <summary>A target ε for the whole run: z is calibrated so that R rounds at q = m/N spend at most ε at δ. Null for none.</summary>
+    public double? DpEpsilon { get; init; }
+
+    /// <summary>δ for DP accounting. Default 1e-5.</summary>
+    public double DpDelta { get; init; } = 1e-5;
+
+    /// <summary>The L2 clip norm C of each client update under DP. Default 1.</summary>
+    public double ClipNorm { get; init; } = 1.0;
+
+    /// <summary>Whether DP-FedAvg is on.</summary>
+    public bool DifferentialPrivacy => DpNoiseMultiplier is not null || DpEpsilon is not null;
+
     /// <summary>The clients sampled per round: max(1, round(fraction · N)).</summary>
     public int ClientsPerRound => Math.Max(1, (int)Math.Round(Fraction * Clients));
 

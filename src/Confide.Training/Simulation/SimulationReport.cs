@@ -97,6 +97,19 @@ public static class SimulationReport
                 w.WriteNumber("final_backdoor_asr", Round(asr));
             }
 
+            if (result.Privacy is { } dp)
+            {
+                w.WriteNumber("epsilon", Round(result.Rounds[^1].Extra.GetValueOrDefault("epsilon", double.NaN)));
+                w.WriteNumber("delta", dp.Delta);
+                w.WriteNumber("noise_multiplier", Round(dp.NoiseMultiplier));
+                w.WriteNumber("clip_norm", dp.ClipNorm);
+                w.WriteNumber("sample_rate", Round(dp.SampleRate));
+            }
+            else
+            {
+                w.WriteNull("epsilon");
+            }
+
             w.WriteNumber("total_seconds", Round(result.TotalSeconds));
             w.WriteNumber("mean_round_seconds", Round(result.Rounds.Average(r => r.Seconds)));
             w.WriteStartArray("rounds_detail");

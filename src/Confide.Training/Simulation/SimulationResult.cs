@@ -11,6 +11,7 @@ namespace Confide.Training.Simulation;
 /// <param name="TestSamples">The size of the test set.</param>
 /// <param name="Rounds">Per-round metrics.</param>
 /// <param name="TotalSeconds">Wall time of the whole run, set-up included.</param>
+/// <param name="Privacy">The DP settings in force, or null without DP.</param>
 public sealed record SimulationResult(
     SimulationOptions Options,
     string ModelName,
@@ -21,7 +22,8 @@ public sealed record SimulationResult(
     IReadOnlyList<int> ClientSamples,
     int TestSamples,
     IReadOnlyList<RoundMetrics> Rounds,
-    double TotalSeconds)
+    double TotalSeconds,
+    PrivacySettings? Privacy = null)
 {
     /// <summary>The test accuracy after the last round.</summary>
     public double FinalAccuracy => Rounds[^1].Accuracy;

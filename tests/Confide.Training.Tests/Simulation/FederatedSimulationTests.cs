@@ -123,4 +123,35 @@ public sealed class FederatedSimulationTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void DpEpsilonIsCalibratedChargedEachRoundAndNeverExceeded()
+    {
+        var options = Short with { Rounds = 5, Clients = 10, Fraction = 0.5, DpEpsilon = 3, ClipNorm = 1 };
+        var result = new FederatedSimulation(options).Run();
+        var eps = result.Rounds.Select(r => r.Extra["epsilon"]).ToArray();
+        Assert.All(eps.Zip(eps.Skip(1)), p => Assert.True(p.Second > p.First));
+        Assert.InRange(eps[^1], 2.9, 3.0 + 1e-6);
+        Assert.NotNull(result.Privacy);
+        Assert.Equal(0.5, result.Privacy!.SampleRate);
+        Assert.Equal(result.Rounds.Select(r => r.Accuracy), new FederatedSimulation(options).Run().Rounds.Select(r => r.Accuracy));
+    }
+
+    [Fact]
+    public void DpWithLittleNoiseStillLearns()
+    {
+        var result = new FederatedSimulation(Short with { Rounds = 6, DpNoiseMultiplier = 0.05, ClipNorm = 5 }).Run();
+        Assert.True(result.FinalAccuracy > 0.5, $"final accuracy {result.FinalAccuracy}");
+    }
+
+    [Theory]
+    [InlineData("both")]
+    [InlineData("krum")]
+    public void DpRejectsConflictingOptions(string what)
+    {
+        var options = what == "both"
+            ? Short with { DpNoiseMultiplier = 1, DpEpsilon = 1 }
+            : Short with { DpNoiseMultiplier = 1, Aggregator = "krum" };
+        Assert.Throws<ArgumentException>(() => new FederatedSimulation(options));
+    }
 }
