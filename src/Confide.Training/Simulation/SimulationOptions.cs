@@ -83,6 +83,18 @@ public sealed record SimulationOptions
     /// <summary>The L2 clip norm C of each client update under DP. Default 1.</summary>
     public double ClipNorm { get; init; } = 1.0;
 
+    /// <summary>
+    /// Whether updates are summed through the secure-aggregation protocol (Bonawitz et al. 2017, run in process with real
+    /// cryptography), so the server sees only the sum. Needs FedAvg (or DP-FedAvg): robust aggregators need each update.
+    /// </summary>
+    public bool SecureAggregation { get; init; }
+
+    /// <summary>SecAgg+ neighbourhood size k (Bell et al. 2020), or null for the full graph.</summary>
+    public int? Neighbours { get; init => field = value is int v ? Positive(v, nameof(Neighbours)) : null; }
+
+    /// <summary>Under secure aggregation without DP, each coordinate is clipped to [−c, c] before quantizing. Default 1.</summary>
+    public double SecAggClipRange { get; init; } = 1.0;
+
     /// <summary>Whether DP-FedAvg is on.</summary>
     public bool DifferentialPrivacy => DpNoiseMultiplier is not null || DpEpsilon is not null;
 

@@ -154,4 +154,33 @@ public sealed class FederatedSimulationTests
             : Short with { DpNoiseMultiplier = 1, Aggregator = "krum" };
         Assert.Throws<ArgumentException>(() => new FederatedSimulation(options));
     }
+
+    [Fact]
+    public void SecureAggregationGivesFedAvgUpToQuantization()
+    {
+        var plain = new FederatedSimulation(Short with { Rounds = 3 }).Run();
+        var secure = new FederatedSimulation(Short with { Rounds = 3, SecureAggregation = true, Neighbours = 3 }).Run();
+        // The quantized weighted mean differs from the float one by less than n/(s·Σw) per coordinate; the models stay close.
+        for (int r = 0; r < 3; r++)
+        {
+            Assert.Equal(plain.Rounds[r].Loss, secure.Rounds[r].Loss, 2);
+        }
+
+        Assert.All(secure.Rounds, r => Assert.True(r.Extra["secagg_server_ms"] > 0));
+    }
+
+    [Fact]
+    public void SecureAggregationWithDpChargesTheLedger()
+    {
+        var result = new FederatedSimulation(Short with { Rounds = 3, SecureAggregation = true, DpEpsilon = 8, ClipNorm = 2 }).Run();
+        Assert.InRange(result.Rounds[^1].Extra["epsilon"], 7.0, 8.0 + 1e-6);
+        Assert.Equal("dp-fedavg", result.AggregatorName);
+    }
+
+    [Fact]
+    public void SecureAggregationRejectsRobustAggregators()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new FederatedSimulation(Short with { SecureAggregation = true, Aggregator = "median" }));
+        Assert.Contains("only the sum", ex.Message, StringComparison.Ordinal);
+    }
 }
