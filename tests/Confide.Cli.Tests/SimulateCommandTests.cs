@@ -18,6 +18,17 @@ public sealed class SimulateCommandTests
     }
 
     [Fact]
+    public void SecureAggregationWithDpReportsEpsilonWithinTheTarget()
+    {
+        var run = CliRunner.Run("simulate", "--rounds", "2", "--clients", "4", "--secure-agg", "--dp-epsilon", "5", "--clip", "2", "--json");
+        Assert.True(run.ExitCode == 0, run.StdErr);
+        using var doc = JsonDocument.Parse(run.StdOut);
+        double epsilon = doc.RootElement.GetProperty("epsilon").GetDouble();
+        Assert.InRange(epsilon, 4.5, 5.0 + 1e-6);
+        Assert.Equal("dp-fedavg", doc.RootElement.GetProperty("aggregator").GetString());
+    }
+
+    [Fact]
     public void TablePrintsAndFilesAreWritten()
     {
         string dir = Path.Combine(Path.GetTempPath(), "confide-cli-" + Guid.NewGuid().ToString("N"));

@@ -96,7 +96,17 @@ internal static class SimulateCommand
             }
 
             bool asJson = parse.GetValue(json);
-            var simulation = new FederatedSimulation(options);
+            FederatedSimulation simulation;
+            try
+            {
+                simulation = new FederatedSimulation(options);
+            }
+            catch (ArgumentOutOfRangeException ex)
+            {
+                // Keep the explanation, drop .NET's "(Parameter 'x') Actual value was …" tail.
+                throw new CliException(ex.Message.Split(" (Parameter", 2)[0], 2);
+            }
+
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out), Interactive = InteractionSupport.No });
             if (!asJson)
             {
