@@ -42,11 +42,13 @@ internal static class SimulateCommand
         var secureAgg = new Option<bool>("--secure-agg") { Description = "Sum updates through the secure-aggregation protocol (in process, real crypto)" };
         var neighbours = new Option<int?>("--neighbours") { Description = "SecAgg+ neighbourhood size k (default: the full graph)" };
         var secAggClip = new Option<double>("--secagg-clip") { Description = "Per-coordinate clip range c before quantizing (SecAgg without DP)", DefaultValueFactory = _ => 1.0 };
+        var sweepAttacks = new Option<string?>("--sweep-attacks") { Description = "Robustness sweep: comma-separated attacks (use none for a clean row); one run per attack × aggregator" };
+        var sweepAggregators = new Option<string?>("--sweep-aggregators") { Description = "Robustness sweep: comma-separated aggregators (default: --aggregator)" };
         var output = new Option<string?>("--out") { Description = "Directory for metrics.csv and summary.json" };
         var json = new Option<bool>("--json") { Description = "Print summary.json to stdout instead of the table" };
 
         var command = new Command("simulate", "Train a model across simulated clients, with robust aggregation and attacks, and report accuracy per round.");
-        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, dpNoise, dpEpsilon, dpDelta, clip, secureAgg, neighbours, secAggClip, output, json })
+        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, dpNoise, dpEpsilon, dpDelta, clip, secureAgg, neighbours, secAggClip, sweepAttacks, sweepAggregators, output, json })
         {
             command.Options.Add(option);
         }
@@ -96,6 +98,13 @@ internal static class SimulateCommand
             }
 
             bool asJson = parse.GetValue(json);
+            string? attackList = parse.GetValue(sweepAttacks);
+            string? aggregatorList = parse.GetValue(sweepAggregators);
+            if (attackList is not null || aggregatorList is not null)
+            {
+                return Sweep(options, attackList, aggregatorList, parse.GetValue(output), asJson);
+            }
+
             FederatedSimulation simulation;
             try
             {
@@ -168,6 +177,41 @@ internal static class SimulateCommand
             return 0;
         });
         return command;
+    }
+
+    private static int Sweep(SimulationOptions options, string? attackList, string? aggregatorList, string? outDir, bool asJson)
+    {
+        static string[] Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var attacks = attackList is null ? [options.Attack ?? "none"] : Split(attackList);
+        var aggregators = aggregatorList is null ? [options.Aggregator] : Split(aggregatorList);
+        var cells = SimulationSweep.Run(options, attacks, aggregators, asJson ? null : c => Console.Out.WriteLine(
+            $"{c.Attack} × {c.Aggregator}: " + (c.FinalAccuracy is double a ? a.ToString("F4", CultureInfo.InvariantCulture) : $"n/a ({c.Error})")));
+        string markdown = SimulationSweep.Markdown(cells);
+        if (outDir is not null)
+        {
+            Directory.CreateDirectory(outDir);
+            File.WriteAllText(Path.Combine(outDir, "sweep.md"), markdown);
+            File.WriteAllText(Path.Combine(outDir, "sweep.csv"), SimulationSweep.Csv(cells));
+        }
+
+        if (asJson)
+        {
+            Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(cells.Select(c => new Dictionary<string, object?>
+            {
+                ["attack"] = c.Attack,
+                ["aggregator"] = c.Aggregator,
+                ["final_accuracy"] = c.FinalAccuracy,
+                ["backdoor_asr"] = c.BackdoorSuccessRate,
+                ["error"] = c.Error,
+            }).ToList()));
+        }
+        else
+        {
+            Console.Out.WriteLine();
+            Console.Out.Write(markdown);
+        }
+
+        return 0;
     }
 
     private static string OptionName(string? property) => property switch
