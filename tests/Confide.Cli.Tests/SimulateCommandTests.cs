@@ -40,6 +40,8 @@ public sealed class SimulateCommandTests
             Assert.Contains("round   2/2", run.StdOut, StringComparison.Ordinal);
             Assert.True(File.Exists(Path.Combine(dir, "metrics.csv")));
             Assert.True(File.Exists(Path.Combine(dir, "summary.json")));
+            var png = File.ReadAllBytes(Path.Combine(dir, "accuracy.png"));
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
         }
         finally
         {

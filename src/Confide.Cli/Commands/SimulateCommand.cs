@@ -44,7 +44,7 @@ internal static class SimulateCommand
         var secAggClip = new Option<double>("--secagg-clip") { Description = "Per-coordinate clip range c before quantizing (SecAgg without DP)", DefaultValueFactory = _ => 1.0 };
         var sweepAttacks = new Option<string?>("--sweep-attacks") { Description = "Robustness sweep: comma-separated attacks (use none for a clean row); one run per attack × aggregator" };
         var sweepAggregators = new Option<string?>("--sweep-aggregators") { Description = "Robustness sweep: comma-separated aggregators (default: --aggregator)" };
-        var output = new Option<string?>("--out") { Description = "Directory for metrics.csv and summary.json" };
+        var output = new Option<string?>("--out") { Description = "Directory for metrics.csv, summary.json and the PNG plots" };
         var json = new Option<bool>("--json") { Description = "Print summary.json to stdout instead of the table" };
 
         var command = new Command("simulate", "Train a model across simulated clients, with robust aggregation and attacks, and report accuracy per round.");
@@ -138,6 +138,7 @@ internal static class SimulateCommand
             if (outDir is not null)
             {
                 SimulationReport.Write(result, outDir);
+                SimulationPlots.Write(result, outDir);
             }
 
             if (asJson)
@@ -170,7 +171,7 @@ internal static class SimulateCommand
             table.AddRow("total time", $"{result.TotalSeconds:F2} s");
             if (outDir is not null)
             {
-                table.AddRow("files", Markup.Escape($"{Path.Combine(outDir, "metrics.csv")}, {Path.Combine(outDir, "summary.json")}"));
+                table.AddRow("files", Markup.Escape($"metrics.csv, summary.json, accuracy.png{(result.Privacy is null ? "" : ", epsilon.png")} in {outDir}"));
             }
 
             console.Write(table);
