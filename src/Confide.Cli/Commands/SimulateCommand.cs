@@ -127,12 +127,39 @@ internal static class SimulateCommand
                     (simulation.Privacy is { } dp ? $", DP-FedAvg z = {dp.NoiseMultiplier:G4}, C = {dp.ClipNorm:G4}, q = {dp.SampleRate:G4}, δ = {dp.Delta:G3}" : ""));
             }
 
-            var result = simulation.Run(asJson ? null : r => Console.Out.WriteLine(
+            string Line(RoundMetrics r) =>
                 $"round {r.Round,3}/{options.Rounds}  accuracy {r.Accuracy:F4}  loss {r.Loss:F4}  flagged {r.Flagged.Count}" +
                 (r.MaliciousParticipants > 0 ? $" ({r.Flagged.Count(f => f.Malicious)} of {r.MaliciousParticipants} malicious)" : "") +
                 (r.BackdoorSuccessRate is double asr ? $"  backdoor ASR {asr:F3}" : "") +
                 (r.Extra.TryGetValue("epsilon", out double eps) ? $"  ε {eps:F3}" : "") +
-                $"  {r.Seconds:F2} s"));
+                $"  {r.Seconds:F2} s";
+
+            SimulationResult result;
+            if (asJson)
+            {
+                result = simulation.Run();
+            }
+            else if (!Console.IsOutputRedirected)
+            {
+                // On a terminal: a live Spectre progress bar, with each finished round printed above it.
+                result = AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask("round 1", maxValue: options.Rounds);
+                        return simulation.Run(r =>
+                        {
+                            AnsiConsole.WriteLine(Line(r));
+                            task.Description = Markup.Escape($"round {Math.Min(r.Round + 1, options.Rounds)}/{options.Rounds}, accuracy {r.Accuracy:F3}" +
+                                (r.Extra.TryGetValue("epsilon", out double e) ? $", ε {e:F2}" : ""));
+                            task.Increment(1);
+                        });
+                    });
+            }
+            else
+            {
+                result = simulation.Run(r => Console.Out.WriteLine(Line(r)));
+            }
 
             string? outDir = parse.GetValue(output);
             if (outDir is not null)
