@@ -14,6 +14,9 @@ public sealed class KernelTests
     [InlineData(6, 70, 25, true, false)]
     [InlineData(13, 260, 17, true, true)]
     [InlineData(7, 5, 6, false, true)]
+    [InlineData(19, 300, 6, false, true)]
+    [InlineData(17, 25, 8, false, false)]
+    [InlineData(9, 40, 3, true, false)]
     public void GemmMatchesNaiveProduct(int m, int k, int n, bool transposeA, bool transposeB)
     {
         IRandomSource rng = new SeededRandomSource((ulong)(m * 1000 + k * 10 + n));
