@@ -191,6 +191,14 @@ public sealed class FederatedSimulation
             var updates = TrainClients(round, participants, global, trainingRoot, out double trainLoss);
             int maliciousInRound = participants.Count(c => _isMalicious[c]);
             PoisonUpdates(round, participants, updates, maliciousInRound, craftingRoot);
+            for (int i = 0; i < participants.Length; i++)
+            {
+                foreach (var extension in _extensions)
+                {
+                    extension.OnClientUpdate(round, participants[i], updates[i], extensionRoot.Fork(Stream(round, participants[i])));
+                }
+            }
+
             if (dp is not null)
             {
                 // DP-FedAvg with client-side clipping: honest clients clip to the server's C; attackers need not,
@@ -201,14 +209,6 @@ public sealed class FederatedSimulation
                     {
                         DpFedAvg.ClipOnClient(updates[i], dp.CurrentClipNorm);
                     }
-                }
-            }
-
-            for (int i = 0; i < participants.Length; i++)
-            {
-                foreach (var extension in _extensions)
-                {
-                    extension.OnClientUpdate(round, participants[i], updates[i], extensionRoot.Fork(Stream(round, participants[i])));
                 }
             }
 

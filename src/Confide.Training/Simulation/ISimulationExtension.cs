@@ -3,10 +3,11 @@ using Confide.Randomness;
 namespace Confide.Training.Simulation;
 
 /// <summary>
-/// The place where differential privacy and secure aggregation plug into a simulated round, so that the simulation loop
-/// does not change when they arrive: a client-side step on each update before it is sent (clipping and noise, or
-/// masking), and a server-side step on the aggregate (central noise, accounting). No implementation ships in this
-/// assembly yet; the DP and SecAgg layers provide them.
+/// A hook into a simulated round for transforms the simulator does not build in (compression, local DP, custom
+/// metrics): a client-side step on each update before it is sent, and a server-side step on the aggregate.
+/// DP-FedAvg and secure aggregation are built in (see <see cref="SimulationOptions"/>); client steps run after the
+/// attacks and before DP clipping, server steps after aggregation (not under secure aggregation, where the
+/// aggregate is already final).
 /// </summary>
 public interface ISimulationExtension
 {
