@@ -29,7 +29,7 @@ internal static class SimulateCommand
         var weightDecay = new Option<double>("--weight-decay") { Description = "Local L2 weight decay", DefaultValueFactory = _ => 0.0 };
         var proxMu = new Option<double>("--prox-mu") { Description = "FedProx proximal term μ (0 = FedAvg)", DefaultValueFactory = _ => 0.0 };
         var partition = new Option<string>("--partition") { Description = PartitionerCatalog.Syntax, DefaultValueFactory = _ => "iid" };
-        var aggregator = new Option<string>("--aggregator") { Description = AggregatorCatalog.Syntax, DefaultValueFactory = _ => "fedavg" };
+        var aggregator = new Option<string>("--aggregator") { Description = AggregatorSpelling.Syntax, DefaultValueFactory = _ => "fedavg" };
         var byzantine = new Option<int?>("--byzantine") { Description = "f assumed by robust aggregators (default: --malicious)" };
         var attack = new Option<string?>("--attack") { Description = AttackCatalog.Syntax };
         var malicious = new Option<int>("--malicious") { Description = "Number of malicious clients m", DefaultValueFactory = _ => 0 };

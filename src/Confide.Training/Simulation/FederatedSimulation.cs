@@ -102,7 +102,7 @@ public sealed class FederatedSimulation
         }
 
         Byzantine = options.Byzantine ?? options.Malicious;
-        _aggregator = AggregatorCatalog.Parse(options.Aggregator, Byzantine);
+        _aggregator = AggregatorSpelling.Parse(options.Aggregator, Byzantine);
         if (_aggregator.NeedsServerUpdate && Data.Root.Count == 0)
         {
             throw new ArgumentException($"--aggregator {options.Aggregator} needs a server root set; the root size is 0.");

@@ -44,7 +44,7 @@ public sealed record SimulationOptions
     /// <summary>The partition spelling (<see cref="Partitioning.PartitionerCatalog.Syntax"/>).</summary>
     public string Partition { get; init; } = "iid";
 
-    /// <summary>The aggregator spelling (<see cref="AggregatorCatalog.Syntax"/>).</summary>
+    /// <summary>The aggregator spelling (<see cref="AggregatorSpelling.Syntax"/>).</summary>
     public string Aggregator { get; init; } = "fedavg";
 
     /// <summary>The f that robust aggregators assume, or null for the number of malicious clients.</summary>
