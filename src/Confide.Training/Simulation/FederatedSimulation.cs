@@ -498,6 +498,13 @@ public sealed class FederatedSimulation
         var benign = attack.UsesBenignUpdates
             ? participants.Select((c, i) => (c, i)).Where(p => !_isMalicious[p.c] && TensorPrimitives.IsFiniteAll<float>(updates[p.i])).Select(p => (ReadOnlyMemory<float>)updates[p.i]).ToList()
             : [];
+        if (attack.UsesBenignUpdates && benign.Count == 0)
+        {
+            // Every sampled client is an attacker: there is nothing to collude against, and the attackers (which did
+            // not train) send zero updates this round.
+            return;
+        }
+
         var crafted = new List<(int Index, float[] Update)>();
         for (int i = 0; i < participants.Length; i++)
         {

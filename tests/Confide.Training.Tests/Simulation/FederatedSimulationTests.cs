@@ -183,4 +183,13 @@ public sealed class FederatedSimulationTests
         var ex = Assert.Throws<ArgumentException>(() => new FederatedSimulation(Short with { SecureAggregation = true, Aggregator = "median" }));
         Assert.Contains("only the sum", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void ColludingAttackersAloneInARoundDoNotStopTheRun()
+    {
+        // 4 clients, 2 per round, 3 malicious: some rounds sample only attackers, who then have no benign updates to use.
+        var result = new FederatedSimulation(Short with { Rounds = 6, Clients = 4, Fraction = 0.5, Attack = "alie:1", Malicious = 3 }).Run();
+        Assert.Equal(6, result.Rounds.Count);
+        Assert.Contains(result.Rounds, r => r.MaliciousParticipants == 2);
+    }
 }
