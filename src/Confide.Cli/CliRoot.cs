@@ -14,6 +14,7 @@ internal static class CliRoot
         root.Subcommands.Add(AggregateCommand.Create());
         root.Subcommands.Add(PrivacyCommand.Create());
         root.Subcommands.Add(SecAggCommand.Create());
+        root.Subcommands.Add(SimulateCommand.Create());
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using Confide.Parameters;
 using Confide.Randomness;
 using Confide.Training.Data;
+using Confide.Training.Internal;
 using Confide.Training.Models;
 
 namespace Confide.Training;
@@ -87,7 +88,6 @@ public sealed class SgdClassifier : ITrainableModel
 
         var velocity = new float[length];
         float[]? anchor = options.ProximalMu > 0 ? (float[])_weights.Clone() : null;
-        float[]? scratch = anchor is null ? null : new float[length];
         var batchX = new float[batch * size];
         var batchY = new int[batch];
         var losses = new double[threads];
@@ -136,10 +136,6 @@ public sealed class SgdClassifier : ITrainableModel
                     for (int t = 0; t < used; t++)
                     {
                         lossSum += losses[t];
-                        if (t > 0)
-                        {
-                            TensorPrimitives.Add(gradients[0], gradients[t], gradients[0]);
-                        }
                     }
                 }
 
@@ -148,7 +144,8 @@ public sealed class SgdClassifier : ITrainableModel
                     return new TrainingReport(n, steps, double.NaN, Diverged: true);
                 }
 
-                Step(gradients[0], velocity, anchor, scratch, lr, momentum, decay, mu);
+                // The slice gradients are summed inside the fused step, in slice order.
+                Kernels.SgdStep(_weights, gradients, used, velocity, anchor, lr, momentum, decay, mu, threads);
                 steps++;
             }
 
@@ -203,31 +200,6 @@ public sealed class SgdClassifier : ITrainableModel
 
     /// <inheritdoc/>
     public override string ToString() => $"SgdClassifier({Name})";
-
-    private void Step(float[] gradient, float[] velocity, float[]? anchor, float[]? scratch, float lr, float momentum, float decay, float mu)
-    {
-        // PyTorch SGD order: g ← g + λθ (+ FedProx μ(θ − θ_global)); v ← m·v + g; θ ← θ − η·v.
-        if (decay != 0)
-        {
-            TensorPrimitives.MultiplyAdd(_weights, decay, gradient, gradient);
-        }
-
-        if (anchor is not null && scratch is not null)
-        {
-            TensorPrimitives.Subtract(_weights, anchor, scratch);
-            TensorPrimitives.MultiplyAdd(scratch, mu, gradient, gradient);
-        }
-
-        if (momentum != 0)
-        {
-            TensorPrimitives.MultiplyAdd(velocity, momentum, gradient, velocity);
-            TensorPrimitives.MultiplyAdd(velocity, -lr, _weights, _weights);
-        }
-        else
-        {
-            TensorPrimitives.MultiplyAdd(gradient, -lr, _weights, _weights);
-        }
-    }
 
     private void CheckCompatible(Dataset data)
     {

@@ -49,7 +49,7 @@ public static class AttackCatalog
             {
                 "label-flip" when arg is null => new LabelFlipping(),
                 "sign-flip" => new SignFlipping(Number(arg) ?? 1.0),
-                "gaussian" => new GaussianNoise(Number(arg) ?? 1.0),
+                "gaussian" => new GaussianNoiseAttack(Number(arg) ?? 1.0),
                 "scaling" => new ModelReplacement(Number(arg)),
                 "backdoor" => new PixelPatternBackdoor(arg is null ? 0 : int.Parse(arg, NumberStyles.None, CultureInfo.InvariantCulture)),
                 "alie" => new ALittleIsEnough(Number(arg)),

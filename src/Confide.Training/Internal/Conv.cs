@@ -1,46 +1,49 @@
+using System.Numerics.Tensors;
+
 namespace Confide.Training.Internal;
 
 /// <summary>
-/// Convolution as a matrix product ("im2row"): for each output pixel one row of C·k·k input values, ordered
-/// (channel, ky, kx) like PyTorch's [out, in, k, k] weights; images are height × width × channels.
+/// Convolution as a matrix product ("im2row"): for each output pixel one row of k·k·C input values, ordered
+/// (ky, kx, channel) to match weights stored [out, k, k, in]; images are height × width × channels. With channels last,
+/// each kernel row of a patch is one contiguous run of k·C input values, so building a row is a few block copies.
 /// </summary>
+/// <remarks>Index arithmetic is unchecked: every bound follows from the buffer sizes the workspace allocated.</remarks>
 internal static class Conv
 {
-    /// <summary>Writes rows[(n·outH·outW + oy·outW + ox), (c·k + ky)·k + kx] = x[n, oy+ky−p, ox+kx−p, c] (0 outside).</summary>
+    /// <summary>rows[(n·outH·outW + oy·outW + ox), (ky·k + kx)·C + c] = x[n, oy+ky−p, ox+kx−p, c] (0 outside).</summary>
     public static void Im2Row(ReadOnlySpan<float> x, int batch, int h, int w, int c, int k, int p, Span<float> rows)
     {
-        int outH = h + (2 * p) - k + 1;
-        int outW = w + (2 * p) - k + 1;
-        int kk = c * k * k;
-        int imageSize = h * w * c;
-        int r = 0;
-        for (int n = 0; n < batch; n++)
+        unchecked
         {
-            var image = x.Slice(n * imageSize, imageSize);
-            for (int oy = 0; oy < outH; oy++)
+            int outH = h + (2 * p) - k + 1;
+            int outW = w + (2 * p) - k + 1;
+            int kk = k * k * c;
+            int kc = k * c;
+            int imageSize = h * w * c;
+            int r = 0;
+            for (int n = 0; n < batch; n++)
             {
-                for (int ox = 0; ox < outW; ox++, r++)
+                var image = x.Slice(n * imageSize, imageSize);
+                for (int oy = 0; oy < outH; oy++)
                 {
-                    var row = rows.Slice(r * kk, kk);
-                    int j = 0;
-                    for (int ch = 0; ch < c; ch++)
+                    for (int ox = 0; ox < outW; ox++, r++)
                     {
+                        var row = rows.Slice(r * kk, kk);
+                        int kx0 = Math.Max(0, p - ox);
+                        int kx1 = Math.Min(k, w + p - ox);
                         for (int ky = 0; ky < k; ky++)
                         {
+                            var segment = row.Slice(ky * kc, kc);
                             int iy = oy + ky - p;
-                            if (iy < 0 || iy >= h)
+                            if (iy < 0 || iy >= h || kx1 <= kx0)
                             {
-                                row.Slice(j, k).Clear();
-                                j += k;
+                                segment.Clear();
                                 continue;
                             }
 
-                            int rowBase = iy * w;
-                            for (int kx = 0; kx < k; kx++, j++)
-                            {
-                                int ix = ox + kx - p;
-                                row[j] = ix >= 0 && ix < w ? image[((rowBase + ix) * c) + ch] : 0f;
-                            }
+                            segment[..(kx0 * c)].Clear();
+                            image.Slice(((iy * w) + ox + kx0 - p) * c, (kx1 - kx0) * c).CopyTo(segment[(kx0 * c)..]);
+                            segment[(kx1 * c)..].Clear();
                         }
                     }
                 }
@@ -48,44 +51,43 @@ internal static class Conv
         }
     }
 
-    /// <summary>The adjoint of <see cref="Im2Row"/>: dx (cleared first) += scatter of row gradients.</summary>
+    /// <summary>The adjoint of <see cref="Im2Row"/>: dx is cleared, then each row is added back where it was read.</summary>
     public static void Row2Im(ReadOnlySpan<float> rows, int batch, int h, int w, int c, int k, int p, Span<float> dx)
     {
-        int outH = h + (2 * p) - k + 1;
-        int outW = w + (2 * p) - k + 1;
-        int kk = c * k * k;
-        int imageSize = h * w * c;
-        dx[..(batch * imageSize)].Clear();
-        int r = 0;
-        for (int n = 0; n < batch; n++)
+        unchecked
         {
-            var image = dx.Slice(n * imageSize, imageSize);
-            for (int oy = 0; oy < outH; oy++)
+            int outH = h + (2 * p) - k + 1;
+            int outW = w + (2 * p) - k + 1;
+            int kk = k * k * c;
+            int kc = k * c;
+            int imageSize = h * w * c;
+            dx[..(batch * imageSize)].Clear();
+            int r = 0;
+            for (int n = 0; n < batch; n++)
             {
-                for (int ox = 0; ox < outW; ox++, r++)
+                var image = dx.Slice(n * imageSize, imageSize);
+                for (int oy = 0; oy < outH; oy++)
                 {
-                    var row = rows.Slice(r * kk, kk);
-                    int j = 0;
-                    for (int ch = 0; ch < c; ch++)
+                    for (int ox = 0; ox < outW; ox++, r++)
                     {
+                        var row = rows.Slice(r * kk, kk);
+                        int kx0 = Math.Max(0, p - ox);
+                        int kx1 = Math.Min(k, w + p - ox);
+                        if (kx1 <= kx0)
+                        {
+                            continue;
+                        }
+
                         for (int ky = 0; ky < k; ky++)
                         {
                             int iy = oy + ky - p;
                             if (iy < 0 || iy >= h)
                             {
-                                j += k;
                                 continue;
                             }
 
-                            int rowBase = iy * w;
-                            for (int kx = 0; kx < k; kx++, j++)
-                            {
-                                int ix = ox + kx - p;
-                                if (ix >= 0 && ix < w)
-                                {
-                                    image[((rowBase + ix) * c) + ch] += row[j];
-                                }
-                            }
+                            var target = image.Slice(((iy * w) + ox + kx0 - p) * c, (kx1 - kx0) * c);
+                            TensorPrimitives.Add(target, row.Slice((ky * kc) + (kx0 * c), target.Length), target);
                         }
                     }
                 }
@@ -94,42 +96,58 @@ internal static class Conv
     }
 
     /// <summary>2 × 2 max-pooling with stride 2 (odd edges dropped); records the flat index of each maximum in <paramref name="argmax"/>.</summary>
-    public static void MaxPool(ReadOnlySpan<float> x, int batch, int h, int w, int c, Span<float> y, Span<int> argmax)
+    public static unsafe void MaxPool(ReadOnlySpan<float> x, int batch, int h, int w, int c, Span<float> y, Span<int> argmax)
     {
-        int ph = h / 2;
-        int pw = w / 2;
-        int o = 0;
-        for (int n = 0; n < batch; n++)
+        unchecked
         {
-            int imageBase = n * h * w * c;
-            for (int py = 0; py < ph; py++)
+            int ph = h / 2;
+            int pw = w / 2;
+            if (x.Length < batch * h * w * c || y.Length < batch * ph * pw * c || argmax.Length < batch * ph * pw * c)
             {
-                for (int px = 0; px < pw; px++)
+                throw new ArgumentException("MaxPool: buffers too short.");
+            }
+
+            fixed (float* px0 = x, py0 = y)
+            fixed (int* pa0 = argmax)
+            {
+                int o = 0;
+                for (int n = 0; n < batch; n++)
                 {
-                    int i00 = imageBase + ((((2 * py) * w) + (2 * px)) * c);
-                    int i01 = i00 + c;
-                    int i10 = i00 + (w * c);
-                    int i11 = i10 + c;
-                    for (int ch = 0; ch < c; ch++, o++)
+                    int imageBase = n * h * w * c;
+                    for (int py = 0; py < ph; py++)
                     {
-                        int best = i00 + ch;
-                        if (x[i01 + ch] > x[best])
+                        for (int px = 0; px < pw; px++)
                         {
-                            best = i01 + ch;
-                        }
+                            int i00 = imageBase + ((((2 * py) * w) + (2 * px)) * c);
+                            int i01 = i00 + c;
+                            int i10 = i00 + (w * c);
+                            int i11 = i10 + c;
+                            for (int ch = 0; ch < c; ch++, o++)
+                            {
+                                int best = i00 + ch;
+                                float value = px0[best];
+                                if (px0[i01 + ch] > value)
+                                {
+                                    best = i01 + ch;
+                                    value = px0[best];
+                                }
 
-                        if (x[i10 + ch] > x[best])
-                        {
-                            best = i10 + ch;
-                        }
+                                if (px0[i10 + ch] > value)
+                                {
+                                    best = i10 + ch;
+                                    value = px0[best];
+                                }
 
-                        if (x[i11 + ch] > x[best])
-                        {
-                            best = i11 + ch;
-                        }
+                                if (px0[i11 + ch] > value)
+                                {
+                                    best = i11 + ch;
+                                    value = px0[best];
+                                }
 
-                        y[o] = x[best];
-                        argmax[o] = best;
+                                py0[o] = value;
+                                pa0[o] = best;
+                            }
+                        }
                     }
                 }
             }

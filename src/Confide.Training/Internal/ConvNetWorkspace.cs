@@ -7,7 +7,7 @@ internal sealed class ConvNetWorkspace : IModelWorkspace
 {
     private readonly ConvNet _net;
     private readonly int _c0, _h0, _w0, _c1, _h1, _w1, _c2, _h2, _w2, _k, _p, _k1, _k2, _flat;
-    private readonly float[] _rows1, _weightsT1, _act1, _pool1, _rows2, _weightsT2, _act2, _features;
+    private readonly float[] _rows1, _act1, _pool1, _rows2, _act2, _features;
     private readonly int[] _arg1, _arg2;
     private readonly float[] _dFeatures, _dAct2, _dRows2, _dPool1, _dAct1;
     private readonly DenseStack.Workspace _head;
@@ -28,12 +28,10 @@ internal sealed class ConvNetWorkspace : IModelWorkspace
         int pooled1 = (_h1 / 2) * (_w1 / 2);
         int p2 = _h2 * _w2;
         _rows1 = new float[checked(maxBatch * p1 * _k1)];
-        _weightsT1 = new float[_k1 * _c1];
         _act1 = new float[checked(maxBatch * p1 * _c1)];
         _pool1 = new float[checked(maxBatch * pooled1 * _c1)];
         _arg1 = new int[_pool1.Length];
         _rows2 = new float[checked(maxBatch * p2 * _k2)];
-        _weightsT2 = new float[_k2 * _c2];
         _act2 = new float[checked(maxBatch * p2 * _c2)];
         _features = new float[checked(maxBatch * _flat)];
         _arg2 = new int[_features.Length];
@@ -96,9 +94,8 @@ internal sealed class ConvNetWorkspace : IModelWorkspace
         int m1 = batch * _h1 * _w1;
         var rows1 = _rows1.AsSpan(0, m1 * _k1);
         Conv.Im2Row(inputs, batch, _h0, _w0, _c0, _k, _p, rows1);
-        Gemm.Transpose(parameters.Slice(_net.Conv1Weight.Offset, _net.Conv1Weight.Length), _c1, _k1, _weightsT1);
         var act1 = _act1.AsSpan(0, m1 * _c1);
-        Gemm.Multiply(rows1, false, _weightsT1, act1, m1, _k1, _c1, accumulate: false);
+        Gemm.Multiply(rows1, false, parameters.Slice(_net.Conv1Weight.Offset, _net.Conv1Weight.Length), true, act1, m1, _k1, _c1, accumulate: false);
         Kernels.AddBiasRows(act1, m1, parameters.Slice(_net.Conv1Bias.Offset, _c1));
         Kernels.Relu(act1);
         int pooled1 = batch * (_h1 / 2) * (_w1 / 2) * _c1;
@@ -107,9 +104,8 @@ internal sealed class ConvNetWorkspace : IModelWorkspace
         int m2 = batch * _h2 * _w2;
         var rows2 = _rows2.AsSpan(0, m2 * _k2);
         Conv.Im2Row(_pool1.AsSpan(0, pooled1), batch, _h1 / 2, _w1 / 2, _c1, _k, _p, rows2);
-        Gemm.Transpose(parameters.Slice(_net.Conv2Weight.Offset, _net.Conv2Weight.Length), _c2, _k2, _weightsT2);
         var act2 = _act2.AsSpan(0, m2 * _c2);
-        Gemm.Multiply(rows2, false, _weightsT2, act2, m2, _k2, _c2, accumulate: false);
+        Gemm.Multiply(rows2, false, parameters.Slice(_net.Conv2Weight.Offset, _net.Conv2Weight.Length), true, act2, m2, _k2, _c2, accumulate: false);
         Kernels.AddBiasRows(act2, m2, parameters.Slice(_net.Conv2Bias.Offset, _c2));
         Kernels.Relu(act2);
         Conv.MaxPool(act2, batch, _h2, _w2, _c2, _features, _arg2);

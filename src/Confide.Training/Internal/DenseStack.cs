@@ -54,7 +54,6 @@ internal sealed class DenseStack
     {
         private readonly DenseStack _stack;
         private readonly float[][] _activations;
-        private readonly float[] _transposed;
         private readonly float[] _gradA;
         private readonly float[] _gradB;
 
@@ -64,16 +63,13 @@ internal sealed class DenseStack
             MaxBatch = maxBatch;
             var sizes = stack._sizes;
             _activations = new float[stack.Layers][];
-            int maxWeights = 0;
             int maxWidth = 0;
             for (int l = 0; l < stack.Layers; l++)
             {
                 _activations[l] = new float[checked(maxBatch * sizes[l + 1])];
-                maxWeights = Math.Max(maxWeights, checked(sizes[l] * sizes[l + 1]));
                 maxWidth = Math.Max(maxWidth, Math.Max(sizes[l], sizes[l + 1]));
             }
 
-            _transposed = new float[maxWeights];
             _gradA = new float[checked(maxBatch * maxWidth)];
             _gradB = new float[checked(maxBatch * maxWidth)];
         }
@@ -94,10 +90,9 @@ internal sealed class DenseStack
                 int fanOut = sizes[l + 1];
                 var w = parameters.Slice(_stack._weights[l].Offset, _stack._weights[l].Length);
                 var b = parameters.Slice(_stack._biases[l].Offset, fanOut);
-                // The forward product needs Wᵀ row-major; transposing costs in·out, the product batch·in·out.
-                Gemm.Transpose(w, fanOut, fanIn, _transposed);
+                // z = a·Wᵀ: W is [out × in], transposed while the multiply packs it.
                 var z = _activations[l].AsSpan(0, batch * fanOut);
-                Gemm.Multiply(previous, false, _transposed, z, batch, fanIn, fanOut, accumulate: false);
+                Gemm.Multiply(previous, false, w, true, z, batch, fanIn, fanOut, accumulate: false);
                 Kernels.AddBiasRows(z, batch, b);
                 if (l < _stack.Layers - 1)
                 {

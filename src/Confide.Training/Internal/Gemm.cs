@@ -15,6 +15,8 @@ internal static unsafe class Gemm
     private const int Nc = 512;
     private const int Nr = 16;
     private const int Mr = 4;
+    private const int NarrowNr = 8;
+    private const int NarrowMr = 8;
 
     [ThreadStatic]
     private static float[]? t_pack;
@@ -23,7 +25,15 @@ internal static unsafe class Gemm
     /// C[m×n] = op(A)·B, plus the old C when <paramref name="accumulate"/>. A is m×k (or k×m when
     /// <paramref name="transposeA"/>), B is k×n.
     /// </summary>
-    public static void Multiply(ReadOnlySpan<float> a, bool transposeA, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n, bool accumulate)
+    public static void Multiply(ReadOnlySpan<float> a, bool transposeA, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n, bool accumulate) =>
+        Multiply(a, transposeA, b, false, c, m, k, n, accumulate);
+
+    /// <summary>
+    /// C[m×n] = op(A)·op(B), plus the old C when <paramref name="accumulate"/>. A is m×k (or k×m when
+    /// <paramref name="transposeA"/>), B is k×n (or n×k when <paramref name="transposeB"/>; the transposition happens
+    /// while packing, at no extra pass).
+    /// </summary>
+    public static void Multiply(ReadOnlySpan<float> a, bool transposeA, ReadOnlySpan<float> b, bool transposeB, Span<float> c, int m, int k, int n, bool accumulate)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
@@ -53,6 +63,13 @@ internal static unsafe class Gemm
         long cs = transposeA ? m : 1;
         fixed (float* pa = a, pb = b, pc = c, pp = pack)
         {
+            if (n <= NarrowNr)
+            {
+                // A 16-wide tile would waste most of its lanes (conv1 has 6 output channels): use 8 × 8 tiles instead.
+                MultiplyNarrow(pa, rs, cs, pb, transposeB, pc, m, k, n, accumulate, pp);
+                return;
+            }
+
             for (int j0 = 0; j0 < n; j0 += Nc)
             {
                 int nb = Math.Min(Nc, n - j0);
@@ -61,7 +78,14 @@ internal static unsafe class Gemm
                 {
                     int kb = Math.Min(Kc, k - p0);
                     bool acc = accumulate || p0 > 0;
-                    Pack(pb, n, p0, kb, j0, nb, pp);
+                    if (transposeB)
+                    {
+                        PackTransposed(pb, k, p0, kb, j0, nb, pp);
+                    }
+                    else
+                    {
+                        Pack(pb, n, p0, kb, j0, nb, pp);
+                    }
                     for (int q = 0; q < panels; q++)
                     {
                         int cols = Math.Min(Nr, nb - (q * Nr));
@@ -140,6 +164,124 @@ internal static unsafe class Gemm
                     {
                         d[col] = 0;
                     }
+                }
+            }
+        }
+    }
+
+    private static void MultiplyNarrow(float* a, long rs, long cs, float* b, bool transposeB, float* c, int m, int k, int n, bool accumulate, float* pack)
+    {
+        for (int p0 = 0; p0 < k; p0 += Kc)
+        {
+            int kb = Math.Min(Kc, k - p0);
+            bool acc = accumulate || p0 > 0;
+            // Pack B[p0 .. p0 + kb, 0 .. n) into one zero-padded panel of 8 columns.
+            for (int kk = 0; kk < kb; kk++)
+            {
+                float* d = pack + (kk * NarrowNr);
+                for (int j = 0; j < NarrowNr; j++)
+                {
+                    d[j] = j >= n ? 0f : transposeB ? b[((long)j * k) + p0 + kk] : b[((long)(p0 + kk) * n) + j];
+                }
+            }
+
+            float* aBase = a + (p0 * cs);
+            int i = 0;
+            for (; i + NarrowMr <= m; i += NarrowMr)
+            {
+                Kernel8x8(aBase + (i * rs), rs, cs, pack, kb, c + ((long)i * n), n, acc);
+            }
+
+            for (; i < m; i++)
+            {
+                var acc0 = Vector256<float>.Zero;
+                float* ap = aBase + (i * rs);
+                float* bp = pack;
+                for (int kk = 0; kk < kb; kk++, ap += cs, bp += NarrowNr)
+                {
+                    acc0 = Vector256.FusedMultiplyAdd(Vector256.Create(*ap), Vector256.Load(bp), acc0);
+                }
+
+                StoreNarrow(c + ((long)i * n), acc0, n, acc);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel8x8(float* a, long rs, long cs, float* b, int kb, float* c, int ldc, bool acc)
+    {
+        var c0 = Vector256<float>.Zero;
+        var c1 = Vector256<float>.Zero;
+        var c2 = Vector256<float>.Zero;
+        var c3 = Vector256<float>.Zero;
+        var c4 = Vector256<float>.Zero;
+        var c5 = Vector256<float>.Zero;
+        var c6 = Vector256<float>.Zero;
+        var c7 = Vector256<float>.Zero;
+        for (int kk = 0; kk < kb; kk++)
+        {
+            var bv = Vector256.Load(b);
+            b += NarrowNr;
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(a[0]), bv, c0);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(a[rs]), bv, c1);
+            c2 = Vector256.FusedMultiplyAdd(Vector256.Create(a[2 * rs]), bv, c2);
+            c3 = Vector256.FusedMultiplyAdd(Vector256.Create(a[3 * rs]), bv, c3);
+            c4 = Vector256.FusedMultiplyAdd(Vector256.Create(a[4 * rs]), bv, c4);
+            c5 = Vector256.FusedMultiplyAdd(Vector256.Create(a[5 * rs]), bv, c5);
+            c6 = Vector256.FusedMultiplyAdd(Vector256.Create(a[6 * rs]), bv, c6);
+            c7 = Vector256.FusedMultiplyAdd(Vector256.Create(a[7 * rs]), bv, c7);
+            a += cs;
+        }
+
+        StoreNarrow(c, c0, ldc, acc);
+        StoreNarrow(c + ldc, c1, ldc, acc);
+        StoreNarrow(c + (2 * ldc), c2, ldc, acc);
+        StoreNarrow(c + (3 * ldc), c3, ldc, acc);
+        StoreNarrow(c + (4 * ldc), c4, ldc, acc);
+        StoreNarrow(c + (5 * ldc), c5, ldc, acc);
+        StoreNarrow(c + (6 * ldc), c6, ldc, acc);
+        StoreNarrow(c + (7 * ldc), c7, ldc, acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreNarrow(float* c, Vector256<float> v, int cols, bool acc)
+    {
+        if (cols == NarrowNr)
+        {
+            Vector256.Store(acc ? v + Vector256.Load(c) : v, c);
+            return;
+        }
+
+        float* tmp = stackalloc float[NarrowNr];
+        Vector256.Store(v, tmp);
+        for (int j = 0; j < cols; j++)
+        {
+            c[j] = acc ? c[j] + tmp[j] : tmp[j];
+        }
+    }
+
+    private static void PackTransposed(float* b, int ldb, int p0, int kb, int j0, int nb, float* dst)
+    {
+        // B is stored n×k: column j of op(B) is row j of B, contiguous over k.
+        int panels = (nb + Nr - 1) / Nr;
+        for (int q = 0; q < panels; q++)
+        {
+            int cols = Math.Min(Nr, nb - (q * Nr));
+            float* d = dst + (q * kb * Nr);
+            for (int jj = 0; jj < cols; jj++)
+            {
+                float* s = b + ((long)(j0 + (q * Nr) + jj) * ldb) + p0;
+                for (int kk = 0; kk < kb; kk++)
+                {
+                    d[(kk * Nr) + jj] = s[kk];
+                }
+            }
+
+            for (int jj = cols; jj < Nr; jj++)
+            {
+                for (int kk = 0; kk < kb; kk++)
+                {
+                    d[(kk * Nr) + jj] = 0;
                 }
             }
         }

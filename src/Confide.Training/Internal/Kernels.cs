@@ -89,4 +89,81 @@ internal static class Kernels
 
         return total;
     }
+
+    /// <summary>
+    /// One fused SGD step over the whole vector (PyTorch's order): g = Σ_t gradients[t] + λθ + μ(θ − anchor);
+    /// v ← m·v + g; θ ← θ − η·v. <paramref name="anchor"/> may be empty when μ = 0. Large vectors are split across
+    /// <paramref name="threads"/> threads by contiguous ranges, so the result does not depend on the thread count.
+    /// </summary>
+    public static void SgdStep(float[] weights, float[][] gradients, int gradientCount, float[] velocity, float[]? anchor, float lr, float momentum, float decay, float mu, int threads)
+    {
+        const int minimumPerThread = 1 << 15;
+        int n = weights.Length;
+        int parts = Math.Max(1, Math.Min(threads, n / minimumPerThread));
+        if (parts == 1)
+        {
+            SgdRange(weights, gradients, gradientCount, velocity, anchor, lr, momentum, decay, mu, 0, n);
+            return;
+        }
+
+        int per = (n + parts - 1) / parts;
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+        {
+            int from = p * per;
+            SgdRange(weights, gradients, gradientCount, velocity, anchor, lr, momentum, decay, mu, from, Math.Min(n, from + per));
+        });
+    }
+
+    private static unsafe void SgdRange(float[] weights, float[][] gradients, int gradientCount, float[] velocity, float[]? anchor, float lr, float momentum, float decay, float mu, int from, int to)
+    {
+        bool prox = anchor is not null && mu != 0;
+        int i = from;
+        fixed (float* w = weights, v = velocity, g0 = gradients[0])
+        {
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var vLr = Vector256.Create(lr);
+                var vM = Vector256.Create(momentum);
+                var vDecay = Vector256.Create(decay);
+                var vMu = Vector256.Create(mu);
+                for (; i + 8 <= to; i += 8)
+                {
+                    var theta = Vector256.Load(w + i);
+                    var g = Vector256.Load(g0 + i);
+                    for (int t = 1; t < gradientCount; t++)
+                    {
+                        g += Vector256.Create(gradients[t].AsSpan(i, 8));
+                    }
+
+                    g = Vector256.FusedMultiplyAdd(vDecay, theta, g);
+                    if (prox)
+                    {
+                        g = Vector256.FusedMultiplyAdd(vMu, theta - Vector256.Create(anchor.AsSpan(i, 8)), g);
+                    }
+
+                    var vel = Vector256.FusedMultiplyAdd(vM, Vector256.Load(v + i), g);
+                    Vector256.Store(vel, v + i);
+                    Vector256.Store(theta - (vLr * vel), w + i);
+                }
+            }
+
+            for (; i < to; i++)
+            {
+                float g = g0[i];
+                for (int t = 1; t < gradientCount; t++)
+                {
+                    g += gradients[t][i];
+                }
+
+                g += decay * w[i];
+                if (prox)
+                {
+                    g += mu * (w[i] - anchor![i]);
+                }
+
+                v[i] = (momentum * v[i]) + g;
+                w[i] -= lr * v[i];
+            }
+        }
+    }
 }

@@ -10,11 +10,14 @@ namespace Confide.Training.Models;
 /// configuration NIID-Bench uses (Li et al. 2021): conv k×k → ReLU → max-pool 2 → conv k×k → ReLU → max-pool 2 →
 /// fully connected layers with ReLU → softmax cross-entropy. Convolutions run as im2row followed by the blocked
 /// matrix multiply; their gradients are ∂W = δᵀ·rows, ∂b = Σ δ and ∂rows = δ·W, scattered back by the adjoint of im2row.
-/// Tensors: <c>conv1.weight</c> [c1, cin, k, k], <c>conv1.bias</c>, <c>conv2.weight</c>, <c>conv2.bias</c>, <c>fc1.weight</c>, ….
+/// Tensors: <c>conv1.weight</c> [c1, k, k, cin], <c>conv1.bias</c>, <c>conv2.weight</c> [c2, k, k, c1], <c>conv2.bias</c>,
+/// <c>fc1.weight</c>, ….
 /// </summary>
 /// <remarks>
-/// Feature maps are stored height × width × channels, so <c>fc1</c> sees the flattened features in (y, x, channel) order,
-/// not PyTorch's (channel, y, x): the shapes match PyTorch's, the column order of <c>fc1.weight</c> does not.
+/// Feature maps are stored height × width × channels (channels last), which makes each kernel row of a patch one
+/// contiguous block to copy. Hence convolution weights are [out, k, k, in] rather than PyTorch's [out, in, k, k], and
+/// <c>fc1</c> sees the flattened features in (y, x, channel) order rather than (channel, y, x): exchanging weights with
+/// PyTorch needs a permutation of those two tensors.
 /// </remarks>
 public sealed class ConvNet : IModel
 {
@@ -30,9 +33,9 @@ public sealed class ConvNet : IModel
         string[] names = Enumerable.Range(1, sizes.Length - 1).Select(i => $"fc{i}").ToArray();
         var entries = new List<(string, int[])>
         {
-            ("conv1.weight", [options.Conv1Channels, options.InputShape.Channels, k, k]),
+            ("conv1.weight", [options.Conv1Channels, k, k, options.InputShape.Channels]),
             ("conv1.bias", [options.Conv1Channels]),
-            ("conv2.weight", [options.Conv2Channels, options.Conv1Channels, k, k]),
+            ("conv2.weight", [options.Conv2Channels, k, k, options.Conv1Channels]),
             ("conv2.bias", [options.Conv2Channels]),
         };
         entries.AddRange(DenseStack.LayoutEntries(names, sizes));

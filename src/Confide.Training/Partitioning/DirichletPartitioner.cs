@@ -8,7 +8,8 @@ namespace Confide.Training.Partitioning;
 /// Federated Visual Classification"; the "#C~Dir(β)" setting of NIID-Bench, Li et al. 2021): for each class, client
 /// shares p ~ Dir(α·1) split that class's samples. Smaller α gives more skew. As in NIID-Bench, a client already holding
 /// its fair share (n / clients) takes no more of later classes, and the draw is repeated until every client has at
-/// least <see cref="MinimumPerClient"/> samples.
+/// least <see cref="MinimumPerClient"/> samples (capped at a quarter of the fair share n / (4·clients), so small data sets
+/// stay feasible).
 /// </summary>
 public sealed class DirichletPartitioner : IPartitioner
 {
@@ -43,7 +44,8 @@ public sealed class DirichletPartitioner : IPartitioner
     {
         ArgumentNullException.ThrowIfNull(random);
         PartitionHelpers.Check(labels.Length, classCount, clients);
-        int minimum = Math.Min(MinimumPerClient, labels.Length / clients);
+        // On small data sets the NIID-Bench minimum of 10 can be unreachable; never ask for more than a quarter of a fair share.
+        int minimum = Math.Min(MinimumPerClient, Math.Max(1, labels.Length / (4 * clients)));
         var byClass = new List<int>[classCount];
         for (int c = 0; c < classCount; c++)
         {

@@ -7,7 +7,8 @@ namespace Confide.Training.Partitioning;
 /// <summary>
 /// Quantity skew (NIID-Bench, Li et al. 2021, "q~Dir(β)"): client data-set sizes follow proportions q ~ Dir(β·1)
 /// while labels stay IID; smaller β gives more unequal sizes. The draw is repeated until every client has at least
-/// <see cref="MinimumPerClient"/> samples.
+/// <see cref="MinimumPerClient"/> samples (capped at a quarter of the fair share n / (4·clients), so small data sets
+/// stay feasible).
 /// </summary>
 public sealed class QuantitySkewPartitioner : IPartitioner
 {
@@ -40,7 +41,8 @@ public sealed class QuantitySkewPartitioner : IPartitioner
     {
         ArgumentNullException.ThrowIfNull(random);
         PartitionHelpers.Check(labels.Length, classCount, clients);
-        int minimum = Math.Min(MinimumPerClient, labels.Length / clients);
+        // On small data sets the NIID-Bench minimum of 10 can be unreachable; never ask for more than a quarter of a fair share.
+        int minimum = Math.Min(MinimumPerClient, Math.Max(1, labels.Length / (4 * clients)));
         var order = DatasetSplitter.Permutation(labels.Length, random);
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
         {

@@ -44,13 +44,13 @@ public sealed class AttackTests
     {
         const int n = 20_000;
         const double sigma = 2.5;
-        var noise = new GaussianNoise(sigma).Craft(new ModelPoisoningContext(n, null, [], 10, 1, new SeededRandomSource(9)));
+        var noise = new GaussianNoiseAttack(sigma).Craft(new ModelPoisoningContext(n, null, [], 10, 1, new SeededRandomSource(9)));
         double mean = noise.Average(v => (double)v);
         double sd = Math.Sqrt(noise.Sum(v => (v - mean) * (v - mean)) / (n - 1));
         // Standard errors: σ/√n for the mean, about σ/√(2n) for the standard deviation; allow four of each.
         Assert.InRange(mean, -4 * sigma / Math.Sqrt(n), 4 * sigma / Math.Sqrt(n));
         Assert.InRange(sd, sigma - (4 * sigma / Math.Sqrt(2 * n)), sigma + (4 * sigma / Math.Sqrt(2 * n)));
-        var again = new GaussianNoise(sigma).Craft(new ModelPoisoningContext(n, null, [], 10, 1, new SeededRandomSource(9)));
+        var again = new GaussianNoiseAttack(sigma).Craft(new ModelPoisoningContext(n, null, [], 10, 1, new SeededRandomSource(9)));
         Assert.Equal(noise, again);
     }
 

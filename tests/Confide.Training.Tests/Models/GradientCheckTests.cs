@@ -103,11 +103,11 @@ public sealed class GradientCheckTests
     }
 
     [Fact]
-    public void NiidBenchCnnHasPyTorchShapes()
+    public void NiidBenchCnnHasPyTorchSizes()
     {
         var net = new ConvNet(ConvNetOptions.NiidBench(new ImageShape(1, 28, 28), 10));
-        Assert.Equal([6, 1, 5, 5], net.Layout["conv1.weight"].ShapeArray());
-        Assert.Equal([16, 6, 5, 5], net.Layout["conv2.weight"].ShapeArray());
+        Assert.Equal([6, 5, 5, 1], net.Layout["conv1.weight"].ShapeArray());
+        Assert.Equal([16, 5, 5, 6], net.Layout["conv2.weight"].ShapeArray());
         Assert.Equal([120, 256], net.Layout["fc1.weight"].ShapeArray());
         Assert.Equal([84, 120], net.Layout["fc2.weight"].ShapeArray());
         Assert.Equal([10, 84], net.Layout["fc3.weight"].ShapeArray());

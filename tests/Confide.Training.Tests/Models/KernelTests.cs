@@ -6,14 +6,18 @@ namespace Confide.Training.Tests.Models;
 public sealed class KernelTests
 {
     [Theory]
-    [InlineData(1, 1, 1, false)]
-    [InlineData(5, 7, 3, false)]
-    [InlineData(4, 16, 16, false)]
-    [InlineData(9, 300, 37, false)]
-    [InlineData(33, 513, 520, false)]
-    [InlineData(6, 70, 25, true)]
-    [InlineData(13, 260, 17, true)]
-    public void GemmMatchesNaiveProduct(int m, int k, int n, bool transposeA)
+    [InlineData(1, 1, 1, false, false)]
+    [InlineData(5, 7, 3, false, false)]
+    [InlineData(4, 16, 16, false, true)]
+    [InlineData(9, 300, 37, false, false)]
+    [InlineData(33, 513, 520, false, true)]
+    [InlineData(6, 70, 25, true, false)]
+    [InlineData(13, 260, 17, true, true)]
+    [InlineData(7, 5, 6, false, true)]
+    [InlineData(19, 300, 6, false, true)]
+    [InlineData(17, 25, 8, false, false)]
+    [InlineData(9, 40, 3, true, false)]
+    public void GemmMatchesNaiveProduct(int m, int k, int n, bool transposeA, bool transposeB)
     {
         IRandomSource rng = new SeededRandomSource((ulong)(m * 1000 + k * 10 + n));
         var a = RandomArray(m * k, rng);
@@ -23,7 +27,7 @@ public sealed class KernelTests
         foreach (bool accumulate in new[] { false, true })
         {
             old.CopyTo(c, 0);
-            Gemm.Multiply(a, transposeA, b, c, m, k, n, accumulate);
+            Gemm.Multiply(a, transposeA, b, transposeB, c, m, k, n, accumulate);
             for (int i = 0; i < m; i++)
             {
                 for (int j = 0; j < n; j++)
@@ -32,7 +36,8 @@ public sealed class KernelTests
                     for (int p = 0; p < k; p++)
                     {
                         float aip = transposeA ? a[(p * m) + i] : a[(i * k) + p];
-                        expected += aip * (double)b[(p * n) + j];
+                        float bpj = transposeB ? b[(j * k) + p] : b[(p * n) + j];
+                        expected += aip * (double)bpj;
                     }
 
                     Assert.True(Math.Abs(expected - c[(i * n) + j]) <= 1e-4 * (1 + Math.Sqrt(k)), $"C[{i},{j}] = {c[(i * n) + j]}, expected {expected}");
@@ -48,7 +53,7 @@ public sealed class KernelTests
         const int batch = 2, h = 5, w = 4, c = 2, outC = 3, k = 3, pad = 1;
         IRandomSource rng = new SeededRandomSource(3);
         var x = RandomArray(batch * h * w * c, rng);
-        var weights = RandomArray(outC * c * k * k, rng); // [outC, c, k, k]
+        var weights = RandomArray(outC * c * k * k, rng); // [outC, k, k, c]
         int kk = c * k * k;
         var rows = new float[batch * h * w * kk];
         Conv.Im2Row(x, batch, h, w, c, k, pad, rows);
@@ -74,7 +79,7 @@ public sealed class KernelTests
                                     int iy = oy + ky - pad, ix = ox + kx - pad;
                                     if (iy >= 0 && iy < h && ix >= 0 && ix < w)
                                     {
-                                        expected += weights[(((o * c) + ch) * k * k) + (ky * k) + kx] * (double)x[(((n * h * w) + (iy * w) + ix) * c) + ch];
+                                        expected += weights[(((((o * k) + ky) * k) + kx) * c) + ch] * (double)x[(((n * h * w) + (iy * w) + ix) * c) + ch];
                                     }
                                 }
                             }
@@ -112,6 +117,34 @@ public sealed class KernelTests
         }
 
         Assert.Equal(left, right, 3);
+    }
+
+    [Theory]
+    [InlineData(37, 1, 1)]
+    [InlineData(100_003, 3, 2)]
+    public void FusedSgdStepMatchesTheScalarFormula(int n, int gradientCount, int threads)
+    {
+        IRandomSource rng = new SeededRandomSource(8);
+        var w = RandomArray(n, rng);
+        var v = RandomArray(n, rng);
+        var anchor = RandomArray(n, rng);
+        var grads = Enumerable.Range(0, gradientCount).Select(_ => RandomArray(n, rng)).ToArray();
+        var expectedW = (float[])w.Clone();
+        var expectedV = (float[])v.Clone();
+        const float lr = 0.1f, m = 0.9f, decay = 0.01f, mu = 0.5f;
+        for (int i = 0; i < n; i++)
+        {
+            double g = grads.Sum(x => (double)x[i]) + (decay * w[i]) + (mu * (w[i] - anchor[i]));
+            expectedV[i] = (float)((m * v[i]) + g);
+            expectedW[i] = w[i] - (lr * expectedV[i]);
+        }
+
+        Kernels.SgdStep(w, grads, gradientCount, v, anchor, lr, m, decay, mu, threads);
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal(expectedV[i], v[i], 1e-5f);
+            Assert.Equal(expectedW[i], w[i], 1e-5f);
+        }
     }
 
     private static float[] RandomArray(int length, IRandomSource rng)

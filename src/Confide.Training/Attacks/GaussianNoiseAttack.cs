@@ -6,10 +6,10 @@ namespace Confide.Training.Attacks;
 /// Gaussian Byzantine clients: the update is replaced by i.i.d. N(0, σ²) noise (the Gaussian attack of
 /// Blanchard et al. 2017, "Machine Learning with Adversaries: Byzantine Tolerant Gradient Descent").
 /// </summary>
-public sealed class GaussianNoise : IModelPoisoningAttack
+public sealed class GaussianNoiseAttack : IModelPoisoningAttack
 {
     /// <summary>Creates the attack with standard deviation <paramref name="sigma"/> &gt; 0.</summary>
-    public GaussianNoise(double sigma = 1.0)
+    public GaussianNoiseAttack(double sigma = 1.0)
     {
         if (!(sigma > 0) || !double.IsFinite(sigma))
         {
