@@ -10,7 +10,11 @@ internal static class CliRoot
     public static void AddCommands(RootCommand root)
     {
         root.Subcommands.Add(VersionCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(AggregateCommand.Create());
+        root.Subcommands.Add(PrivacyCommand.Create());
         root.Subcommands.Add(SecAggCommand.Create());
+        root.Subcommands.Add(SimulateCommand.Create());
     }
 
     /// <summary>

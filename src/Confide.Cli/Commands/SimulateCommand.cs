@@ -1,0 +1,257 @@
+using System.CommandLine;
+using System.Globalization;
+using Confide.Training;
+using Confide.Training.Attacks;
+using Confide.Training.Partitioning;
+using Confide.Training.Simulation;
+using Spectre.Console;
+
+namespace Confide.Cli.Commands;
+
+/// <summary>
+/// <c>confide simulate</c>: a federated run in one process. The orchestration lives in
+/// <see cref="FederatedSimulation"/>; this command maps options, prints progress and the summary, and writes the files.
+/// </summary>
+internal static class SimulateCommand
+{
+    public static Command Create()
+    {
+        var dataset = new Option<string>("--dataset") { Description = "digits (embedded, default) or fashion-mnist", DefaultValueFactory = _ => "digits" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Directory with the Fashion-MNIST IDX files (default: the Debian package's)" };
+        var model = new Option<string>("--model") { Description = ModelCatalog.Syntax, DefaultValueFactory = _ => "mlp" };
+        var clients = new Option<int>("--clients") { Description = "Number of clients N", DefaultValueFactory = _ => 10 };
+        var rounds = new Option<int>("--rounds") { Description = "Number of rounds R", DefaultValueFactory = _ => 20 };
+        var fraction = new Option<double>("--fraction") { Description = "Fraction of clients sampled per round, in (0, 1]", DefaultValueFactory = _ => 1.0 };
+        var epochs = new Option<int>("--local-epochs") { Description = "Local epochs E per round", DefaultValueFactory = _ => 2 };
+        var batch = new Option<int>("--batch") { Description = "Local batch size B", DefaultValueFactory = _ => 16 };
+        var lr = new Option<double>("--lr") { Description = "Local learning rate", DefaultValueFactory = _ => 0.05 };
+        var momentum = new Option<double>("--momentum") { Description = "Local SGD momentum", DefaultValueFactory = _ => 0.9 };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Local L2 weight decay", DefaultValueFactory = _ => 0.0 };
+        var proxMu = new Option<double>("--prox-mu") { Description = "FedProx proximal term μ (0 = FedAvg)", DefaultValueFactory = _ => 0.0 };
+        var partition = new Option<string>("--partition") { Description = PartitionerCatalog.Syntax, DefaultValueFactory = _ => "iid" };
+        var aggregator = new Option<string>("--aggregator") { Description = AggregatorSpelling.Syntax, DefaultValueFactory = _ => "fedavg" };
+        var byzantine = new Option<int?>("--byzantine") { Description = "f assumed by robust aggregators (default: --malicious)" };
+        var attack = new Option<string?>("--attack") { Description = AttackCatalog.Syntax };
+        var malicious = new Option<int>("--malicious") { Description = "Number of malicious clients m", DefaultValueFactory = _ => 0 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of every random draw (runs are reproducible)", DefaultValueFactory = _ => 1UL };
+        var rootSize = new Option<int>("--root-size") { Description = "Server root set size (FLTrust)", DefaultValueFactory = _ => 100 };
+        var dpNoise = new Option<double?>("--dp-noise") { Description = "DP-FedAvg noise multiplier z (noise z·C on the sum); turns DP on" };
+        var dpEpsilon = new Option<double?>("--dp-epsilon") { Description = "DP-FedAvg target ε for the whole run (z is calibrated); turns DP on" };
+        var dpDelta = new Option<double>("--dp-delta") { Description = "δ for DP accounting", DefaultValueFactory = _ => 1e-5 };
+        var clip = new Option<double>("--clip") { Description = "L2 clip norm C of each update under DP", DefaultValueFactory = _ => 1.0 };
+        var secureAgg = new Option<bool>("--secure-agg") { Description = "Sum updates through the secure-aggregation protocol (in process, real crypto)" };
+        var neighbours = new Option<int?>("--neighbours") { Description = "SecAgg+ neighbourhood size k (default: the full graph)" };
+        var secAggClip = new Option<double>("--secagg-clip") { Description = "Per-coordinate clip range c before quantizing (SecAgg without DP)", DefaultValueFactory = _ => 1.0 };
+        var sweepAttacks = new Option<string?>("--sweep-attacks") { Description = "Robustness sweep: comma-separated attacks (use none for a clean row); one run per attack × aggregator" };
+        var sweepAggregators = new Option<string?>("--sweep-aggregators") { Description = "Robustness sweep: comma-separated aggregators (default: --aggregator)" };
+        var output = new Option<string?>("--out") { Description = "Directory for metrics.csv, summary.json and the PNG plots" };
+        var json = new Option<bool>("--json") { Description = "Print summary.json to stdout instead of the table" };
+
+        var command = new Command("simulate", "Train a model across simulated clients, with robust aggregation and attacks, and report accuracy per round.");
+        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, dpNoise, dpEpsilon, dpDelta, clip, secureAgg, neighbours, secAggClip, sweepAttacks, sweepAggregators, output, json })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(parse =>
+        {
+            SimulationOptions options;
+            try
+            {
+                options = new SimulationOptions
+                {
+                    Dataset = parse.GetValue(dataset)!,
+                    DataDirectory = parse.GetValue(dataDir),
+                    Model = parse.GetValue(model)!,
+                    Clients = parse.GetValue(clients),
+                    Rounds = parse.GetValue(rounds),
+                    Fraction = parse.GetValue(fraction),
+                    Training = new TrainingOptions
+                    {
+                        Epochs = parse.GetValue(epochs),
+                        BatchSize = parse.GetValue(batch),
+                        LearningRate = parse.GetValue(lr),
+                        Momentum = parse.GetValue(momentum),
+                        WeightDecay = parse.GetValue(weightDecay),
+                        ProximalMu = parse.GetValue(proxMu),
+                    },
+                    Partition = parse.GetValue(partition)!,
+                    Aggregator = parse.GetValue(aggregator)!,
+                    Byzantine = parse.GetValue(byzantine),
+                    Attack = parse.GetValue(attack),
+                    Malicious = parse.GetValue(malicious),
+                    Seed = parse.GetValue(seed),
+                    RootSize = parse.GetValue(rootSize),
+                    DpNoiseMultiplier = parse.GetValue(dpNoise),
+                    DpEpsilon = parse.GetValue(dpEpsilon),
+                    DpDelta = parse.GetValue(dpDelta),
+                    ClipNorm = parse.GetValue(clip),
+                    SecureAggregation = parse.GetValue(secureAgg),
+                    Neighbours = parse.GetValue(neighbours),
+                    SecAggClipRange = parse.GetValue(secAggClip),
+                };
+            }
+            catch (ArgumentOutOfRangeException ex)
+            {
+                // Map the property name back to the option the user typed.
+                throw new CliException($"--{OptionName(ex.ParamName)}: {ex.Message.Split(" (Parameter", 2)[0].Split(Environment.NewLine)[0]}", 2);
+            }
+
+            bool asJson = parse.GetValue(json);
+            string? attackList = parse.GetValue(sweepAttacks);
+            string? aggregatorList = parse.GetValue(sweepAggregators);
+            if (attackList is not null || aggregatorList is not null)
+            {
+                return Sweep(options, attackList, aggregatorList, parse.GetValue(output), asJson);
+            }
+
+            FederatedSimulation simulation;
+            try
+            {
+                simulation = new FederatedSimulation(options);
+            }
+            catch (ArgumentOutOfRangeException ex)
+            {
+                // Keep the explanation, drop .NET's "(Parameter 'x') Actual value was …" tail.
+                throw new CliException(ex.Message.Split(" (Parameter", 2)[0], 2);
+            }
+
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out), Interactive = InteractionSupport.No });
+            if (!asJson)
+            {
+                Console.Out.WriteLine(
+                    $"{options.Dataset}: {simulation.Data.Clients.Count} client samples, {simulation.Data.Test.Count} test; {simulation.Model.Name} ({simulation.Model.Layout.TotalLength} weights); " +
+                    $"{options.Clients} clients ({options.ClientsPerRound} per round), {options.Partition}, {options.Aggregator}" +
+                    (options.Attack is null ? "" : $", attack {options.Attack} by {options.Malicious} (clients {string.Join(' ', simulation.MaliciousClients)})") +
+                    (options.SecureAggregation ? $", secure aggregation ({(options.Neighbours is int k ? $"SecAgg+ k = {k}" : "full graph")})" : "") +
+                    (simulation.Privacy is { } dp ? $", DP-FedAvg z = {dp.NoiseMultiplier:G4}, C = {dp.ClipNorm:G4}, q = {dp.SampleRate:G4}, δ = {dp.Delta:G3}" : ""));
+            }
+
+            string Line(RoundMetrics r) =>
+                $"round {r.Round,3}/{options.Rounds}  accuracy {r.Accuracy:F4}  loss {r.Loss:F4}  flagged {r.Flagged.Count}" +
+                (r.MaliciousParticipants > 0 ? $" ({r.Flagged.Count(f => f.Malicious)} of {r.MaliciousParticipants} malicious)" : "") +
+                (r.BackdoorSuccessRate is double asr ? $"  backdoor ASR {asr:F3}" : "") +
+                (r.Extra.TryGetValue("epsilon", out double eps) ? $"  ε {eps:F3}" : "") +
+                $"  {r.Seconds:F2} s";
+
+            SimulationResult result;
+            if (asJson)
+            {
+                result = simulation.Run();
+            }
+            else if (!Console.IsOutputRedirected)
+            {
+                // On a terminal: a live Spectre progress bar, with each finished round printed above it.
+                result = AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask("round 1", maxValue: options.Rounds);
+                        return simulation.Run(r =>
+                        {
+                            AnsiConsole.WriteLine(Line(r));
+                            task.Description = Markup.Escape($"round {Math.Min(r.Round + 1, options.Rounds)}/{options.Rounds}, accuracy {r.Accuracy:F3}" +
+                                (r.Extra.TryGetValue("epsilon", out double e) ? $", ε {e:F2}" : ""));
+                            task.Increment(1);
+                        });
+                    });
+            }
+            else
+            {
+                result = simulation.Run(r => Console.Out.WriteLine(Line(r)));
+            }
+
+            string? outDir = parse.GetValue(output);
+            if (outDir is not null)
+            {
+                SimulationReport.Write(result, outDir);
+                SimulationPlots.Write(result, outDir);
+            }
+
+            if (asJson)
+            {
+                Console.Out.WriteLine(SimulationReport.SummaryJson(result));
+                return 0;
+            }
+
+            var table = new Table().AddColumn("metric").AddColumn("value");
+            table.AddRow("final accuracy", result.FinalAccuracy.ToString("F4", CultureInfo.InvariantCulture));
+            table.AddRow("final loss", result.FinalLoss.ToString("F4", CultureInfo.InvariantCulture));
+            if (result.Rounds[^1].BackdoorSuccessRate is double finalAsr)
+            {
+                table.AddRow("backdoor success rate", finalAsr.ToString("F4", CultureInfo.InvariantCulture));
+            }
+
+            if (result.Privacy is { } privacy)
+            {
+                table.AddRow("ε spent (δ)", $"{result.Rounds[^1].Extra["epsilon"]:F4} ({privacy.Delta:G3})");
+            }
+
+            if (options.SecureAggregation)
+            {
+                table.AddRow("SecAgg per round (client / server)", $"{result.Rounds.Average(r => r.Extra.GetValueOrDefault("secagg_client_ms")):F1} ms / {result.Rounds.Average(r => r.Extra.GetValueOrDefault("secagg_server_ms")):F1} ms");
+            }
+
+            table.AddRow("flagged (malicious / all)", $"{result.Rounds.Sum(r => r.Flagged.Count(f => f.Malicious))} / {result.Rounds.Sum(r => r.Flagged.Count)}");
+            table.AddRow("rounds", result.Rounds.Count.ToString(CultureInfo.InvariantCulture));
+            table.AddRow("mean round time", $"{result.Rounds.Average(r => r.Seconds):F3} s");
+            table.AddRow("total time", $"{result.TotalSeconds:F2} s");
+            if (outDir is not null)
+            {
+                table.AddRow("files", Markup.Escape($"metrics.csv, summary.json, accuracy.png{(result.Privacy is null ? "" : ", epsilon.png")} in {outDir}"));
+            }
+
+            console.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    private static int Sweep(SimulationOptions options, string? attackList, string? aggregatorList, string? outDir, bool asJson)
+    {
+        static string[] Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var attacks = attackList is null ? [options.Attack ?? "none"] : Split(attackList);
+        var aggregators = aggregatorList is null ? [options.Aggregator] : Split(aggregatorList);
+        var cells = SimulationSweep.Run(options, attacks, aggregators, asJson ? null : c => Console.Out.WriteLine(
+            $"{c.Attack} × {c.Aggregator}: " + (c.FinalAccuracy is double a ? a.ToString("F4", CultureInfo.InvariantCulture) : $"n/a ({c.Error})")));
+        string markdown = SimulationSweep.Markdown(cells);
+        if (outDir is not null)
+        {
+            Directory.CreateDirectory(outDir);
+            File.WriteAllText(Path.Combine(outDir, "sweep.md"), markdown);
+            File.WriteAllText(Path.Combine(outDir, "sweep.csv"), SimulationSweep.Csv(cells));
+        }
+
+        if (asJson)
+        {
+            Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(cells.Select(c => new Dictionary<string, object?>
+            {
+                ["attack"] = c.Attack,
+                ["aggregator"] = c.Aggregator,
+                ["final_accuracy"] = c.FinalAccuracy,
+                ["backdoor_asr"] = c.BackdoorSuccessRate,
+                ["error"] = c.Error,
+            }).ToList()));
+        }
+        else
+        {
+            Console.Out.WriteLine();
+            Console.Out.Write(markdown);
+        }
+
+        return 0;
+    }
+
+    private static string OptionName(string? property) => property switch
+    {
+        "Epochs" => "local-epochs",
+        "BatchSize" => "batch",
+        "LearningRate" => "lr",
+        "WeightDecay" => "weight-decay",
+        "ProximalMu" => "prox-mu",
+        "RootSize" => "root-size",
+        "Neighbours" => "neighbours",
+        null => "option",
+        _ => property.ToLowerInvariant(),
+    };
+}

@@ -1,0 +1,74 @@
+using System.Globalization;
+using Confide.Aggregation;
+
+namespace Confide.Training.Simulation;
+
+/// <summary>
+/// Reads the simulator's one-word aggregator spellings into <see cref="AggregatorSettings"/> and builds the aggregators
+/// through the core <see cref="AggregatorCatalog"/>, so <c>simulate</c> builds them exactly as <c>aggregate</c> does.
+/// FLTrust needs the server's root-set update of the round, so the result is a factory that takes it.
+/// </summary>
+public static class AggregatorSpelling
+{
+    /// <summary>The accepted spellings, for help texts.</summary>
+    public const string Syntax =
+        "fedavg | median | trimmed-mean[:beta] | krum | multi-krum[:m] | bulyan | fltrust | geometric-median | norm-bound:<M>[:inner]";
+
+    /// <summary>
+    /// Parses <paramref name="spec"/>. <paramref name="byzantine"/> is the f that Krum, Multi-Krum and Bulyan tolerate;
+    /// trimmed mean without β trims f/n of the round's n updates (0.1 when f = 0), Multi-Krum without m averages n − f.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is unknown or a parameter is invalid.</exception>
+    public static AggregatorFactory Parse(string spec, int byzantine)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(spec);
+        ArgumentOutOfRangeException.ThrowIfNegative(byzantine);
+        var parts = spec.Trim().ToLowerInvariant().Split(':');
+        double? normBound = null;
+        if (parts[0] == "norm-bound")
+        {
+            if (parts.Length < 2)
+            {
+                throw new ArgumentException($"Aggregator '{spec}' needs the bound: norm-bound:<M>[:inner], e.g. norm-bound:2 or norm-bound:2:median.");
+            }
+
+            normBound = Number(parts[1], spec);
+            parts = parts.Length > 2 ? parts[2..] : ["fedavg"];
+        }
+
+        string method = parts[0];
+        string? arg = parts.Length > 1 ? string.Join(':', parts[1..]) : null;
+        if (!AggregatorCatalog.Methods.Contains(method, StringComparer.Ordinal) || method == "norm-bound")
+        {
+            throw new ArgumentException($"Unknown aggregator '{spec}'; expected {Syntax}.");
+        }
+
+        if (arg is not null && method is not ("trimmed-mean" or "multi-krum"))
+        {
+            throw new ArgumentException($"Aggregator '{spec}': {method} takes no parameter; expected {Syntax}.");
+        }
+
+        double? beta = method == "trimmed-mean" && arg is not null ? Number(arg, spec) : null;
+        int? select = method == "multi-krum" && arg is not null ? (int)Number(arg, spec) : null;
+        try
+        {
+            // Validates every field now, so a bad β, m or M is reported before any training.
+            var settings = new AggregatorSettings(method, byzantine, select, beta ?? 0.1, null, normBound);
+            return new AggregatorFactory(spec, method == "fltrust", (n, server) => AggregatorCatalog.Create(settings with
+            {
+                TrimRatio = beta ?? (byzantine > 0 ? Math.Min(0.5, (double)byzantine / n) : 0.1),
+                Select = method == "multi-krum" ? select ?? Math.Max(1, n - byzantine) : null,
+                ServerUpdate = method == "fltrust" ? server : null,
+            }));
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            throw new ArgumentException($"Aggregator '{spec}': {ex.Message.Split(" (Parameter", 2)[0]}");
+        }
+    }
+
+    private static double Number(string s, string spec) =>
+        double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
+            ? v
+            : throw new ArgumentException($"Aggregator '{spec}' has a parameter that is not a number: '{s}'; expected {Syntax}.");
+}

@@ -1,0 +1,69 @@
+using Confide.Aggregation.Optimizers.Internal;
+
+namespace Confide.Aggregation.Optimizers;
+
+/// <summary>
+/// FedYogi: m ← β₁m + (1 − β₁)Δ, v ← v − (1 − β₂)·Δ²·sign(v − Δ²), x ← x + η·m / (√v + τ), element-wise.
+/// </summary>
+/// <remarks>
+/// Reddi et al., "Adaptive Federated Optimization", ICLR 2021, Algorithm 2 (after Zaheer et al., "Adaptive Methods for
+/// Nonconvex Optimization", NeurIPS 2018). No bias correction; m starts at 0 and v at τ² (the paper's v₋₁ ≥ τ²).
+/// Defaults are Flower's FedYogi: η = 0.01, β₁ = 0.9, β₂ = 0.99, τ = 1e-3 (Flower gives FedYogi a smaller η and a larger τ
+/// than FedAdam and FedAdagrad). State is float32, two vectors of the model's length.
+/// </remarks>
+public sealed class FedYogi : IServerOptimizer
+{
+    private float[] _m = [];
+    private float[] _v = [];
+
+    /// <summary>Creates the optimiser.</summary>
+    /// <param name="serverLearningRate">η &gt; 0.</param>
+    /// <param name="beta1">β₁ in [0, 1): the momentum decay.</param>
+    /// <param name="beta2">β₂ in [0, 1): the second-moment rate.</param>
+    /// <param name="tau">τ &gt; 0: the adaptivity.</param>
+    public FedYogi(double serverLearningRate = 0.01, double beta1 = 0.9, double beta2 = 0.99, double tau = 1e-3)
+    {
+        ServerLearningRate = StepChecks.LearningRate(Name, serverLearningRate, nameof(serverLearningRate));
+        Beta1 = StepChecks.Decay(Name, beta1, nameof(beta1));
+        Beta2 = StepChecks.Decay(Name, beta2, nameof(beta2));
+        Tau = StepChecks.Adaptivity(Name, tau, nameof(tau));
+    }
+
+    /// <summary>η.</summary>
+    public double ServerLearningRate { get; }
+
+    /// <summary>β₁.</summary>
+    public double Beta1 { get; }
+
+    /// <summary>β₂.</summary>
+    public double Beta2 { get; }
+
+    /// <summary>τ.</summary>
+    public double Tau { get; }
+
+    /// <inheritdoc/>
+    public string Name => "fedyogi";
+
+    /// <inheritdoc/>
+    public void Step(Span<float> globalModel, ReadOnlySpan<float> aggregatedDelta)
+    {
+        int length = StepChecks.Step(Name, globalModel, aggregatedDelta, _m.Length);
+        if (_m.Length != length)
+        {
+            _m = new float[length];
+            _v = new float[length];
+            Array.Fill(_v, (float)(Tau * Tau));
+        }
+
+        for (int i = 0; i < length; i++)
+        {
+            double delta = aggregatedDelta[i];
+            double squared = delta * delta;
+            double m = (Beta1 * _m[i]) + ((1 - Beta1) * delta);
+            double v = _v[i] - ((1 - Beta2) * squared * Math.Sign(_v[i] - squared));
+            _m[i] = (float)m;
+            _v[i] = (float)v;
+            globalModel[i] = (float)(globalModel[i] + (ServerLearningRate * m / (Math.Sqrt(v) + Tau)));
+        }
+    }
+}

@@ -1,0 +1,185 @@
+using System.Numerics.Tensors;
+using Confide.Aggregation;
+using Confide.Parameters;
+
+namespace Confide.Privacy;
+
+/// <summary>
+/// DP-FedAvg (McMahan, Ramage, Talwar, Zhang, "Learning Differentially Private Recurrent Language Models", ICLR 2018):
+/// clip each client update to L2 norm C, sum, add N(0, z²C²) to the sum once, and divide by the expected number of
+/// clients m (the fixed-denominator estimator, so that the number of participants is not released). Accounting is
+/// the Poisson-subsampled Gaussian at q = m/N, charged to a <see cref="PrivacyLedger"/> <b>before</b> any noise is drawn.
+/// Both placements of clipping are offered, as in Flower: <see cref="ClippingPlacement.Server"/> and
+/// <see cref="ClippingPlacement.Client"/>; optionally with adaptive clipping (Andrew et al. 2021).
+/// </summary>
+/// <remarks>
+/// Client weights are ignored: the estimator weighs every client equally (weights by sample counts would raise the
+/// sensitivity). With client-side clipping the server still checks each norm; an update over C (beyond float rounding)
+/// is clipped by the server and flagged, so a faulty client cannot break the sensitivity bound.
+/// The guarantee assumes clients are sampled by Poisson sampling at rate q; fixed-size sampling is not covered.
+/// </remarks>
+public sealed class DpFedAvg : IAggregator
+{
+    private const double ClientNormSlack = 1e-5;
+
+    private readonly IGaussianNoise _noise;
+    private readonly PrivacyLedger _ledger;
+    private readonly AdaptiveClipping? _adaptive;
+    private readonly double _fixedClipNorm;
+
+    /// <summary>Builds the aggregator; every round is charged to <paramref name="ledger"/>.</summary>
+    public DpFedAvg(DpFedAvgOptions options, IGaussianNoise noise, PrivacyLedger ledger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(noise);
+        ArgumentNullException.ThrowIfNull(ledger);
+        Options = options;
+        _noise = noise;
+        _ledger = ledger;
+        _adaptive = options.AdaptiveClipping is null ? null : new AdaptiveClipping(options.AdaptiveClipping);
+        _fixedClipNorm = options.ClipNorm;
+    }
+
+    /// <inheritdoc/>
+    public string Name => "dp-fedavg";
+
+    /// <summary>The settings.</summary>
+    public DpFedAvgOptions Options { get; }
+
+    /// <summary>The ledger charged each round.</summary>
+    public PrivacyLedger Ledger => _ledger;
+
+    /// <summary>The clip norm the next round will use.</summary>
+    public double CurrentClipNorm => _adaptive?.ClipNorm ?? _fixedClipNorm;
+
+    /// <summary>The mechanism name recorded in the ledger.</summary>
+    public string MechanismName => _adaptive is null ? "dp-fedavg" : "dp-fedavg+adaptive-clipping";
+
+    /// <summary>
+    /// Client side of <see cref="ClippingPlacement.Client"/>: clips the update in place to <paramref name="clipNorm"/> (the
+    /// server's current C). With adaptive clipping the client also reports whether <c>PreClipNorm ≤ clipNorm</c>.
+    /// </summary>
+    public static ClipReport ClipOnClient(Span<float> update, double clipNorm) => L2Clipping.Clip(update, clipNorm);
+
+    /// <summary>Client side of <see cref="ClippingPlacement.Client"/> with per-layer clipping: each of the L tensors to C/√L.</summary>
+    public static LayerClipReport ClipOnClient(ModelParameters update, double clipNorm) => L2Clipping.ClipPerLayer(update, clipNorm);
+
+    private void AddClipped(ReadOnlySpan<float> part, Span<float> sum, double norm, double bound, int index, string what, List<FlaggedInput> flagged)
+    {
+        double scale = 1;
+        if (norm > bound)
+        {
+            if (Options.Placement == ClippingPlacement.Client && norm > bound * (1 + ClientNormSlack))
+            {
+                flagged.Add(new FlaggedInput(index, $"client-clipped {what} has norm {norm:G6} > bound {bound:G6}; clipped by the server"));
+            }
+
+            scale = bound / norm * (1 - (1.0 / (1 << 20)));
+        }
+
+        TensorPrimitives.MultiplyAdd(part, (float)scale, sum, sum);
+    }
+
+    /// <summary>Runs a round as the next round of the ledger, ignoring <paramref name="weights"/> (DP-FedAvg weighs clients equally).</summary>
+    public AggregationResult Aggregate(IReadOnlyList<ReadOnlyMemory<float>> updates, ReadOnlySpan<double> weights)
+    {
+        ArgumentNullException.ThrowIfNull(updates);
+        if (weights.Length != updates.Count)
+        {
+            throw new ArgumentException($"There are {weights.Length} weights for {updates.Count} updates; expected one per update.", nameof(weights));
+        }
+
+        return AggregateRound(_ledger.NextRound, updates).Result;
+    }
+
+    /// <summary>
+    /// One round: charge the ledger, clip (server placement) or verify (client placement), sum, add noise, divide by m,
+    /// and with adaptive clipping update C.
+    /// </summary>
+    /// <param name="round">The round number recorded in the ledger.</param>
+    /// <param name="updates">The updates received this round, all of one length.</param>
+    /// <param name="normAtMostClipNorm">With client-side adaptive clipping: each client's report of whether its pre-clip
+    /// norm was at most C. Ignored otherwise (the server sees the norms itself).</param>
+    /// <exception cref="PrivacyBudgetExceededException">The round would exceed the budget; nothing was charged and no noise was drawn.</exception>
+    /// <exception cref="ArgumentException">No updates, lengths differ, a value is not finite, or client reports are missing.</exception>
+    public DpFedAvgRound AggregateRound(long round, IReadOnlyList<ReadOnlyMemory<float>> updates, IReadOnlyList<bool>? normAtMostClipNorm = null)
+    {
+        ArgumentNullException.ThrowIfNull(updates);
+        if (updates.Count == 0)
+        {
+            throw new ArgumentException("DP-FedAvg needs at least one update to know the vector length.", nameof(updates));
+        }
+
+        int length = updates[0].Length;
+        var layout = Options.PerLayerClipping;
+        if (layout is not null && length != layout.TotalLength)
+        {
+            throw new ArgumentException($"Updates have {length} values but the per-layer clipping layout has {layout.TotalLength}.", nameof(updates));
+        }
+
+        for (int i = 1; i < updates.Count; i++)
+        {
+            if (updates[i].Length != length)
+            {
+                throw new ArgumentException($"Update {i} has {updates[i].Length} values but update 0 has {length}.", nameof(updates));
+            }
+        }
+
+        bool clientReports = _adaptive is not null && Options.Placement == ClippingPlacement.Client;
+        if (clientReports && (normAtMostClipNorm is null || normAtMostClipNorm.Count != updates.Count))
+        {
+            throw new ArgumentException("Client-side adaptive clipping needs one 'norm ≤ C' report per update.", nameof(normAtMostClipNorm));
+        }
+
+        double clipNorm = CurrentClipNorm;
+        var norms = new double[updates.Count];
+        for (int i = 0; i < updates.Count; i++)
+        {
+            norms[i] = L2Clipping.Norm(updates[i].Span);
+            if (!double.IsFinite(norms[i]))
+            {
+                throw new ArgumentException($"Update {i} holds a NaN or infinite value.", nameof(updates));
+            }
+        }
+
+        // The budget is checked before any noise is drawn: a refused round releases nothing.
+        var spent = _ledger.Charge(new PrivacyRelease(round, MechanismName, Options.SampleRate, Options.NoiseMultiplier));
+
+        var sum = new float[length];
+        var flagged = new List<FlaggedInput>();
+        for (int i = 0; i < updates.Count; i++)
+        {
+            if (layout is null)
+            {
+                AddClipped(updates[i].Span, sum, norms[i], clipNorm, i, "update", flagged);
+                continue;
+            }
+
+            // Per layer: each tensor to C/√L, so the whole update's norm is at most C.
+            double layerClip = clipNorm / Math.Sqrt(layout.Tensors.Count);
+            foreach (var spec in layout.Tensors)
+            {
+                var part = updates[i].Span.Slice(spec.Offset, spec.Length);
+                AddClipped(part, sum.AsSpan(spec.Offset, spec.Length), L2Clipping.Norm(part), layerClip, i, $"tensor '{spec.Name}'", flagged);
+            }
+        }
+
+        new GaussianMechanism(Options.UpdateNoiseMultiplier, clipNorm).AddNoise(sum, _noise);
+        TensorPrimitives.Multiply(sum, (float)(1.0 / Options.ExpectedClientsPerRound), sum);
+
+        if (_adaptive is not null)
+        {
+            if (clientReports)
+            {
+                _adaptive.Update(normAtMostClipNorm!.Count(b => b), updates.Count, Options.ExpectedClientsPerRound, _noise);
+            }
+            else
+            {
+                _adaptive.Update(norms, Options.ExpectedClientsPerRound, _noise);
+            }
+        }
+
+        var selected = Enumerable.Range(0, updates.Count).ToArray();
+        return new DpFedAvgRound(new AggregationResult(sum, selected, flagged, norms), norms, clipNorm, CurrentClipNorm, spent);
+    }
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+
+namespace Confide.Cli.Tests;
+
+public sealed class SimulateCommandTests
+{
+    [Fact]
+    public void JsonSummaryHasFinalAccuracyAboveChanceAndRepeatsForASeed()
+    {
+        var first = CliRunner.Run("simulate", "--rounds", "3", "--clients", "5", "--seed", "9", "--json");
+        Assert.True(first.ExitCode == 0, first.StdErr);
+        using var doc = JsonDocument.Parse(first.StdOut);
+        double accuracy = doc.RootElement.GetProperty("final_accuracy").GetDouble();
+        Assert.True(accuracy > 0.5, $"final accuracy {accuracy}");
+        var second = CliRunner.Run("simulate", "--rounds", "3", "--clients", "5", "--seed", "9", "--json");
+        using var doc2 = JsonDocument.Parse(second.StdOut);
+        Assert.Equal(accuracy, doc2.RootElement.GetProperty("final_accuracy").GetDouble());
+    }
+
+    [Fact]
+    public void SecureAggregationWithDpReportsEpsilonWithinTheTarget()
+    {
+        var run = CliRunner.Run("simulate", "--rounds", "2", "--clients", "4", "--secure-agg", "--dp-epsilon", "5", "--clip", "2", "--json");
+        Assert.True(run.ExitCode == 0, run.StdErr);
+        using var doc = JsonDocument.Parse(run.StdOut);
+        double epsilon = doc.RootElement.GetProperty("epsilon").GetDouble();
+        Assert.InRange(epsilon, 4.5, 5.0 + 1e-6);
+        Assert.Equal("dp-fedavg", doc.RootElement.GetProperty("aggregator").GetString());
+    }
+
+    [Fact]
+    public void TablePrintsAndFilesAreWritten()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "confide-cli-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var run = CliRunner.Run("simulate", "--rounds", "2", "--clients", "4", "--out", dir);
+            Assert.True(run.ExitCode == 0, run.StdErr);
+            Assert.Contains("final accuracy", run.StdOut, StringComparison.Ordinal);
+            Assert.Contains("round   2/2", run.StdOut, StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(dir, "metrics.csv")));
+            Assert.True(File.Exists(Path.Combine(dir, "summary.json")));
+            var png = File.ReadAllBytes(Path.Combine(dir, "accuracy.png"));
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(new[] { "--aggregator", "krum", "--byzantine", "4" }, "Krum needs n > 2f + 2")]
+    [InlineData(new[] { "--partition", "dirichlet:-2" }, "Dirichlet")]
+    [InlineData(new[] { "--attack", "nonsense", "--malicious", "1" }, "Unknown attack")]
+    [InlineData(new[] { "--fraction", "1.5" }, "--fraction")]
+    [InlineData(new[] { "--lr", "0" }, "--lr")]
+    [InlineData(new[] { "--dataset", "fashion-mnist", "--data-dir", "/nonexistent-confide-dir" }, "apt-get install dataset-fashion-mnist")]
+    public void BadOptionsGiveAOneLineError(string[] extra, string expected)
+    {
+        var run = CliRunner.Run(["simulate", "--rounds", "1", .. extra]);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.StartsWith("confide: error: ", run.StdErr, StringComparison.Ordinal);
+        Assert.Contains(expected, run.StdErr, StringComparison.Ordinal);
+        Assert.Single(run.StdErr.Trim().Split('\n'));
+    }
+}
