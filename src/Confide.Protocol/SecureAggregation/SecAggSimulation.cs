@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Confide.Privacy;
 using Confide.Protocol.SecureAggregation.Internal;
 using Confide.Randomness;
 using Confide.SecureAggregation;
@@ -144,9 +145,16 @@ public static class SecAggSimulation
     /// <param name="quantizer">The quantizer; its modulus must match <paramref name="options"/> and it must allow n clients.</param>
     /// <param name="options">Protocol options with dimension D + 1.</param>
     /// <param name="dropouts">Who vanishes and when.</param>
-    /// <param name="random">Every random draw: quantization rounding and the protocol's secrets.</param>
+    /// <param name="random">Every random draw: quantization rounding, DP noise and the protocol's secrets.</param>
+    /// <param name="noise">Distributed DP noise added by each client before masking, or null for none.</param>
     public static SecAggMeanResult RunWeightedMean(
-        IReadOnlyList<float[]> updates, IReadOnlyList<long> weights, StochasticQuantizer quantizer, SecAggOptions options, SecAggDropouts dropouts, IRandomSource random)
+        IReadOnlyList<float[]> updates,
+        IReadOnlyList<long> weights,
+        StochasticQuantizer quantizer,
+        SecAggOptions options,
+        SecAggDropouts dropouts,
+        IRandomSource random,
+        SecAggNoiseOptions? noise = null)
     {
         ArgumentNullException.ThrowIfNull(updates);
         ArgumentNullException.ThrowIfNull(weights);
@@ -168,9 +176,27 @@ public static class SecAggSimulation
             throw new ArgumentException($"The quantizer's headroom covers {quantizer.Options.MaxClients} clients, fewer than the {options.ClientCount} in the round: the sum could overflow.", nameof(quantizer));
         }
 
+        DiscreteGaussian? sampler = null;
+        long tail = 0;
+        if (noise is not null)
+        {
+            long required = noise.RequiredHeadroom(quantizer.Options.Scale);
+            if (required > quantizer.Options.NoiseHeadroomPerClient)
+            {
+                throw new ArgumentException(
+                    $"The DP noise needs {required} quanta of headroom per client ({noise.TailBound}·σ_c with σ_c = {noise.ClientSigma(quantizer.Options.Scale):G4}) but the quantizer reserves {quantizer.Options.NoiseHeadroomPerClient}: the sum could overflow.",
+                    nameof(noise));
+            }
+
+            sampler = new DiscreteGaussian(noise.ClientSigma(quantizer.Options.Scale));
+            tail = required;
+        }
+
         int d = options.Dimension - 1;
         var inputs = new ulong[updates.Count][];
         IRandomSource rounding = random.Fork(ulong.MaxValue);
+        IRandomSource noiseRandom = random.Fork(ulong.MaxValue - 1);
+        ulong modMask = options.ModulusMask;
         for (int u = 0; u < updates.Count; u++)
         {
             if (updates[u].Length != d)
@@ -179,6 +205,23 @@ public static class SecAggSimulation
             }
 
             inputs[u] = quantizer.Quantize(updates[u], weights[u], rounding);
+            if (sampler is not null)
+            {
+                unchecked
+                {
+                    for (int i = 0; i < d; i++)
+                    {
+                        long z;
+                        do
+                        {
+                            z = sampler.Sample(noiseRandom);
+                        }
+                        while (Math.Abs(z) > tail);
+
+                        inputs[u][i] = (inputs[u][i] + (ulong)z) & modMask;
+                    }
+                }
+            }
         }
 
         SecAggSimulationResult round = Run(inputs, options, dropouts, random);
@@ -189,7 +232,8 @@ public static class SecAggSimulation
 
         float[] mean = new float[d];
         long total = quantizer.DequantizeMean(round.Result!.Sum, mean);
-        return new SecAggMeanResult(round, mean, total, quantizer.MeanErrorBound(round.Result.Survivors.Count, total));
+        double noiseSigma = sampler is null ? 0 : Math.Sqrt(round.Result.Survivors.Count) * sampler.Sigma / (quantizer.Options.Scale * total);
+        return new SecAggMeanResult(round, mean, total, quantizer.MeanErrorBound(round.Result.Survivors.Count, total), noiseSigma);
     }
 
     /// <summary>Σ inputs[u] mod 2^k over <paramref name="clients"/>: the value a completed round must reproduce.</summary>
