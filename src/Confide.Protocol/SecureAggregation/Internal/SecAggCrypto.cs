@@ -14,7 +14,7 @@ namespace Confide.Protocol.SecureAggregation.Internal;
 /// Masks for k ≤ 32 are expanded with 32-bit words (half the keystream of 64-bit words); every party applies the same
 /// rule, <see cref="UsesNarrowWords"/>, so the masks still cancel.
 /// </remarks>
-internal static partial class SecAggCrypto
+internal static class SecAggCrypto
 {
     /// <summary>Seeds and X25519 private keys are 32 bytes.</summary>
     public const int SeedLength = MaskPrg.SeedSize;
