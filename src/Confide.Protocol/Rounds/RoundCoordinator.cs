@@ -203,6 +203,49 @@ public sealed class RoundCoordinator
     public SubmissionResult Submit(long round, ClientUpdate update)
     {
         ArgumentNullException.ThrowIfNull(update);
+        var gate = CheckPlace(round, update.ClientId);
+        if (gate is not null)
+        {
+            return gate;
+        }
+
+        int index = _arrivals++;
+        string? reason = _validator.Check(update);
+        if (reason is not null)
+        {
+            _rejected.Add(new RejectedUpdate(update.ClientId, reason, index));
+            return new SubmissionResult(SubmissionStatus.Invalid, reason);
+        }
+
+        _accepted.Add(update.ClientId, update);
+        return new SubmissionResult(SubmissionStatus.Accepted, null);
+    }
+
+    /// <summary>
+    /// Records that a participant's submission could not even be decoded (a malformed payload, a body that does not
+    /// match its signed hash…): it counts as the client's submission for this round and is kept with its reason.
+    /// Returns the same refusals as <see cref="Submit"/> when the submission is out of place.
+    /// </summary>
+    public SubmissionResult RecordRejection(long round, string clientId, string reason)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(clientId);
+        ArgumentException.ThrowIfNullOrEmpty(reason);
+        var gate = CheckPlace(round, clientId);
+        if (gate is not null)
+        {
+            return gate;
+        }
+
+        _rejected.Add(new RejectedUpdate(clientId, reason, _arrivals++));
+        return new SubmissionResult(SubmissionStatus.Invalid, reason);
+    }
+
+    /// <summary>
+    /// Checks, without recording anything, whether <paramref name="clientId"/> may submit for <paramref name="round"/>
+    /// now; returns null when it may, else the refusal. Hosts call it before reading a large payload.
+    /// </summary>
+    public SubmissionResult? CheckPlace(long round, string clientId)
+    {
         if (_current is null)
         {
             return new SubmissionResult(SubmissionStatus.WrongRound, $"no round is collecting updates (stage {Stage}, next round {Round})");
@@ -218,26 +261,17 @@ public sealed class RoundCoordinator
             return new SubmissionResult(SubmissionStatus.TooLate, $"round {round}'s deadline {_current.Deadline:O} has passed");
         }
 
-        if (!_participants.Contains(update.ClientId))
+        if (!_participants.Contains(clientId))
         {
-            return new SubmissionResult(SubmissionStatus.NotSelected, $"client '{update.ClientId}' was not sampled into round {round}");
+            return new SubmissionResult(SubmissionStatus.NotSelected, $"client '{clientId}' was not sampled into round {round}");
         }
 
-        if (HasSubmitted(update.ClientId))
+        if (HasSubmitted(clientId))
         {
-            return new SubmissionResult(SubmissionStatus.AlreadySubmitted, $"client '{update.ClientId}' already submitted in round {round}");
+            return new SubmissionResult(SubmissionStatus.AlreadySubmitted, $"client '{clientId}' already submitted in round {round}");
         }
 
-        int index = _arrivals++;
-        string? reason = _validator.Check(update);
-        if (reason is not null)
-        {
-            _rejected.Add(new RejectedUpdate(update.ClientId, reason, index));
-            return new SubmissionResult(SubmissionStatus.Invalid, reason);
-        }
-
-        _accepted.Add(update.ClientId, update);
-        return new SubmissionResult(SubmissionStatus.Accepted, null);
+        return null;
     }
 
     /// <summary>
