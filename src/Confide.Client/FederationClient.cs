@@ -167,22 +167,38 @@ public sealed class FederationClient : IDisposable
         hash.AppendData(header.ToByteArray());
         hash.AppendData(signedPayload);
         using var call = Raw.SubmitUpdate(SignedWithHash("SubmitUpdate", hash.GetHashAndReset(), Options.TransferTimeout, cancellationToken, null));
+        using var writes = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var response = call.ResponseAsync;
+        var writing = WriteAllAsync(call.RequestStream, header, chunks, writes.Token);
+
+        // The server may answer (refuse) before it has read the whole stream; then stop writing at once rather than
+        // wait on HTTP/2 flow control for a reader that has gone.
+        if (await Task.WhenAny(response, writing).ConfigureAwait(false) == response)
+        {
+            await writes.CancelAsync().ConfigureAwait(false);
+        }
+
         try
         {
-            await call.RequestStream.WriteAsync(new UpdateMessage { Header = header }, cancellationToken).ConfigureAwait(false);
-            foreach (var chunk in chunks)
-            {
-                await call.RequestStream.WriteAsync(new UpdateMessage { Chunk = new UpdateChunk { Data = ByteString.CopyFrom(chunk.Span) } }, cancellationToken).ConfigureAwait(false);
-            }
-
-            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            await writing.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException)
+        catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException or OperationCanceledException)
         {
-            // The server may refuse before reading the whole stream; its status is in the response.
+            // The response below carries the server's status.
         }
 
-        return await call.ResponseAsync.ConfigureAwait(false);
+        return await response.ConfigureAwait(false);
+    }
+
+    private static async Task WriteAllAsync(IClientStreamWriter<UpdateMessage> stream, UpdateHeader header, IEnumerable<ReadOnlyMemory<byte>> chunks, CancellationToken cancellationToken)
+    {
+        await stream.WriteAsync(new UpdateMessage { Header = header }, cancellationToken).ConfigureAwait(false);
+        foreach (var chunk in chunks)
+        {
+            await stream.WriteAsync(new UpdateMessage { Chunk = new UpdateChunk { Data = ByteString.CopyFrom(chunk.Span) } }, cancellationToken).ConfigureAwait(false);
+        }
+
+        await stream.CompleteAsync().ConfigureAwait(false);
     }
 
     /// <summary>Signed call options for <paramref name="method"/> over <paramref name="body"/>.</summary>

@@ -67,6 +67,8 @@ internal sealed class TestFederation : IAsyncDisposable
         var options = Server!.CertificateFingerprint is null
             ? new FederationClientOptions(Server.Address, null, insecure: true)
             : new FederationClientOptions(Server.Address, Server.CertificateFingerprint);
+        // Short deadlines: no test may wait long on a call that went wrong.
+        options = options with { CallTimeout = TimeSpan.FromSeconds(10), TransferTimeout = TimeSpan.FromSeconds(20) };
         var client = new FederationClient(options, key, clientId, clock);
         _owned.Add(client);
         return client;

@@ -80,7 +80,7 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
     {
         // Signature, time window and nonce are checked before a single message of the body is read.
         var (clientId, signedHash) = authenticator.Authenticate(context);
-        if (!await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false) || requestStream.Current.PartCase != UpdateMessage.PartOneofCase.Header)
+        if (!await NextAsync(requestStream, context).ConfigureAwait(false) || requestStream.Current.PartCase != UpdateMessage.PartOneofCase.Header)
         {
             throw Invalid("the first message of SubmitUpdate must be an UpdateHeader");
         }
@@ -97,7 +97,7 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
         hash.AppendData(header.ToByteArray());
         var payload = new byte[header.TotalBytes];
         long received = 0;
-        while (await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false))
+        while (await NextAsync(requestStream, context).ConfigureAwait(false))
         {
             var message = requestStream.Current;
             if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
@@ -160,6 +160,19 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
         AuthenticateUnary(request, context);
         throw new RpcException(new Status(StatusCode.FailedPrecondition,
             $"secure aggregation is not running on this server, so a {request.StageCase} message is out of stage (SecAgg over the wire is not wired yet)"));
+    }
+
+    /// <summary>Reads the next stream message, turning a message that does not parse into INVALID_ARGUMENT.</summary>
+    private static async Task<bool> NextAsync(IAsyncStreamReader<UpdateMessage> stream, ServerCallContext context)
+    {
+        try
+        {
+            return await stream.MoveNext(context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw Invalid($"malformed protobuf in the update stream: {ex.Message}");
+        }
     }
 
     private static string Short(string fingerprint) => fingerprint.Length > 16 ? fingerprint[..16] + "…" : fingerprint;
