@@ -14,6 +14,9 @@ internal static class CliRoot
         root.Subcommands.Add(AggregateCommand.Create());
         root.Subcommands.Add(PrivacyCommand.Create());
         root.Subcommands.Add(SecAggCommand.Create());
+        root.Subcommands.Add(ServerCommand.Create());
+        root.Subcommands.Add(ClientCommand.Create());
+        root.Subcommands.Add(AdminCommand.Create());
     }
 
     /// <summary>

@@ -40,8 +40,18 @@ public sealed class StateStore : IDisposable
     public static StateStore Open(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        System.IO.Directory.CreateDirectory(directory);
-        System.IO.Directory.CreateDirectory(Path.Combine(directory, "models"));
+        // The folder holds individual updates while a round collects: owner-only access where the OS supports it.
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(directory);
+            System.IO.Directory.CreateDirectory(Path.Combine(directory, "models"));
+        }
+        else
+        {
+            const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+            System.IO.Directory.CreateDirectory(directory, ownerOnly);
+            System.IO.Directory.CreateDirectory(Path.Combine(directory, "models"), ownerOnly);
+        }
         var builder = new SqliteConnectionStringBuilder { DataSource = Path.Combine(directory, "state.db"), Pooling = false };
         var connection = new SqliteConnection(builder.ToString());
         connection.Open();
