@@ -66,7 +66,10 @@ public sealed class ConfideServer : IAsyncDisposable
     /// <summary>A copy of the current global model.</summary>
     public Parameters.ModelParameters GlobalModel => _host.GlobalModel;
 
-    /// <summary>Completes when the run has finished (rounds done or budget exhausted).</summary>
+    /// <summary>
+    /// Completes when the run has finished (rounds done or budget exhausted); faults when a coordinator step could not
+    /// be persisted (restart the server to resume from the state folder).
+    /// </summary>
     public Task Finished => _host.Finished;
 
     /// <summary>Opens the state folder, resumes or starts the run, and starts serving.</summary>
@@ -171,7 +174,12 @@ public sealed class ConfideServer : IAsyncDisposable
         using var timer = new PeriodicTimer(interval);
         while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
         {
-            _host.Tick();
+            // A failure here (the disk, the database) must not pass silently: the coordinator may have moved on
+            // without the store, so the host fails stop, Finished faults, and a restart resumes from the store.
+            if (!_host.SafeTick())
+            {
+                return;
+            }
         }
     }
 }

@@ -105,6 +105,22 @@ internal sealed partial class RoundHost
 
     public string GlobalLayoutFingerprint => _coordinator.Layout.FingerprintHex;
 
+    /// <summary>Runs <see cref="Tick"/>; on a failure logs it, faults <see cref="Finished"/> and returns false.</summary>
+    public bool SafeTick()
+    {
+        try
+        {
+            Tick();
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            LogTickFailed(ex);
+            _finished.TrySetException(new InvalidOperationException("A round step could not be persisted; restart the server to resume from the state folder.", ex));
+            return false;
+        }
+    }
+
     /// <summary>Starts a round when enough clients are connected, and completes the collecting one when it is done.</summary>
     public void Tick()
     {
@@ -304,6 +320,9 @@ internal sealed partial class RoundHost
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run finished ({Reason}) after {Completed} rounds")]
     private partial void LogFinished(StopReason reason, long completed);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A coordinator step could not be persisted; stopping rounds (restart to resume from the state folder)")]
+    private partial void LogTickFailed(Exception ex);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Accepted the update of {ClientId} for round {Round}")]
     private partial void LogAccepted(string clientId, long round);
