@@ -93,18 +93,19 @@ public sealed class ConfideServer : IAsyncDisposable
         random ??= CryptoRandomSource.Instance;
         noise ??= GaussianNoise.Crypto;
 
-        X509Certificate2? certificate = null;
-        bool created = false;
-        if (!options.Insecure)
-        {
-            certificate = options.CertificatePath is null
-                ? ServerCertificate.LoadOrCreate(options.StateDirectory, options.HostNames, out created)
-                : ServerCertificate.Load(options.CertificatePath, options.CertificatePassword);
-        }
-
+        // The store first: it creates the state folder owner-only before anything is written into it.
         var store = StateStore.Open(options.StateDirectory);
+        X509Certificate2? certificate = null;
         try
         {
+            bool created = false;
+            if (!options.Insecure)
+            {
+                certificate = options.CertificatePath is null
+                    ? ServerCertificate.LoadOrCreate(options.StateDirectory, options.HostNames, out created)
+                    : ServerCertificate.Load(options.CertificatePath, options.CertificatePassword);
+            }
+
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
             logging?.Invoke(builder.Logging);
