@@ -70,7 +70,7 @@ public sealed class StateStore : IDisposable
                 deadline TEXT NOT NULL, completed_at TEXT, checkpoint TEXT);
             CREATE TABLE IF NOT EXISTS submissions (
                 round INTEGER NOT NULL, client_id TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, sample_count INTEGER,
-                arrival INTEGER NOT NULL, received_at TEXT NOT NULL, payload BLOB, PRIMARY KEY (round, client_id));
+                arrival INTEGER NOT NULL, received_at TEXT NOT NULL, payload_file TEXT, PRIMARY KEY (round, client_id));
             CREATE TABLE IF NOT EXISTS metrics (
                 round INTEGER NOT NULL, client_id TEXT NOT NULL, samples INTEGER NOT NULL, loss REAL NOT NULL,
                 accuracy REAL NOT NULL, reported_at TEXT NOT NULL, PRIMARY KEY (round, client_id));
@@ -301,15 +301,39 @@ public sealed class StateStore : IDisposable
     }
 
     /// <summary>
-    /// Records one submission of the collecting round: accepted (with its payload, so a restart can restore the
-    /// round) or rejected with the reason.
+    /// Writes an update's payload durably under <c>pending/</c> (a unique file name, flushed to disk) before the
+    /// submission is recorded, so the slow part of persisting an update happens outside the round lock. Returns the
+    /// file name to pass to <see cref="RecordSubmission"/>, or to <see cref="DeletePendingUpdate"/> if it is refused.
     /// </summary>
-    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, byte[]? payload, DateTimeOffset now)
+    public string WritePendingUpdate(long round, byte[] payload)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        string name = $"round-{round:D6}-{Guid.NewGuid():N}.safetensors";
+        System.IO.Directory.CreateDirectory(PendingDirectory);
+        WriteFileDurably(Path.Combine(PendingDirectory, name), payload);
+        return name;
+    }
+
+    /// <summary>Deletes a pending payload that was not accepted.</summary>
+    public void DeletePendingUpdate(string fileName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(fileName);
+        File.Delete(Path.Combine(PendingDirectory, Path.GetFileName(fileName)));
+    }
+
+    /// <summary>Where payloads of the collecting round wait.</summary>
+    public string PendingDirectory => Path.Combine(Directory, "pending");
+
+    /// <summary>
+    /// Records one submission of the collecting round: accepted (naming its pending payload file, so a restart can
+    /// restore the round) or rejected with the reason.
+    /// </summary>
+    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now)
     {
         lock (_gate)
         {
             using var command = Command("""
-                INSERT INTO submissions (round, client_id, status, reason, sample_count, arrival, received_at, payload)
+                INSERT INTO submissions (round, client_id, status, reason, sample_count, arrival, received_at, payload_file)
                 VALUES ($r, $c, $s, $reason, $n, $a, $t, $p)
                 """);
             command.Parameters.AddWithValue("$r", round);
@@ -319,15 +343,15 @@ public sealed class StateStore : IDisposable
             command.Parameters.AddWithValue("$n", (object?)sampleCount ?? DBNull.Value);
             command.Parameters.AddWithValue("$a", arrival);
             command.Parameters.AddWithValue("$t", Format(now));
-            command.Parameters.AddWithValue("$p", (object?)payload ?? DBNull.Value);
+            command.Parameters.AddWithValue("$p", (object?)payloadFile ?? DBNull.Value);
             command.ExecuteNonQuery();
         }
     }
 
     /// <summary>
     /// Records a completed round: writes the checkpoint file (when the model moved), then in one transaction marks the
-    /// round, records stragglers and flags, saves the ledger, and drops the raw payloads of accepted updates (they
-    /// are no longer needed once aggregated, and keeping them would keep individual updates around).
+    /// round, records stragglers and flags, and saves the ledger; after the commit it deletes the round's pending
+    /// payloads (they are no longer needed once aggregated, and keeping them would keep individual updates around).
     /// </summary>
     public void CompleteRound(RoundResult result, PrivacyLedger? ledger)
     {
@@ -356,7 +380,18 @@ public sealed class StateStore : IDisposable
                 }
             }
 
-            using (var drop = Command("UPDATE submissions SET payload = NULL WHERE round = $r", tx))
+            var files = new List<string>();
+            using (var list = Command("SELECT payload_file FROM submissions WHERE round = $r AND payload_file IS NOT NULL", tx))
+            {
+                list.Parameters.AddWithValue("$r", result.Round);
+                using var rows = list.ExecuteReader();
+                while (rows.Read())
+                {
+                    files.Add(rows.GetString(0));
+                }
+            }
+
+            using (var drop = Command("UPDATE submissions SET payload_file = NULL WHERE round = $r", tx))
             {
                 drop.Parameters.AddWithValue("$r", result.Round);
                 drop.ExecuteNonQuery();
@@ -368,6 +403,10 @@ public sealed class StateStore : IDisposable
             }
 
             tx.Commit();
+            foreach (string file in files)
+            {
+                DeletePendingUpdate(file);
+            }
         }
     }
 
@@ -397,7 +436,7 @@ public sealed class StateStore : IDisposable
 
             var accepted = new List<ClientUpdate>();
             var rejected = new List<RejectedUpdate>();
-            using var subs = Command("SELECT client_id, status, reason, sample_count, payload, arrival FROM submissions WHERE round = $r ORDER BY arrival");
+            using var subs = Command("SELECT client_id, status, reason, sample_count, payload_file, arrival FROM submissions WHERE round = $r ORDER BY arrival");
             subs.Parameters.AddWithValue("$r", ticket.Round);
             using var rows = subs.ExecuteReader();
             while (rows.Read())
@@ -405,7 +444,8 @@ public sealed class StateStore : IDisposable
                 string clientId = rows.GetString(0);
                 if (rows.GetString(1) == "accepted")
                 {
-                    var delta = Safetensors.Read((byte[])rows.GetValue(4), layout).Parameters;
+                    using var file = File.OpenRead(Path.Combine(PendingDirectory, Path.GetFileName(rows.GetString(4))));
+                    var delta = Safetensors.Read(file, layout).Parameters;
                     accepted.Add(new ClientUpdate(clientId, delta, rows.GetInt64(3)));
                 }
                 else

@@ -237,12 +237,19 @@ internal sealed partial class RoundHost
     /// <summary>Submits a decoded update; persists the outcome; throws the matching RpcException unless accepted.</summary>
     public void Submit(long round, ClientUpdate update, byte[] payload)
     {
+        // The payload reaches the disk before the lock is taken; only a small row is written under it.
+        string pending = _store.WritePendingUpdate(round, payload);
         lock (_gate)
         {
             var result = _coordinator.Submit(round, update);
             if (result.Status is SubmissionStatus.Accepted or SubmissionStatus.Invalid)
             {
-                _store.RecordSubmission(round, update.ClientId, result.IsAccepted, result.Reason, update.SampleCount, _arrivals++, result.IsAccepted ? payload : null, _clock.UtcNow);
+                _store.RecordSubmission(round, update.ClientId, result.IsAccepted, result.Reason, update.SampleCount, _arrivals++, result.IsAccepted ? pending : null, _clock.UtcNow);
+            }
+
+            if (!result.IsAccepted)
+            {
+                _store.DeletePendingUpdate(pending);
             }
 
             if (!result.IsAccepted)
