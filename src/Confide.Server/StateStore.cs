@@ -22,12 +22,15 @@ public sealed class StateStore : IDisposable
 {
     private const int TokenBytes = 32;
     private readonly SqliteConnection _connection;
+    private readonly SqliteConnection _nonces;
     private readonly Lock _gate = new();
+    private readonly Lock _nonceGate = new();
 
-    private StateStore(string directory, SqliteConnection connection)
+    private StateStore(string directory, SqliteConnection connection, SqliteConnection nonces)
     {
         Directory = directory;
         _connection = connection;
+        _nonces = nonces;
     }
 
     /// <summary>The state folder.</summary>
@@ -76,7 +79,13 @@ public sealed class StateStore : IDisposable
                 accuracy REAL NOT NULL, reported_at TEXT NOT NULL, PRIMARY KEY (round, client_id));
             CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
             """);
-        return new StateStore(directory, connection);
+        // Nonces get their own connection with synchronous=NORMAL: in WAL mode that survives a killed process (the
+        // case the server is built for) and skips an fsync on every signed request; only an OS crash or power loss
+        // could forget the last nonces, which then reopens a replay window of at most the timestamp window.
+        var nonces = new SqliteConnection(builder.ToString());
+        nonces.Open();
+        Execute(nonces, "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
+        return new StateStore(directory, connection, nonces);
     }
 
     /// <summary>
@@ -189,16 +198,20 @@ public sealed class StateStore : IDisposable
     /// </summary>
     public bool TryUseNonce(string clientId, string nonce, long nowUnixMs, long expiresAtUnixMs)
     {
-        lock (_gate)
+        lock (_nonceGate)
         {
-            using var tx = _connection.BeginTransaction();
-            using (var prune = Command("DELETE FROM nonces WHERE expires_at < $now", tx))
+            using var tx = _nonces.BeginTransaction();
+            using (var prune = _nonces.CreateCommand())
             {
+                prune.Transaction = tx;
+                prune.CommandText = "DELETE FROM nonces WHERE expires_at < $now";
                 prune.Parameters.AddWithValue("$now", nowUnixMs);
                 prune.ExecuteNonQuery();
             }
 
-            using var insert = Command("INSERT OR IGNORE INTO nonces (client_id, nonce, expires_at) VALUES ($c, $n, $e)", tx);
+            using var insert = _nonces.CreateCommand();
+            insert.Transaction = tx;
+            insert.CommandText = "INSERT OR IGNORE INTO nonces (client_id, nonce, expires_at) VALUES ($c, $n, $e)";
             insert.Parameters.AddWithValue("$c", clientId);
             insert.Parameters.AddWithValue("$n", nonce);
             insert.Parameters.AddWithValue("$e", expiresAtUnixMs);
@@ -530,6 +543,11 @@ public sealed class StateStore : IDisposable
     /// <summary>Closes the database.</summary>
     public void Dispose()
     {
+        lock (_nonceGate)
+        {
+            _nonces.Dispose();
+        }
+
         lock (_gate)
         {
             _connection.Dispose();
