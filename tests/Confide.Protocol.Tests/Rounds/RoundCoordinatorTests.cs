@@ -248,4 +248,28 @@ public sealed class RoundCoordinatorTests
         Assert.Equal(2, ClientSampling.OfFraction(0.1, 2).SampleSize(10));
         Assert.Equal(0, ClientSampling.OfFraction(0.1, 2).SampleSize(1));
     }
+
+    [Fact]
+    public void Undecodable_submissions_are_recorded_as_rejections_and_count_as_the_clients_answer()
+    {
+        var clock = new FakeClock(Start);
+        var coordinator = Create(clock);
+        Assert.Equal(SubmissionStatus.WrongRound, coordinator.CheckPlace(0, "a")!.Status);
+        coordinator.TryStartRound(ThreeClients);
+        Assert.Null(coordinator.CheckPlace(0, "a"));
+        Assert.Equal(SubmissionStatus.NotSelected, coordinator.RecordRejection(0, "z", "garbage").Status);
+
+        var rejected = coordinator.RecordRejection(0, "a", "the payload is not valid safetensors");
+        Assert.Equal(SubmissionStatus.Invalid, rejected.Status);
+        Assert.Equal(SubmissionStatus.AlreadySubmitted, coordinator.CheckPlace(0, "a")!.Status);
+        Assert.True(coordinator.Submit(0, Update("b", 1)).IsAccepted);
+        Assert.True(coordinator.Submit(0, Update("c", 3)).IsAccepted);
+
+        var result = coordinator.Poll()!;
+        Assert.True(result.Aggregated);
+        var only = Assert.Single(result.Rejected);
+        Assert.Equal("a", only.ClientId);
+        Assert.Contains("safetensors", only.Reason);
+        Assert.Empty(result.Stragglers);
+    }
 }
