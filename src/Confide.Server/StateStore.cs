@@ -334,6 +334,41 @@ public sealed class StateStore : IDisposable
         File.Delete(Path.Combine(PendingDirectory, Path.GetFileName(fileName)));
     }
 
+    /// <summary>
+    /// Deletes pending payload files no submission row names (left by a kill between writing the file and recording
+    /// the submission, whose client got no answer and will resubmit). Returns how many were deleted.
+    /// </summary>
+    public int DeleteOrphanPendingUpdates()
+    {
+        if (!System.IO.Directory.Exists(PendingDirectory))
+        {
+            return 0;
+        }
+
+        var named = new HashSet<string>(StringComparer.Ordinal);
+        lock (_gate)
+        {
+            using var command = Command("SELECT payload_file FROM submissions WHERE payload_file IS NOT NULL");
+            using var rows = command.ExecuteReader();
+            while (rows.Read())
+            {
+                named.Add(rows.GetString(0));
+            }
+        }
+
+        int deleted = 0;
+        foreach (string path in System.IO.Directory.EnumerateFiles(PendingDirectory))
+        {
+            if (!named.Contains(Path.GetFileName(path)))
+            {
+                File.Delete(path);
+                deleted++;
+            }
+        }
+
+        return deleted;
+    }
+
     /// <summary>Where payloads of the collecting round wait.</summary>
     public string PendingDirectory => Path.Combine(Directory, "pending");
 

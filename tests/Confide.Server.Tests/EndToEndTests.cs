@@ -136,7 +136,15 @@ public sealed class EndToEndTests
         string idA = a.ClientId!, idB = b.ClientId!;
         await federation.StopAsync();
 
+        // A payload written just before a kill, whose submission was never recorded, is cleaned up on restart.
+        string pending = Path.Combine(federation.StateDirectory, "pending");
+        Assert.Single(Directory.GetFiles(pending));
+        string orphan = Path.Combine(pending, "round-000000-orphan.safetensors");
+        File.WriteAllBytes(orphan, [1, 2, 3]);
+
         var server = await federation.StartAsync(TestFederation.Rounds(rounds: 1, clients: 2));
+        Assert.False(File.Exists(orphan));
+        Assert.Single(Directory.GetFiles(pending));
         a = federation.Connect(keyA, idA);
         b = federation.Connect(keyB, idB);
         var status = await a.GetStatusAsync();
@@ -152,6 +160,7 @@ public sealed class EndToEndTests
         var round = Assert.Single(server.Store.ListRounds());
         Assert.Equal("aggregated", round.Status);
         Assert.Equal(2, round.Accepted.Count);
+        Assert.Empty(Directory.GetFiles(pending)); // individual updates are deleted once aggregated
 
         // FedAvg by sample counts 10 and 30.
         var expected = global.AsSpan().ToArray();

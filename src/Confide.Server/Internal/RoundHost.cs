@@ -36,6 +36,7 @@ internal sealed partial class RoundHost
         _clock = clock;
         _logger = logger;
         var initial = store.LoadOrSaveInitialModel(options.InitialModel);
+        store.DeleteOrphanPendingUpdates();
         var (completed, model) = store.LoadLastCheckpoint(initial.Layout);
         _completedRounds = completed;
         PrivacyLedger? ledger = null;
