@@ -122,6 +122,31 @@ public sealed class BadInputTests
         Assert.Contains("exceeds", oversized.Status.Detail, StringComparison.OrdinalIgnoreCase);
         await Refused(() => participants[5].SecAggAsync(new SecAggRequest { Round = round, AdvertiseKeys = new AdvertiseKeys() }), StatusCode.FailedPrecondition, "out of stage");
 
+        // --- A second concurrent upload from one client is refused while the first is open ---
+        var openHeader = new UpdateHeader { Round = round, SampleCount = 10, TotalBytes = Delta(0.5f).Length, LayoutFingerprint = layout };
+        using (var open = good.Raw.SubmitUpdate(good.Signed("SubmitUpdate", [], TimeSpan.FromSeconds(10), default)))
+        {
+            await open.RequestStream.WriteAsync(new UpdateMessage { Header = openHeader });
+            RpcException? concurrent = null;
+            for (int attempt = 0; attempt < 50 && concurrent is null; attempt++)
+            {
+                // Wait until the server has read the first header (then the second upload is refused).
+                var ex = await Assert.ThrowsAsync<RpcException>(() => good.SubmitRawAsync(openHeader, [], [], default));
+                if (ex.StatusCode == StatusCode.ResourceExhausted)
+                {
+                    concurrent = ex;
+                }
+                else
+                {
+                    Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode); // the short stream, had the first not been read yet
+                    await Task.Delay(20);
+                }
+            }
+
+            Assert.NotNull(concurrent);
+            Assert.Contains("already in progress", concurrent.Status.Detail);
+        }
+
         // --- A good update is accepted, and only once ---
         Assert.True((await good.SubmitUpdateAsync(round, layout, Delta(0.5f), 10, 0)).Accepted);
         await Refused(() => good.SubmitUpdateAsync(round, layout, Delta(0.5f), 10, 0), StatusCode.AlreadyExists, "already submitted");

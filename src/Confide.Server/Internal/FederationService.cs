@@ -87,6 +87,25 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
 
         var header = requestStream.Current.Header;
         host.CheckPlace(clientId, header.Round);
+
+        // One upload per client at a time: a participant cannot make the server hold many model-sized buffers.
+        if (!host.TryBeginUpload(clientId))
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"an upload from client '{clientId}' is already in progress; one at a time"));
+        }
+
+        try
+        {
+            return await ReceiveUpdateAsync(requestStream, context, clientId, signedHash, header).ConfigureAwait(false);
+        }
+        finally
+        {
+            host.EndUpload(clientId);
+        }
+    }
+
+    private async Task<SubmitUpdateResponse> ReceiveUpdateAsync(IAsyncStreamReader<UpdateMessage> requestStream, ServerCallContext context, string clientId, byte[] signedHash, UpdateHeader header)
+    {
         long limit = (long)host.ModelByteCount + options.PayloadSlackBytes;
         if (header.TotalBytes <= 0 || header.TotalBytes > limit)
         {

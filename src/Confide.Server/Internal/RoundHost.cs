@@ -19,6 +19,7 @@ internal sealed partial class RoundHost
 {
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastSeen = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _uploading = new(StringComparer.Ordinal);
     private readonly ServerOptions _options;
     private readonly StateStore _store;
     private readonly ISystemClock _clock;
@@ -206,6 +207,12 @@ internal sealed partial class RoundHost
             return _modelBytes;
         }
     }
+
+    /// <summary>Marks an upload from <paramref name="clientId"/> as in progress; false when one already is.</summary>
+    public bool TryBeginUpload(string clientId) => _uploading.TryAdd(clientId, 0);
+
+    /// <summary>Ends the upload started by <see cref="TryBeginUpload"/>.</summary>
+    public void EndUpload(string clientId) => _uploading.TryRemove(clientId, out _);
 
     /// <summary>Throws the matching RpcException unless <paramref name="clientId"/> may submit for <paramref name="round"/> now.</summary>
     public void CheckPlace(string clientId, long round)
