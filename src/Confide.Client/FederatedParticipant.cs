@@ -68,7 +68,9 @@ public sealed partial class FederatedParticipant
                         await ParticipateAsync(task, cancellationToken).ConfigureAwait(false);
                         break;
                     default:
-                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(task.RetryAfterMs, 10, 60_000)), cancellationToken).ConfigureAwait(false);
+                        // WAIT, or a TRAIN task for a round already submitted (e.g. before a restart): ask again later.
+                        int wait = task.RetryAfterMs > 0 ? task.RetryAfterMs : 500;
+                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(wait, 10, 60_000)), cancellationToken).ConfigureAwait(false);
                         break;
                 }
             }

@@ -184,6 +184,7 @@ internal sealed partial class RoundHost
                 ClipNorm = _coordinator.ClientClipNorm ?? 0,
                 MaxSampleCount = _options.Rounds.MaxSampleCount,
                 ModelBytes = ModelByteCount,
+                RetryAfterMs = (int)_options.RetryAfter.TotalMilliseconds,
             };
         }
     }
