@@ -15,6 +15,10 @@ internal static class CliRoot
         root.Subcommands.Add(PrivacyCommand.Create());
         root.Subcommands.Add(SecAggCommand.Create());
         root.Subcommands.Add(SimulateCommand.Create());
+        root.Subcommands.Add(ServerCommand.Create());
+        root.Subcommands.Add(ClientCommand.Create());
+        root.Subcommands.Add(AdminCommand.Create());
+        root.Subcommands.Add(FederationBenchCommand.Create());
     }
 
     /// <summary>

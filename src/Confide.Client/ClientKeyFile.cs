@@ -1,0 +1,89 @@
+using System.Security.Cryptography;
+using Confide.Protocol.Authentication;
+using Confide.Randomness;
+
+namespace Confide.Client;
+
+/// <summary>
+/// The client's identity key on disk: the raw 32-byte Ed25519 seed in a file created with mode 0600 (owner read and
+/// write only). Loading refuses a file that group or others can read, as ssh does, because such a key may be copied.
+/// </summary>
+public static class ClientKeyFile
+{
+    /// <summary>Creates a new key file at <paramref name="path"/> (which must not exist) and returns the key.</summary>
+    public static ClientSigningKey Create(string path, IRandomSource random)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(random);
+        var key = ClientSigningKey.Generate(random);
+        var seed = new byte[ClientSigningKey.SeedSize];
+        try
+        {
+            key.ExportSeed(seed);
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (directory is not null)
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            using var stream = new FileStream(path, options);
+            stream.Write(seed);
+            stream.Flush(flushToDisk: true);
+            return key;
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(seed);
+        }
+    }
+
+    /// <summary>Loads the key in <paramref name="path"/>.</summary>
+    /// <exception cref="InvalidDataException">The file is readable by group or others, or is not 32 bytes.</exception>
+    public static ClientSigningKey Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!OperatingSystem.IsWindows())
+        {
+            var mode = File.GetUnixFileMode(path);
+            const UnixFileMode open = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+            if ((mode & open) != 0)
+            {
+                throw new InvalidDataException($"The key file '{path}' is accessible by group or others (mode {Convert.ToString((int)mode, 8)}); it must be 0600.");
+            }
+        }
+
+        byte[] seed = File.ReadAllBytes(path);
+        try
+        {
+            if (seed.Length != ClientSigningKey.SeedSize)
+            {
+                throw new InvalidDataException($"The key file '{path}' holds {seed.Length} bytes; a key file holds a {ClientSigningKey.SeedSize}-byte Ed25519 seed.");
+            }
+
+            return ClientSigningKey.Import(seed);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(seed);
+        }
+    }
+
+    /// <summary>Loads the key in <paramref name="path"/>, creating it first if the file does not exist.</summary>
+    public static ClientSigningKey LoadOrCreate(string path, IRandomSource random, out bool created)
+    {
+        created = !File.Exists(path);
+        return created ? Create(path, random) : Load(path);
+    }
+}

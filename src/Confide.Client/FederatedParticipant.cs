@@ -1,0 +1,152 @@
+using Confide.Parameters;
+using Confide.Privacy;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Confide.Client;
+
+/// <summary>
+/// The client side of a federated run: ask for a task; when selected, download the global model, train locally,
+/// clip the update when the server asks for client-side clipping (DP-FedAvg), sign and submit it; repeat until the
+/// server says the run has finished. Transient failures (unavailable, deadline exceeded, aborted, internal, resource
+/// exhausted) are retried with exponential backoff and jitter; a round is never submitted twice, even across restarts
+/// (see <see cref="ParticipantProgress"/>).
+/// </summary>
+/// <remarks>First cut: SecAgg is not joined (the server does not run it over the wire yet), and the client adds no noise
+/// of its own (DP-FedAvg noise is added by the server).</remarks>
+public sealed partial class FederatedParticipant
+{
+    private readonly FederationClient _client;
+    private readonly ILocalTrainer _trainer;
+    private readonly ParticipantProgress _progress;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the loop.</summary>
+    public FederatedParticipant(FederationClient client, ILocalTrainer trainer, ParticipantProgress progress, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(trainer);
+        ArgumentNullException.ThrowIfNull(progress);
+        _client = client;
+        _trainer = trainer;
+        _progress = progress;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The first retry delay; doubled after each failure up to <see cref="MaxBackoff"/>.</summary>
+    public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The longest retry delay.</summary>
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Consecutive transient failures after which the loop gives up.</summary>
+    public int MaxConsecutiveFailures { get; init; } = 20;
+
+    /// <summary>Rounds this participant submitted (accepted) in this run.</summary>
+    public int SubmittedRounds { get; private set; }
+
+    /// <summary>Runs until the server reports the run finished; returns its stop reason.</summary>
+    public async Task<string> RunAsync(CancellationToken cancellationToken = default)
+    {
+        int failures = 0;
+        var backoff = InitialBackoff;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                var task = await _client.FetchTaskAsync(_progress.LastSubmittedRound, cancellationToken).ConfigureAwait(false);
+                failures = 0;
+                backoff = InitialBackoff;
+                switch (task.Kind)
+                {
+                    case Wire.V1.RoundTask.Types.Kind.Finished:
+                        LogFinished(task.StopReason);
+                        return task.StopReason;
+                    case Wire.V1.RoundTask.Types.Kind.Train when task.Round > _progress.LastSubmittedRound:
+                        await ParticipateAsync(task, cancellationToken).ConfigureAwait(false);
+                        break;
+                    default:
+                        // WAIT, or a TRAIN task for a round already submitted (e.g. before a restart): ask again later.
+                        int wait = task.RetryAfterMs > 0 ? task.RetryAfterMs : 500;
+                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(wait, 10, 60_000)), cancellationToken).ConfigureAwait(false);
+                        break;
+                }
+            }
+            catch (RpcException ex) when (IsTransient(ex.StatusCode) && !cancellationToken.IsCancellationRequested)
+            {
+                if (++failures >= MaxConsecutiveFailures)
+                {
+                    throw;
+                }
+
+                LogRetry(ex.StatusCode, backoff.TotalMilliseconds);
+                var jitter = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * backoff.TotalMilliseconds / 2);
+                await Task.Delay(backoff + jitter, cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            }
+        }
+    }
+
+    private static bool IsTransient(StatusCode code) =>
+        code is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Aborted or StatusCode.Internal or StatusCode.ResourceExhausted or StatusCode.Unknown;
+
+    private async Task ParticipateAsync(Wire.V1.RoundTask task, CancellationToken cancellationToken)
+    {
+        byte[] encoded = await _client.FetchModelAsync(task.Round, cancellationToken).ConfigureAwait(false);
+        var global = Safetensors.Read(encoded).Parameters;
+        if (global.Layout.FingerprintHex != task.LayoutFingerprint)
+        {
+            throw new InvalidDataException($"The downloaded model's layout {global.Layout.FingerprintHex[..16]}… differs from the task's {task.LayoutFingerprint}.");
+        }
+
+        var settings = new LocalTrainingSettings(task.Training?.Epochs ?? 1, task.Training?.BatchSize ?? 32, task.Training?.LearningRate ?? 0.1);
+        var result = _trainer.Train(global, settings, task.Round, cancellationToken);
+        var delta = result.Trained.Clone();
+        System.Numerics.Tensors.TensorPrimitives.Subtract(delta.AsSpan(), global.AsSpan(), delta.AsSpan());
+        if (task.ClipNorm > 0)
+        {
+            L2Clipping.Clip(delta.AsSpan(), task.ClipNorm);
+        }
+
+        byte[] payload = Safetensors.Write(delta);
+        try
+        {
+            await _client.SubmitUpdateAsync(task.Round, task.LayoutFingerprint, payload, result.SampleCount, result.TrainLoss, cancellationToken).ConfigureAwait(false);
+            SubmittedRounds++;
+            LogSubmitted(task.Round, result.SampleCount);
+        }
+        catch (RpcException ex) when (!IsTransient(ex.StatusCode))
+        {
+            // A definitive answer (rejected, too late, already submitted): never send this round again.
+            LogRefused(task.Round, ex.StatusCode, ex.Status.Detail);
+        }
+
+        _progress.MarkSubmitted(task.Round);
+        var evaluation = _trainer.Evaluate(result.Trained);
+        if (evaluation is not null)
+        {
+            try
+            {
+                await _client.ReportMetricsAsync(task.Round, evaluation.Samples, evaluation.Loss, evaluation.Accuracy, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException ex)
+            {
+                LogRefused(task.Round, ex.StatusCode, ex.Status.Detail);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Submitted round {Round} ({Samples} samples)")]
+    private partial void LogSubmitted(long round, long samples);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Round {Round}: the server refused ({Code}): {Detail}")]
+    private partial void LogRefused(long round, StatusCode code, string detail);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Transient failure ({Code}); retrying in {DelayMs} ms")]
+    private partial void LogRetry(StatusCode code, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The run finished: {Reason}")]
+    private partial void LogFinished(string reason);
+}

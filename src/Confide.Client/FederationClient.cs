@@ -1,0 +1,239 @@
+using System.Globalization;
+using System.Net.Security;
+using System.Security.Cryptography;
+using Confide.Protocol.Authentication;
+using Confide.Randomness;
+using Confide.Time;
+using Confide.Wire.V1;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Confide.Client;
+
+/// <summary>
+/// A connection to a Confide server: a gRPC channel over TLS with the server certificate pinned by its SHA-256
+/// fingerprint (or plain HTTP/2 to loopback when insecure), and one method per RPC. Every call after enrollment is
+/// signed with the client's Ed25519 key as protos/confide.proto specifies. Failures surface as
+/// <see cref="RpcException"/> with the server's status and message.
+/// </summary>
+public sealed class FederationClient : IDisposable
+{
+    private const int ChunkSize = 1 << 20;
+    private readonly GrpcChannel _channel;
+    private readonly ClientSigningKey _key;
+    private readonly ISystemClock _clock;
+    private readonly IRandomSource _random;
+
+    /// <summary>Creates a client; nothing is sent until a method is called.</summary>
+    /// <param name="options">Server address and trust.</param>
+    /// <param name="key">The client's signing key (not disposed by this client).</param>
+    /// <param name="clientId">The id from an earlier enrollment, or null.</param>
+    /// <param name="clock">The clock for request timestamps (the system clock when null).</param>
+    /// <param name="random">Randomness for nonces (the OS CSPRNG when null).</param>
+    public FederationClient(FederationClientOptions options, ClientSigningKey key, string? clientId = null, ISystemClock? clock = null, IRandomSource? random = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(key);
+        Options = options;
+        _key = key;
+        ClientId = clientId;
+        _clock = clock ?? SystemClock.Instance;
+        _random = random ?? CryptoRandomSource.Instance;
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = TimeSpan.FromSeconds(10) };
+        if (!options.Insecure)
+        {
+            byte[] pinned = options.PinnedFingerprint!;
+            handler.SslOptions = new SslClientAuthenticationOptions
+            {
+                // The certificate is self-signed, so chain and name errors are expected; the pin is the trust decision.
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                    certificate is not null && CryptographicOperations.FixedTimeEquals(SHA256.HashData(certificate.GetRawCertData()), pinned),
+            };
+        }
+
+        _channel = GrpcChannel.ForAddress(options.Address, new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            DisposeHttpClient = true,
+            MaxReceiveMessageSize = ChunkSize + (64 << 10),
+            MaxSendMessageSize = 64 << 20,
+        });
+        Raw = new Federation.FederationClient(_channel);
+    }
+
+    /// <summary>The settings.</summary>
+    public FederationClientOptions Options { get; }
+
+    /// <summary>The id the server gave at enrollment, or null before.</summary>
+    public string? ClientId { get; private set; }
+
+    /// <summary>The generated stub, for tests that need to send what a well-behaved client never would.</summary>
+    internal Federation.FederationClient Raw { get; }
+
+    /// <summary>The channel, for tests that call methods with their own marshallers.</summary>
+    internal GrpcChannel Channel => _channel;
+
+    /// <summary>Enrolls with a one-time token and sets <see cref="ClientId"/>.</summary>
+    public async Task<string> EnrollAsync(string token, string label = "", CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(token);
+        byte[] proof = _key.Sign(RequestSignature.EnrollmentProofBytes(token, _key.PublicKey));
+        var response = await Raw.EnrollAsync(
+            new EnrollRequest { Token = token, PublicKey = ByteString.CopyFrom(_key.PublicKey), Proof = ByteString.CopyFrom(proof), Label = label },
+            deadline: Deadline(Options.CallTimeout),
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        ClientId = response.ClientId;
+        return response.ClientId;
+    }
+
+    /// <summary>The server's public status.</summary>
+    public async Task<StatusResponse> GetStatusAsync(CancellationToken cancellationToken = default) =>
+        await Raw.GetStatusAsync(new StatusRequest(), deadline: Deadline(Options.CallTimeout), cancellationToken: cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Asks what to do now.</summary>
+    public async Task<RoundTask> FetchTaskAsync(long lastRound, CancellationToken cancellationToken = default)
+    {
+        var request = new FetchTaskRequest { LastRound = lastRound };
+        return await Raw.FetchTaskAsync(request, Signed("FetchTask", request.ToByteArray(), Options.CallTimeout, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>Downloads the global model of <paramref name="round"/> as safetensors bytes.</summary>
+    public async Task<byte[]> FetchModelAsync(long round, CancellationToken cancellationToken = default)
+    {
+        var request = new FetchModelRequest { Round = round };
+        using var call = Raw.FetchModel(request, Signed("FetchModel", request.ToByteArray(), Options.TransferTimeout, cancellationToken));
+        byte[]? model = null;
+        long received = 0;
+        while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+        {
+            var chunk = call.ResponseStream.Current;
+            if (model is null)
+            {
+                if (chunk.TotalBytes <= 0 || chunk.TotalBytes > Options.MaxModelBytes)
+                {
+                    throw new InvalidDataException($"The server announces a {chunk.TotalBytes}-byte model; at most {Options.MaxModelBytes} bytes are accepted.");
+                }
+
+                model = new byte[chunk.TotalBytes];
+            }
+
+            if (chunk.Offset != received || chunk.TotalBytes != model.Length || received + chunk.Data.Length > model.Length)
+            {
+                throw new InvalidDataException($"Model chunk at offset {chunk.Offset} ({chunk.Data.Length} bytes) does not continue the {received} bytes received of {model.Length}.");
+            }
+
+            chunk.Data.Span.CopyTo(model.AsSpan(checked((int)received)));
+            received += chunk.Data.Length;
+        }
+
+        if (model is null || received != model.Length)
+        {
+            throw new InvalidDataException($"The model stream ended after {received} of {model?.Length ?? 0} bytes.");
+        }
+
+        return model;
+    }
+
+    /// <summary>Uploads an update (the safetensors encoding of trained − global) for <paramref name="round"/>.</summary>
+    public async Task<SubmitUpdateResponse> SubmitUpdateAsync(long round, string layoutFingerprint, byte[] payload, long sampleCount, double trainLoss, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        var header = new UpdateHeader { Round = round, SampleCount = sampleCount, TotalBytes = payload.Length, LayoutFingerprint = layoutFingerprint ?? "", TrainLoss = trainLoss };
+        return await SubmitRawAsync(header, payload, Split(payload), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reports a local evaluation of the model produced by <paramref name="round"/>.</summary>
+    public async Task ReportMetricsAsync(long round, long samples, double loss, double accuracy, CancellationToken cancellationToken = default)
+    {
+        var request = new EvaluationReport { Round = round, Samples = samples, Loss = loss, Accuracy = accuracy };
+        await Raw.ReportMetricsAsync(request, Signed("ReportMetrics", request.ToByteArray(), Options.CallTimeout, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends one SecAgg stage message.</summary>
+    public async Task<SecAggResponse> SecAggAsync(SecAggRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return await Raw.SecAggAsync(request, Signed("SecAgg", request.ToByteArray(), Options.CallTimeout, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the channel.</summary>
+    public void Dispose() => _channel.Dispose();
+
+    /// <summary>Uploads a header and chunks signed over <paramref name="signedPayload"/> (tests pass mismatching ones).</summary>
+    internal async Task<SubmitUpdateResponse> SubmitRawAsync(UpdateHeader header, byte[] signedPayload, IEnumerable<ReadOnlyMemory<byte>> chunks, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(header.ToByteArray());
+        hash.AppendData(signedPayload);
+        using var call = Raw.SubmitUpdate(SignedWithHash("SubmitUpdate", hash.GetHashAndReset(), Options.TransferTimeout, cancellationToken, null));
+        using var writes = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var response = call.ResponseAsync;
+        var writing = WriteAllAsync(call.RequestStream, header, chunks, writes.Token);
+
+        // The server may answer (refuse) before it has read the whole stream; then stop writing at once rather than
+        // wait on HTTP/2 flow control for a reader that has gone.
+        if (await Task.WhenAny(response, writing).ConfigureAwait(false) == response)
+        {
+            await writes.CancelAsync().ConfigureAwait(false);
+        }
+
+        try
+        {
+            await writing.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException or OperationCanceledException)
+        {
+            // The response below carries the server's status.
+        }
+
+        return await response.ConfigureAwait(false);
+    }
+
+    private static async Task WriteAllAsync(IClientStreamWriter<UpdateMessage> stream, UpdateHeader header, IEnumerable<ReadOnlyMemory<byte>> chunks, CancellationToken cancellationToken)
+    {
+        await stream.WriteAsync(new UpdateMessage { Header = header }, cancellationToken).ConfigureAwait(false);
+        foreach (var chunk in chunks)
+        {
+            await stream.WriteAsync(new UpdateMessage { Chunk = new UpdateChunk { Data = ByteString.CopyFrom(chunk.Span) } }, cancellationToken).ConfigureAwait(false);
+        }
+
+        await stream.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Signed call options for <paramref name="method"/> over <paramref name="body"/>.</summary>
+    internal CallOptions Signed(string method, byte[] body, TimeSpan timeout, CancellationToken cancellationToken, Action<Metadata>? tamper = null) =>
+        SignedWithHash(method, SHA256.HashData(body), timeout, cancellationToken, tamper);
+
+    internal CallOptions SignedWithHash(string method, byte[] bodyHash, TimeSpan timeout, CancellationToken cancellationToken, Action<Metadata>? tamper)
+    {
+        string clientId = ClientId ?? throw new InvalidOperationException("The client is not enrolled yet: call EnrollAsync first or pass the client id.");
+        string path = $"/{Federation.Descriptor.FullName}/{method}";
+        long timestamp = _clock.UtcNow.ToUnixTimeMilliseconds();
+        Span<byte> nonceBytes = stackalloc byte[RequestSignature.NonceSize];
+        _random.NextBytes(nonceBytes);
+        string nonce = Convert.ToHexStringLower(nonceBytes);
+        string bodyHex = Convert.ToHexStringLower(bodyHash);
+        byte[] signature = _key.Sign(RequestSignature.CanonicalBytes(path, clientId, timestamp, nonce, bodyHex));
+        var headers = new Metadata
+        {
+            { RequestSignature.ClientIdHeader, clientId },
+            { RequestSignature.TimestampHeader, timestamp.ToString(CultureInfo.InvariantCulture) },
+            { RequestSignature.NonceHeader, nonce },
+            { RequestSignature.BodyHashHeader, bodyHex },
+            { RequestSignature.SignatureHeader, Convert.ToHexStringLower(signature) },
+        };
+        tamper?.Invoke(headers);
+        return new CallOptions(headers, Deadline(timeout), cancellationToken);
+    }
+
+    private static DateTime Deadline(TimeSpan timeout) => DateTime.UtcNow + timeout;
+
+    private static IEnumerable<ReadOnlyMemory<byte>> Split(byte[] payload)
+    {
+        for (int offset = 0; offset < payload.Length; offset += ChunkSize)
+        {
+            yield return payload.AsMemory(offset, Math.Min(ChunkSize, payload.Length - offset));
+        }
+    }
+}

@@ -1,0 +1,397 @@
+using Confide.Aggregation;
+using Confide.Aggregation.Optimizers;
+using Confide.Parameters;
+using Confide.Privacy;
+using Confide.Randomness;
+using Confide.Time;
+using Confide.Updates;
+
+namespace Confide.Protocol.Rounds;
+
+/// <summary>
+/// The server side of the federated round lifecycle (McMahan et al. 2017, "Communication-Efficient Learning of Deep
+/// Networks from Decentralized Data", Algorithm 1, with the deadline and minimum-update rules of Bonawitz et al. 2019,
+/// "Towards Federated Learning at Scale"), as a sans-IO state machine: sample from the connected clients, collect
+/// updates until everyone answered or the deadline passed, validate each update, aggregate, apply the server
+/// optimiser, charge the privacy ledger (before any noise is drawn), and stop after the configured rounds or when the
+/// next charge would exceed the budget. Time comes from an injected clock and sampling from an injected random source.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: the host serialises calls. The host persists each <see cref="RoundResult"/>; the coordinator can be
+/// rebuilt from the last completed round (<c>completedRounds</c>, the model, the ledger) and a collecting round can be
+/// restored with <see cref="Restore"/>. A round with fewer than <see cref="RoundOptions.MinUpdates"/> accepted updates
+/// fails: it is recorded, the model is unchanged, nothing is charged, and the run moves to the next round number.
+/// The server optimiser is <see cref="ServerSgd"/>; stateful optimisers (FedAdam, FedYogi…) are not offered here yet
+/// because their moments are not checkpointed.
+/// </remarks>
+public sealed class RoundCoordinator
+{
+    private readonly IRandomSource _random;
+    private readonly ISystemClock _clock;
+    private readonly UpdateValidator _validator;
+    private readonly ServerSgd _optimizer;
+    private readonly DpFedAvg? _dp;
+    private readonly ModelParameters _model;
+    private readonly Dictionary<string, ClientUpdate> _accepted = new(StringComparer.Ordinal);
+    private readonly List<RejectedUpdate> _rejected = [];
+    private readonly HashSet<string> _participants = new(StringComparer.Ordinal);
+    private RoundTicket? _current;
+    private int _arrivals;
+
+    /// <summary>Creates a coordinator.</summary>
+    /// <param name="options">The run's settings.</param>
+    /// <param name="globalModel">The global model after <paramref name="completedRounds"/> rounds (copied).</param>
+    /// <param name="completedRounds">Rounds already completed (0 for a fresh run); the next round has this number.</param>
+    /// <param name="ledger">The privacy ledger (required with DP, charged each aggregated round), or null.</param>
+    /// <param name="noise">The Gaussian noise source (required with DP; a CSPRNG-backed one in production).</param>
+    /// <param name="random">The random source used for sampling clients.</param>
+    /// <param name="clock">The clock used for deadlines.</param>
+    public RoundCoordinator(
+        RoundOptions options,
+        ModelParameters globalModel,
+        long completedRounds,
+        PrivacyLedger? ledger,
+        IGaussianNoise? noise,
+        IRandomSource random,
+        ISystemClock clock)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(globalModel);
+        ArgumentNullException.ThrowIfNull(random);
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentOutOfRangeException.ThrowIfNegative(completedRounds);
+        Options = options;
+        _random = random;
+        _clock = clock;
+        _model = globalModel.Clone();
+        _optimizer = new ServerSgd(options.ServerLearningRate);
+        _validator = new UpdateValidator(new UpdateValidationOptions(globalModel.Layout, options.MaxSampleCount, options.MaxUpdateNorm));
+        Ledger = ledger;
+        if (options.Privacy is not null)
+        {
+            if (ledger is null || noise is null)
+            {
+                throw new ArgumentException("DP-FedAvg is configured, so a privacy ledger and a noise source are required.", nameof(ledger));
+            }
+
+            if (options.Privacy.AdaptiveClipping is not null)
+            {
+                throw new ArgumentException("Adaptive clipping is not supported by the round coordinator yet (its clip-norm state is not checkpointed); use a fixed clip norm.", nameof(options));
+            }
+
+            _dp = new DpFedAvg(options.Privacy, noise, ledger);
+        }
+        else
+        {
+            Aggregator = AggregatorCatalog.Create(options.Aggregator);
+        }
+
+        Round = completedRounds;
+        Stage = RoundStage.WaitingForClients;
+        CheckStop();
+    }
+
+    /// <summary>The settings.</summary>
+    public RoundOptions Options { get; }
+
+    /// <summary>The privacy ledger, or null without DP.</summary>
+    public PrivacyLedger? Ledger { get; }
+
+    /// <summary>The aggregator when DP is off.</summary>
+    public IAggregator? Aggregator { get; }
+
+    /// <summary>The current round while collecting, else the next round to run.</summary>
+    public long Round { get; private set; }
+
+    /// <summary>The stage.</summary>
+    public RoundStage Stage { get; private set; }
+
+    /// <summary>Why the run stopped, once <see cref="Stage"/> is <see cref="RoundStage.Finished"/>.</summary>
+    public StopReason? StopReason { get; private set; }
+
+    /// <summary>The collecting round, or null.</summary>
+    public RoundTicket? Current => _current;
+
+    /// <summary>Updates accepted so far in the collecting round.</summary>
+    public int AcceptedCount => _accepted.Count;
+
+    /// <summary>The layout every update must have.</summary>
+    public ParameterLayout Layout => _model.Layout;
+
+    /// <summary>The clip norm clients use under client-side DP clipping, else null.</summary>
+    public double? ClientClipNorm => _dp is not null && _dp.Options.Placement == ClippingPlacement.Client ? _dp.CurrentClipNorm : null;
+
+    /// <summary>A copy of the current global model.</summary>
+    public ModelParameters GlobalModel => _model.Clone();
+
+    /// <summary>True when <paramref name="clientId"/> was sampled into the collecting round.</summary>
+    public bool IsParticipant(string clientId) => _current is not null && _participants.Contains(clientId);
+
+    /// <summary>True when <paramref name="clientId"/> has already submitted (accepted or rejected) in the collecting round.</summary>
+    public bool HasSubmitted(string clientId) =>
+        _current is not null && (_accepted.ContainsKey(clientId) || _rejected.Exists(r => r.ClientId == clientId));
+
+    /// <summary>
+    /// Starts the next round if none is running and enough clients are connected: samples uniformly without replacement
+    /// from <paramref name="connectedClients"/>. Returns the new round, or null (still waiting, already collecting, or finished).
+    /// </summary>
+    public RoundTicket? TryStartRound(IReadOnlyCollection<string> connectedClients)
+    {
+        ArgumentNullException.ThrowIfNull(connectedClients);
+        if (Stage != RoundStage.WaitingForClients)
+        {
+            return null;
+        }
+
+        // Sort first so that the draw depends only on the set and the random source, not on the caller's order.
+        var pool = connectedClients.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        int k = Options.Sampling.SampleSize(pool.Length);
+        if (k == 0 || k < Options.MinUpdates)
+        {
+            return null;
+        }
+
+        // Partial Fisher–Yates shuffle: the first k entries are a uniform sample.
+        for (int i = 0; i < k; i++)
+        {
+            int j = i + _random.NextInt32(pool.Length - i);
+            (pool[i], pool[j]) = (pool[j], pool[i]);
+        }
+
+        var participants = pool[..k].Order(StringComparer.Ordinal).ToArray();
+        var now = _clock.UtcNow;
+        Begin(new RoundTicket(Round, participants, now, now + Options.CollectTimeout));
+        return _current;
+    }
+
+    /// <summary>
+    /// Restores a collecting round after a restart: its ticket and the updates already accepted and rejected (as
+    /// persisted by the host). The deadline is kept as it was.
+    /// </summary>
+    public void Restore(RoundTicket ticket, IEnumerable<ClientUpdate> accepted, IEnumerable<RejectedUpdate> rejected)
+    {
+        ArgumentNullException.ThrowIfNull(ticket);
+        ArgumentNullException.ThrowIfNull(accepted);
+        ArgumentNullException.ThrowIfNull(rejected);
+        if (Stage != RoundStage.WaitingForClients || ticket.Round != Round)
+        {
+            throw new InvalidOperationException($"Only round {Round} can be restored while waiting for clients; got round {ticket.Round} in stage {Stage}.");
+        }
+
+        Begin(ticket);
+        foreach (var r in rejected)
+        {
+            _rejected.Add(r);
+            _arrivals++;
+        }
+
+        foreach (var update in accepted)
+        {
+            var result = Submit(ticket.Round, update);
+            if (!result.IsAccepted)
+            {
+                throw new InvalidOperationException($"A persisted update of client '{update.ClientId}' no longer passes: {result.Reason}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Receives one update for <paramref name="round"/>. Checks, in order: a round is collecting and it is this one,
+    /// the deadline has not passed, the client was sampled, it has not submitted yet, and the update is valid. An
+    /// invalid update is recorded with its reason (and counts as the client's submission).
+    /// </summary>
+    public SubmissionResult Submit(long round, ClientUpdate update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        var gate = CheckPlace(round, update.ClientId);
+        if (gate is not null)
+        {
+            return gate;
+        }
+
+        int index = _arrivals++;
+        string? reason = _validator.Check(update);
+        if (reason is not null)
+        {
+            _rejected.Add(new RejectedUpdate(update.ClientId, reason, index));
+            return new SubmissionResult(SubmissionStatus.Invalid, reason);
+        }
+
+        _accepted.Add(update.ClientId, update);
+        return new SubmissionResult(SubmissionStatus.Accepted, null);
+    }
+
+    /// <summary>
+    /// Records that a participant's submission could not even be decoded (a malformed payload, a body that does not
+    /// match its signed hash…): it counts as the client's submission for this round and is kept with its reason.
+    /// Returns the same refusals as <see cref="Submit"/> when the submission is out of place.
+    /// </summary>
+    public SubmissionResult RecordRejection(long round, string clientId, string reason)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(clientId);
+        ArgumentException.ThrowIfNullOrEmpty(reason);
+        var gate = CheckPlace(round, clientId);
+        if (gate is not null)
+        {
+            return gate;
+        }
+
+        _rejected.Add(new RejectedUpdate(clientId, reason, _arrivals++));
+        return new SubmissionResult(SubmissionStatus.Invalid, reason);
+    }
+
+    /// <summary>
+    /// Checks, without recording anything, whether <paramref name="clientId"/> may submit for <paramref name="round"/>
+    /// now; returns null when it may, else the refusal. Hosts call it before reading a large payload.
+    /// </summary>
+    public SubmissionResult? CheckPlace(long round, string clientId)
+    {
+        if (_current is null)
+        {
+            return new SubmissionResult(SubmissionStatus.WrongRound, $"no round is collecting updates (stage {Stage}, next round {Round})");
+        }
+
+        if (round != _current.Round)
+        {
+            return new SubmissionResult(SubmissionStatus.WrongRound, $"the update is for round {round}, but round {_current.Round} is collecting");
+        }
+
+        if (_clock.UtcNow > _current.Deadline)
+        {
+            return new SubmissionResult(SubmissionStatus.TooLate, $"round {round}'s deadline {_current.Deadline:O} has passed");
+        }
+
+        if (!_participants.Contains(clientId))
+        {
+            return new SubmissionResult(SubmissionStatus.NotSelected, $"client '{clientId}' was not sampled into round {round}");
+        }
+
+        if (HasSubmitted(clientId))
+        {
+            return new SubmissionResult(SubmissionStatus.AlreadySubmitted, $"client '{clientId}' already submitted in round {round}");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Completes the collecting round when every participant has answered or the deadline has passed, and returns its
+    /// result; otherwise returns null. After completion the coordinator waits for the next round or has finished.
+    /// </summary>
+    /// <exception cref="PrivacyBudgetExceededException">Cannot happen in normal use (the budget is checked before a round starts).</exception>
+    public RoundResult? Poll()
+    {
+        if (_current is null)
+        {
+            return null;
+        }
+
+        var now = _clock.UtcNow;
+        bool everyoneAnswered = _accepted.Count + _rejected.Count >= _participants.Count;
+        if (!everyoneAnswered && now <= _current.Deadline)
+        {
+            return null;
+        }
+
+        return Complete(now);
+    }
+
+    private void Begin(RoundTicket ticket)
+    {
+        _current = ticket;
+        _participants.Clear();
+        _participants.UnionWith(ticket.Participants);
+        _accepted.Clear();
+        _rejected.Clear();
+        _arrivals = 0;
+        Stage = RoundStage.Collecting;
+    }
+
+    private RoundResult Complete(DateTimeOffset now)
+    {
+        var ticket = _current!;
+        var accepted = _accepted.Values.OrderBy(u => u.ClientId, StringComparer.Ordinal).ToArray();
+        var answered = new HashSet<string>(_accepted.Keys, StringComparer.Ordinal);
+        answered.UnionWith(_rejected.Select(r => r.ClientId));
+        var stragglers = ticket.Participants.Where(p => !answered.Contains(p)).ToArray();
+        var flagged = new List<(string, string)>();
+        string? failure = null;
+        PrivacySpent? spent = null;
+
+        if (accepted.Length < Options.MinUpdates)
+        {
+            failure = $"only {accepted.Length} of the {Options.MinUpdates} required updates were accepted ({_rejected.Count} rejected, {stragglers.Length} stragglers)";
+        }
+        else
+        {
+            var deltas = accepted.Select(u => (ReadOnlyMemory<float>)u.Delta.AsMemory()).ToArray();
+            AggregationResult aggregation;
+            if (_dp is not null)
+            {
+                var dpRound = _dp.AggregateRound(ticket.Round, deltas);
+                aggregation = dpRound.Result;
+                spent = dpRound.Spent;
+            }
+            else
+            {
+                var weights = accepted.Select(u => (double)u.SampleCount).ToArray();
+                aggregation = Aggregator!.Aggregate(deltas, weights);
+            }
+
+            flagged.AddRange(aggregation.Flagged.Select(f => (accepted[f.Index].ClientId, f.Reason)));
+            _optimizer.Step(_model.AsSpan(), aggregation.Aggregate);
+        }
+
+        if (spent is null && Ledger is not null)
+        {
+            spent = Ledger.Spent;
+        }
+
+        var result = new RoundResult(
+            ticket.Round,
+            failure is null,
+            failure,
+            ticket.Participants,
+            accepted.Select(u => (u.ClientId, u.SampleCount)).ToArray(),
+            _rejected.ToArray(),
+            stragglers,
+            flagged,
+            _model.Clone(),
+            spent,
+            ticket.StartedAt,
+            now);
+
+        _current = null;
+        _participants.Clear();
+        _accepted.Clear();
+        _rejected.Clear();
+        Round = ticket.Round + 1;
+        Stage = RoundStage.WaitingForClients;
+        CheckStop();
+        return result;
+    }
+
+    private void CheckStop()
+    {
+        if (Round >= Options.Rounds)
+        {
+            Finish(Rounds.StopReason.RoundsCompleted);
+            return;
+        }
+
+        if (_dp is not null)
+        {
+            var next = new PrivacyRelease(Round, _dp.MechanismName, _dp.Options.SampleRate, _dp.Options.NoiseMultiplier);
+            if (Ledger!.Preview(next).Epsilon > Ledger.Budget.MaxEpsilon)
+            {
+                Finish(Rounds.StopReason.PrivacyBudgetExhausted);
+            }
+        }
+    }
+
+    private void Finish(StopReason reason)
+    {
+        Stage = RoundStage.Finished;
+        StopReason = reason;
+    }
+}

@@ -1,0 +1,100 @@
+using Confide.Aggregation;
+using Confide.Privacy;
+
+namespace Confide.Protocol.Rounds;
+
+/// <summary>
+/// Settings of a federated run: how many rounds, how clients are sampled, how long a round collects, how many updates
+/// it needs, how they are checked and aggregated, and (optionally) DP-FedAvg. Validated where built.
+/// </summary>
+public sealed record RoundOptions
+{
+    /// <summary>Creates and validates the options.</summary>
+    /// <param name="rounds">Rounds to run, at least 1.</param>
+    /// <param name="sampling">Clients per round.</param>
+    /// <param name="collectTimeout">How long a round collects updates; later updates are stragglers.</param>
+    /// <param name="minUpdates">Accepted updates needed to aggregate; with fewer the round fails and the model is unchanged.</param>
+    /// <param name="aggregator">The aggregator (ignored when <paramref name="privacy"/> is set: DP-FedAvg aggregates then).</param>
+    /// <param name="serverLearningRate">η of the server SGD step applied to the aggregate (1 is plain FedAvg).</param>
+    /// <param name="maxSampleCount">The largest sample count an update may claim.</param>
+    /// <param name="maxUpdateNorm">An L2 bound every update must respect, or null.</param>
+    /// <param name="privacy">DP-FedAvg settings, or null for no DP.</param>
+    public RoundOptions(
+        long rounds,
+        ClientSampling sampling,
+        TimeSpan collectTimeout,
+        int minUpdates,
+        AggregatorSettings aggregator,
+        double serverLearningRate = 1.0,
+        long maxSampleCount = 1_000_000,
+        double? maxUpdateNorm = null,
+        DpFedAvgOptions? privacy = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rounds, 1);
+        ArgumentNullException.ThrowIfNull(sampling);
+        ArgumentNullException.ThrowIfNull(aggregator);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(collectTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(minUpdates, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxSampleCount, 1);
+        if (!(serverLearningRate > 0) || !double.IsFinite(serverLearningRate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(serverLearningRate), serverLearningRate, "The server learning rate must be a finite number > 0.");
+        }
+
+        if (maxUpdateNorm is double bound && !(bound > 0 && double.IsFinite(bound)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxUpdateNorm), bound, "The update norm bound must be a finite number > 0.");
+        }
+
+        int needed = privacy is null ? AggregatorCatalog.MinimumClients(aggregator) : 1;
+        if (minUpdates < needed)
+        {
+            throw new ArgumentException(
+                $"Aggregator '{aggregator.Method}' with f = {aggregator.Byzantine} needs at least {needed} updates, but the minimum number of updates is {minUpdates}.",
+                nameof(minUpdates));
+        }
+
+        int maxSampled = sampling.Count ?? int.MaxValue;
+        if (sampling.Count is not null && maxSampled < minUpdates)
+        {
+            throw new ArgumentException($"Each round samples {maxSampled} clients, fewer than the {minUpdates} updates it needs.", nameof(minUpdates));
+        }
+
+        Rounds = rounds;
+        Sampling = sampling;
+        CollectTimeout = collectTimeout;
+        MinUpdates = minUpdates;
+        Aggregator = aggregator;
+        ServerLearningRate = serverLearningRate;
+        MaxSampleCount = maxSampleCount;
+        MaxUpdateNorm = maxUpdateNorm;
+        Privacy = privacy;
+    }
+
+    /// <summary>Rounds to run.</summary>
+    public long Rounds { get; }
+
+    /// <summary>Clients per round.</summary>
+    public ClientSampling Sampling { get; }
+
+    /// <summary>How long a round collects updates.</summary>
+    public TimeSpan CollectTimeout { get; }
+
+    /// <summary>Accepted updates needed to aggregate.</summary>
+    public int MinUpdates { get; }
+
+    /// <summary>The aggregator when DP is off.</summary>
+    public AggregatorSettings Aggregator { get; }
+
+    /// <summary>η of the server step.</summary>
+    public double ServerLearningRate { get; }
+
+    /// <summary>The largest sample count accepted.</summary>
+    public long MaxSampleCount { get; }
+
+    /// <summary>The L2 bound on updates, or null.</summary>
+    public double? MaxUpdateNorm { get; }
+
+    /// <summary>DP-FedAvg settings, or null.</summary>
+    public DpFedAvgOptions? Privacy { get; }
+}

@@ -1,0 +1,186 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Confide.Privacy;
+using Confide.Protocol.Rounds;
+using Confide.Randomness;
+using Confide.Server.Internal;
+using Confide.Time;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Confide.Server;
+
+/// <summary>
+/// A running Confide federation server: Kestrel serving confide.v1.Federation over HTTP/2 (TLS unless
+/// <see cref="ServerOptions.Insecure"/> on loopback), a <see cref="StateStore"/> in the state folder, and a ticker that
+/// starts and completes rounds. Resumes from the state folder when it holds a previous run.
+/// </summary>
+public sealed class ConfideServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly StateStore _store;
+    private readonly RoundHost _host;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _ticker;
+    private readonly X509Certificate2? _certificate;
+
+    private ConfideServer(WebApplication app, StateStore store, RoundHost host, X509Certificate2? certificate, bool created, TimeSpan tick)
+    {
+        _app = app;
+        _store = store;
+        _host = host;
+        _certificate = certificate;
+        CertificateCreated = created;
+        CertificateFingerprint = certificate is null ? null : ServerCertificate.Fingerprint(certificate);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        Address = new Uri(addresses.First());
+        _ticker = RunTicker(tick, _stop.Token);
+    }
+
+    /// <summary>The address clients connect to (with the actual port).</summary>
+    public Uri Address { get; }
+
+    /// <summary>The port listened on.</summary>
+    public int Port => Address.Port;
+
+    /// <summary>The SHA-256 fingerprint clients pin, or null when serving without TLS.</summary>
+    public string? CertificateFingerprint { get; }
+
+    /// <summary>True when this start generated the self-signed certificate.</summary>
+    public bool CertificateCreated { get; }
+
+    /// <summary>The store (for administration and inspection).</summary>
+    public StateStore Store => _store;
+
+    /// <summary>The coordinator's stage.</summary>
+    public RoundStage Stage => _host.Stage;
+
+    /// <summary>Why the run stopped, once it has.</summary>
+    public StopReason? StopReason => _host.StopReason;
+
+    /// <summary>A copy of the current global model.</summary>
+    public Parameters.ModelParameters GlobalModel => _host.GlobalModel;
+
+    /// <summary>
+    /// Completes when the run has finished (rounds done or budget exhausted); faults when a coordinator step could not
+    /// be persisted (restart the server to resume from the state folder).
+    /// </summary>
+    public Task Finished => _host.Finished;
+
+    /// <summary>Opens the state folder, resumes or starts the run, and starts serving.</summary>
+    /// <param name="options">The settings.</param>
+    /// <param name="logging">Configures logging (no providers when null).</param>
+    /// <param name="clock">The clock (the system clock when null).</param>
+    /// <param name="random">Randomness for client sampling and tokens (the OS CSPRNG when null).</param>
+    /// <param name="noise">The DP noise source (a CSPRNG-backed one when null).</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public static async Task<ConfideServer> StartAsync(
+        ServerOptions options,
+        Action<ILoggingBuilder>? logging = null,
+        ISystemClock? clock = null,
+        IRandomSource? random = null,
+        IGaussianNoise? noise = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        clock ??= SystemClock.Instance;
+        random ??= CryptoRandomSource.Instance;
+        noise ??= GaussianNoise.Crypto;
+
+        // The store first: it creates the state folder owner-only before anything is written into it.
+        var store = StateStore.Open(options.StateDirectory);
+        X509Certificate2? certificate = null;
+        try
+        {
+            bool created = false;
+            if (!options.Insecure)
+            {
+                certificate = options.CertificatePath is null
+                    ? ServerCertificate.LoadOrCreate(options.StateDirectory, options.HostNames, out created)
+                    : ServerCertificate.Load(options.CertificatePath, options.CertificatePassword);
+            }
+
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            logging?.Invoke(builder.Logging);
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.Limits.MaxRequestBodySize = null; // the service enforces its own per-update bound
+                kestrel.Listen(options.ListenAddress, options.Port, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                    if (certificate is not null)
+                    {
+                        listen.UseHttps(certificate);
+                    }
+                });
+            });
+            builder.Services.AddGrpc(grpc =>
+            {
+                grpc.MaxReceiveMessageSize = options.MaxMessageBytes;
+                grpc.MaxSendMessageSize = options.MaxMessageBytes;
+                grpc.EnableDetailedErrors = false;
+            });
+
+            var loggerFactory = LoggerFactory.Create(b => logging?.Invoke(b));
+            var host = new RoundHost(options, store, clock, random, noise, loggerFactory.CreateLogger("Confide.Server.Rounds"));
+            builder.Services.AddSingleton(host);
+            builder.Services.AddSingleton(store);
+            builder.Services.AddSingleton(options);
+            builder.Services.AddSingleton(clock);
+            builder.Services.AddSingleton(new RequestAuthenticator(store, clock, options.TimestampWindow));
+            var app = builder.Build();
+            app.MapGrpcService<FederationService>();
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            return new ConfideServer(app, store, host, certificate, created, options.TickInterval);
+        }
+        catch
+        {
+            store.Dispose();
+            certificate?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Issues a one-time enrollment token (see <see cref="StateStore.IssueToken"/>).</summary>
+    public string IssueToken() => _store.IssueToken(CryptoRandomSource.Instance, DateTimeOffset.UtcNow);
+
+    /// <summary>Stops serving and closes the store.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _ticker.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        _store.Dispose();
+        _certificate?.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task RunTicker(TimeSpan interval, CancellationToken token)
+    {
+        using var timer = new PeriodicTimer(interval);
+        while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
+        {
+            // A failure here (the disk, the database) must not pass silently: the coordinator may have moved on
+            // without the store, so the host fails stop, Finished faults, and a restart resumes from the store.
+            if (!_host.SafeTick())
+            {
+                return;
+            }
+        }
+    }
+}

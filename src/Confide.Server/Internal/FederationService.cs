@@ -1,0 +1,207 @@
+using System.Security.Cryptography;
+using Confide.Parameters;
+using Confide.Protocol.Authentication;
+using Confide.Time;
+using Confide.Updates;
+using Confide.Wire.V1;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Confide.Server.Internal;
+
+/// <summary>
+/// The gRPC mapping of confide.v1.Federation: authenticates, checks sizes, decodes, and hands over to
+/// <see cref="RoundHost"/>. Every refusal is an RpcException with a status and a message saying why.
+/// </summary>
+internal sealed class FederationService(RoundHost host, StateStore store, RequestAuthenticator authenticator, ServerOptions options, ISystemClock clock)
+    : Federation.FederationBase
+{
+    private const int ChunkSize = 1 << 20;
+
+    public override Task<EnrollResponse> Enroll(EnrollRequest request, ServerCallContext context)
+    {
+        if (request.PublicKey.Length != 32)
+        {
+            throw Invalid($"the public key must be a raw 32-byte Ed25519 key; it has {request.PublicKey.Length} bytes");
+        }
+
+        if (request.Token.Length is 0 or > 256 || request.Token.Contains('\n', StringComparison.Ordinal))
+        {
+            throw Invalid("the enrollment token is missing or malformed");
+        }
+
+        if (request.Label.Length > 64)
+        {
+            throw Invalid("the label is longer than 64 characters");
+        }
+
+        byte[] key = request.PublicKey.ToByteArray();
+        if (!RequestSignature.Verify(key, RequestSignature.EnrollmentProofBytes(request.Token, key), request.Proof.Span))
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the enrollment proof does not verify under the given public key"));
+        }
+
+        try
+        {
+            string id = store.Enroll(request.Token, key, request.Label, clock.UtcNow);
+            return Task.FromResult(new EnrollResponse { ClientId = id });
+        }
+        catch (EnrollmentException ex)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"enrollment refused: {ex.Message}"));
+        }
+    }
+
+    public override Task<StatusResponse> GetStatus(StatusRequest request, ServerCallContext context) => Task.FromResult(host.Status());
+
+    public override Task<RoundTask> FetchTask(FetchTaskRequest request, ServerCallContext context)
+    {
+        string clientId = AuthenticateUnary(request, context);
+        return Task.FromResult(host.TaskFor(clientId));
+    }
+
+    public override async Task FetchModel(FetchModelRequest request, IServerStreamWriter<ModelChunk> responseStream, ServerCallContext context)
+    {
+        string clientId = AuthenticateUnary(request, context);
+        byte[] model = host.ModelFor(clientId, request.Round);
+        for (int offset = 0; offset < model.Length; offset += ChunkSize)
+        {
+            int length = Math.Min(ChunkSize, model.Length - offset);
+            await responseStream.WriteAsync(new ModelChunk
+            {
+                Offset = offset,
+                TotalBytes = model.Length,
+                Data = ByteString.CopyFrom(model, offset, length),
+            }, context.CancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public override async Task<SubmitUpdateResponse> SubmitUpdate(IAsyncStreamReader<UpdateMessage> requestStream, ServerCallContext context)
+    {
+        // Signature, time window and nonce are checked before a single message of the body is read.
+        var (clientId, signedHash) = authenticator.Authenticate(context);
+        if (!await NextAsync(requestStream, context).ConfigureAwait(false) || requestStream.Current.PartCase != UpdateMessage.PartOneofCase.Header)
+        {
+            throw Invalid("the first message of SubmitUpdate must be an UpdateHeader");
+        }
+
+        var header = requestStream.Current.Header;
+        host.CheckPlace(clientId, header.Round);
+
+        // One upload per client at a time: a participant cannot make the server hold many model-sized buffers.
+        if (!host.TryBeginUpload(clientId))
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"an upload from client '{clientId}' is already in progress; one at a time"));
+        }
+
+        try
+        {
+            return await ReceiveUpdateAsync(requestStream, context, clientId, signedHash, header).ConfigureAwait(false);
+        }
+        finally
+        {
+            host.EndUpload(clientId);
+        }
+    }
+
+    private async Task<SubmitUpdateResponse> ReceiveUpdateAsync(IAsyncStreamReader<UpdateMessage> requestStream, ServerCallContext context, string clientId, byte[] signedHash, UpdateHeader header)
+    {
+        long limit = (long)host.ModelByteCount + options.PayloadSlackBytes;
+        if (header.TotalBytes <= 0 || header.TotalBytes > limit)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update declares {header.TotalBytes} bytes; a model of this layout takes {host.ModelByteCount} bytes (at most {limit} accepted)"));
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(header.ToByteArray());
+        var payload = new byte[header.TotalBytes];
+        long received = 0;
+        while (await NextAsync(requestStream, context).ConfigureAwait(false))
+        {
+            var message = requestStream.Current;
+            if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
+            {
+                throw Invalid("only UpdateChunk messages may follow the header");
+            }
+
+            var data = message.Chunk.Data.Span;
+            if (received + data.Length > header.TotalBytes)
+            {
+                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update sends more than the {header.TotalBytes} bytes its header declares"));
+            }
+
+            hash.AppendData(data);
+            data.CopyTo(payload.AsSpan(checked((int)received)));
+            received += data.Length;
+        }
+
+        if (received != header.TotalBytes)
+        {
+            throw Invalid($"the update stream ended after {received} of the {header.TotalBytes} declared bytes");
+        }
+
+        RequestAuthenticator.CheckBody(signedHash, hash.GetHashAndReset());
+
+        // Only now, with the body authenticated, is it decoded into a model.
+        if (header.LayoutFingerprint != host.GlobalLayoutFingerprint)
+        {
+            throw host.Reject(clientId, header.Round, $"the update was trained on layout {Short(header.LayoutFingerprint)}, but this round's layout is {Short(host.GlobalLayoutFingerprint)}");
+        }
+
+        ModelParameters delta;
+        try
+        {
+            delta = Safetensors.Read(payload).Parameters;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or ArgumentException or FormatException)
+        {
+            throw host.Reject(clientId, header.Round, $"the payload is not a valid safetensors model: {ex.Message}");
+        }
+
+        host.Submit(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), payload);
+        return new SubmitUpdateResponse { Accepted = true, Round = header.Round };
+    }
+
+    public override Task<ReportMetricsResponse> ReportMetrics(EvaluationReport request, ServerCallContext context)
+    {
+        string clientId = AuthenticateUnary(request, context);
+        if (request.Samples <= 0 || !double.IsFinite(request.Loss) || request.Loss < 0 || !(request.Accuracy is >= 0 and <= 1) || request.Round < 0)
+        {
+            throw Invalid("an evaluation report needs a round ≥ 0, samples > 0, a finite loss ≥ 0 and an accuracy in [0, 1]");
+        }
+
+        store.RecordMetrics(request.Round, clientId, request.Samples, request.Loss, request.Accuracy, clock.UtcNow);
+        return Task.FromResult(new ReportMetricsResponse());
+    }
+
+    public override Task<SecAggResponse> SecAgg(SecAggRequest request, ServerCallContext context)
+    {
+        AuthenticateUnary(request, context);
+        throw new RpcException(new Status(StatusCode.FailedPrecondition,
+            $"secure aggregation is not running on this server, so a {request.StageCase} message is out of stage (SecAgg over the wire is not wired yet)"));
+    }
+
+    /// <summary>Reads the next stream message, turning a message that does not parse into INVALID_ARGUMENT.</summary>
+    private static async Task<bool> NextAsync(IAsyncStreamReader<UpdateMessage> stream, ServerCallContext context)
+    {
+        try
+        {
+            return await stream.MoveNext(context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw Invalid($"malformed protobuf in the update stream: {ex.Message}");
+        }
+    }
+
+    private static string Short(string fingerprint) => fingerprint.Length > 16 ? fingerprint[..16] + "…" : fingerprint;
+
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    private string AuthenticateUnary(IMessage request, ServerCallContext context)
+    {
+        var (clientId, signedHash) = authenticator.Authenticate(context);
+        RequestAuthenticator.CheckBody(signedHash, SHA256.HashData(request.ToByteArray()));
+        return clientId;
+    }
+}

@@ -1,0 +1,348 @@
+using System.Collections.Concurrent;
+using Confide.Parameters;
+using Confide.Privacy;
+using Confide.Protocol.Rounds;
+using Confide.Randomness;
+using Confide.Time;
+using Confide.Updates;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Confide.Server.Internal;
+
+/// <summary>
+/// Owns the <see cref="RoundCoordinator"/> and keeps it and the <see cref="StateStore"/> in step: every coordinator
+/// call happens under one lock, and what it decides is written to the store before the lock is released. Maps the
+/// coordinator's answers to gRPC statuses. No round logic lives here.
+/// </summary>
+internal sealed partial class RoundHost
+{
+    private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _lastSeen = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _uploading = new(StringComparer.Ordinal);
+    private readonly ServerOptions _options;
+    private readonly StateStore _store;
+    private readonly ISystemClock _clock;
+    private readonly ILogger _logger;
+    private readonly RoundCoordinator _coordinator;
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private byte[] _modelBytes;
+    private int _arrivals;
+    private long _completedRounds;
+
+    public RoundHost(ServerOptions options, StateStore store, ISystemClock clock, IRandomSource random, IGaussianNoise noise, ILogger logger)
+    {
+        _options = options;
+        _store = store;
+        _clock = clock;
+        _logger = logger;
+        var initial = store.LoadOrSaveInitialModel(options.InitialModel);
+        store.DeleteOrphanPendingUpdates();
+        var (completed, model) = store.LoadLastCheckpoint(initial.Layout);
+        _completedRounds = completed;
+        PrivacyLedger? ledger = null;
+        if (options.Rounds.Privacy is not null)
+        {
+            ledger = store.LoadLedger();
+            if (ledger is null)
+            {
+                ledger = new PrivacyLedger(options.PrivacyBudget!);
+                store.SaveLedger(ledger);
+            }
+        }
+
+        _coordinator = new RoundCoordinator(options.Rounds, model ?? initial, completed, ledger, ledger is null ? null : noise, random, clock);
+        _modelBytes = Safetensors.Write(_coordinator.GlobalModel);
+        var collecting = store.LoadCollectingRound(initial.Layout);
+        if (collecting is { } c && _coordinator.Stage == RoundStage.WaitingForClients && c.Ticket.Round == _coordinator.Round)
+        {
+            _coordinator.Restore(c.Ticket, c.Accepted, c.Rejected);
+            _arrivals = c.Accepted.Count + c.Rejected.Count;
+            LogRestored(c.Ticket.Round, c.Accepted.Count, c.Rejected.Count);
+        }
+
+        LogResumed(completed, _coordinator.Stage);
+        if (_coordinator.Stage == RoundStage.Finished)
+        {
+            _finished.TrySetResult();
+        }
+    }
+
+    public Task Finished => _finished.Task;
+
+    public RoundStage Stage
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _coordinator.Stage;
+            }
+        }
+    }
+
+    public StopReason? StopReason
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _coordinator.StopReason;
+            }
+        }
+    }
+
+    public ModelParameters GlobalModel
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _coordinator.GlobalModel;
+            }
+        }
+    }
+
+    public int ModelByteCount => Volatile.Read(ref _modelBytes).Length;
+
+    public string GlobalLayoutFingerprint => _coordinator.Layout.FingerprintHex;
+
+    /// <summary>Runs <see cref="Tick"/>; on a failure logs it, faults <see cref="Finished"/> and returns false.</summary>
+    public bool SafeTick()
+    {
+        try
+        {
+            Tick();
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            LogTickFailed(ex);
+            _finished.TrySetException(new InvalidOperationException("A round step could not be persisted; restart the server to resume from the state folder.", ex));
+            return false;
+        }
+    }
+
+    /// <summary>Starts a round when enough clients are connected, and completes the collecting one when it is done.</summary>
+    public void Tick()
+    {
+        lock (_gate)
+        {
+            if (_coordinator.Stage == RoundStage.WaitingForClients)
+            {
+                var since = _clock.UtcNow - _options.ConnectedWindow;
+                var connected = _lastSeen.Where(kv => kv.Value >= since).Select(kv => kv.Key).ToArray();
+                var ticket = _coordinator.TryStartRound(connected);
+                if (ticket is not null)
+                {
+                    _store.BeginRound(ticket);
+                    _arrivals = 0;
+                    LogRoundStarted(ticket.Round, ticket.Participants.Count, connected.Length);
+                }
+            }
+
+            var result = _coordinator.Poll();
+            if (result is not null)
+            {
+                _store.CompleteRound(result, _coordinator.Ledger);
+                _completedRounds = result.Round + 1;
+                Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
+                LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
+                if (_coordinator.Stage == RoundStage.Finished)
+                {
+                    LogFinished(_coordinator.StopReason!.Value, _completedRounds);
+                    _finished.TrySetResult();
+                }
+            }
+        }
+    }
+
+    /// <summary>What <paramref name="clientId"/> should do now; also marks it connected.</summary>
+    public Wire.V1.RoundTask TaskFor(string clientId)
+    {
+        _lastSeen[clientId] = _clock.UtcNow;
+        lock (_gate)
+        {
+            if (_coordinator.Stage == RoundStage.Finished)
+            {
+                return new Wire.V1.RoundTask { Kind = Wire.V1.RoundTask.Types.Kind.Finished, Round = _coordinator.Round, StopReason = StopText(_coordinator.StopReason) };
+            }
+
+            var current = _coordinator.Current;
+            if (current is null || !_coordinator.IsParticipant(clientId) || _coordinator.HasSubmitted(clientId))
+            {
+                return new Wire.V1.RoundTask { Kind = Wire.V1.RoundTask.Types.Kind.Wait, Round = _coordinator.Round, RetryAfterMs = (int)_options.RetryAfter.TotalMilliseconds };
+            }
+
+            return new Wire.V1.RoundTask
+            {
+                Kind = Wire.V1.RoundTask.Types.Kind.Train,
+                Round = current.Round,
+                LayoutFingerprint = _coordinator.Layout.FingerprintHex,
+                DeadlineUnixMs = current.Deadline.ToUnixTimeMilliseconds(),
+                Training = _options.Training,
+                ClipNorm = _coordinator.ClientClipNorm ?? 0,
+                MaxSampleCount = _options.Rounds.MaxSampleCount,
+                ModelBytes = ModelByteCount,
+                RetryAfterMs = (int)_options.RetryAfter.TotalMilliseconds,
+            };
+        }
+    }
+
+    /// <summary>The encoded global model of <paramref name="round"/>, for a participant of that round.</summary>
+    public byte[] ModelFor(string clientId, long round)
+    {
+        lock (_gate)
+        {
+            var current = _coordinator.Current;
+            if (current is null || current.Round != round)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"round {round} is not collecting (the current round is {_coordinator.Round}, stage {_coordinator.Stage})"));
+            }
+
+            if (!_coordinator.IsParticipant(clientId))
+            {
+                throw new RpcException(new Status(StatusCode.PermissionDenied, $"client '{clientId}' was not sampled into round {round}"));
+            }
+
+            return _modelBytes;
+        }
+    }
+
+    /// <summary>Marks an upload from <paramref name="clientId"/> as in progress; false when one already is.</summary>
+    public bool TryBeginUpload(string clientId) => _uploading.TryAdd(clientId, 0);
+
+    /// <summary>Ends the upload started by <see cref="TryBeginUpload"/>.</summary>
+    public void EndUpload(string clientId) => _uploading.TryRemove(clientId, out _);
+
+    /// <summary>Throws the matching RpcException unless <paramref name="clientId"/> may submit for <paramref name="round"/> now.</summary>
+    public void CheckPlace(string clientId, long round)
+    {
+        lock (_gate)
+        {
+            if (_coordinator.CheckPlace(round, clientId) is { } refusal)
+            {
+                throw ToRpc(refusal);
+            }
+        }
+    }
+
+    /// <summary>Records a submission that could not be decoded, then throws InvalidArgument with the reason.</summary>
+    public Exception Reject(string clientId, long round, string reason)
+    {
+        lock (_gate)
+        {
+            var result = _coordinator.RecordRejection(round, clientId, reason);
+            if (result.Status == SubmissionStatus.Invalid)
+            {
+                _store.RecordSubmission(round, clientId, false, reason, null, _arrivals++, null, _clock.UtcNow);
+                LogRejected(clientId, round, reason);
+            }
+
+            return ToRpc(result);
+        }
+    }
+
+    /// <summary>Submits a decoded update; persists the outcome; throws the matching RpcException unless accepted.</summary>
+    public void Submit(long round, ClientUpdate update, byte[] payload)
+    {
+        // The payload reaches the disk before the lock is taken; only a small row is written under it.
+        string pending = _store.WritePendingUpdate(round, payload);
+        lock (_gate)
+        {
+            var result = _coordinator.Submit(round, update);
+            if (result.Status is SubmissionStatus.Accepted or SubmissionStatus.Invalid)
+            {
+                _store.RecordSubmission(round, update.ClientId, result.IsAccepted, result.Reason, update.SampleCount, _arrivals++, result.IsAccepted ? pending : null, _clock.UtcNow);
+            }
+
+            if (!result.IsAccepted)
+            {
+                _store.DeletePendingUpdate(pending);
+            }
+
+            if (!result.IsAccepted)
+            {
+                if (result.Status == SubmissionStatus.Invalid)
+                {
+                    LogRejected(update.ClientId, round, result.Reason!);
+                }
+
+                throw ToRpc(result);
+            }
+
+            LogAccepted(update.ClientId, round);
+        }
+    }
+
+    public Wire.V1.StatusResponse Status()
+    {
+        int connected = _lastSeen.Count(kv => kv.Value >= _clock.UtcNow - _options.ConnectedWindow);
+        int enrolled = _store.CountClients();
+        lock (_gate)
+        {
+            var spent = _coordinator.Ledger?.Spent;
+            return new Wire.V1.StatusResponse
+            {
+                Round = _coordinator.Round,
+                CompletedRounds = _completedRounds,
+                TotalRounds = _options.Rounds.Rounds,
+                Stage = _coordinator.Stage switch
+                {
+                    RoundStage.WaitingForClients => "waiting-for-clients",
+                    RoundStage.Collecting => "collecting",
+                    _ => "finished",
+                },
+                EnrolledClients = enrolled,
+                ConnectedClients = connected,
+                Participants = _coordinator.Current?.Participants.Count ?? 0,
+                AcceptedUpdates = _coordinator.Current is null ? 0 : _coordinator.AcceptedCount,
+                EpsilonSpent = spent?.Epsilon ?? 0,
+                Delta = _coordinator.Ledger?.Budget.Delta ?? 0,
+                MaxEpsilon = _coordinator.Ledger?.Budget.MaxEpsilon ?? 0,
+                StopReason = StopText(_coordinator.StopReason),
+            };
+        }
+    }
+
+    private static string StopText(StopReason? reason) => reason switch
+    {
+        Protocol.Rounds.StopReason.RoundsCompleted => "rounds-completed",
+        Protocol.Rounds.StopReason.PrivacyBudgetExhausted => "privacy-budget-exhausted",
+        _ => "",
+    };
+
+    private static RpcException ToRpc(SubmissionResult result) => new(new Status(
+        result.Status switch
+        {
+            SubmissionStatus.Invalid => StatusCode.InvalidArgument,
+            SubmissionStatus.NotSelected => StatusCode.PermissionDenied,
+            SubmissionStatus.AlreadySubmitted => StatusCode.AlreadyExists,
+            _ => StatusCode.FailedPrecondition,
+        },
+        result.Status == SubmissionStatus.Invalid ? $"update rejected: {result.Reason}" : result.Reason ?? result.Status.ToString()));
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Resumed after {Completed} completed rounds; stage {Stage}")]
+    private partial void LogResumed(long completed, RoundStage stage);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Restored collecting round {Round} with {Accepted} accepted and {Rejected} rejected updates")]
+    private partial void LogRestored(long round, int accepted, int rejected);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Round {Round} started with {Participants} of {Connected} connected clients")]
+    private partial void LogRoundStarted(long round, int participants, int connected);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Round {Round} {Outcome}: {Accepted} accepted, {Rejected} rejected, {Stragglers} stragglers, ε spent {Epsilon:G4}")]
+    private partial void LogRoundCompleted(long round, string outcome, int accepted, int rejected, int stragglers, double epsilon);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run finished ({Reason}) after {Completed} rounds")]
+    private partial void LogFinished(StopReason reason, long completed);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A coordinator step could not be persisted; stopping rounds (restart to resume from the state folder)")]
+    private partial void LogTickFailed(Exception ex);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Accepted the update of {ClientId} for round {Round}")]
+    private partial void LogAccepted(string clientId, long round);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected the update of {ClientId} for round {Round}: {Reason}")]
+    private partial void LogRejected(string clientId, long round, string reason);
+}

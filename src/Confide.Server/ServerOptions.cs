@@ -1,0 +1,89 @@
+using System.Net;
+using Confide.Parameters;
+using Confide.Privacy;
+using Confide.Protocol.Rounds;
+
+namespace Confide.Server;
+
+/// <summary>Settings of a <see cref="ConfideServer"/>. Validated where built.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>Creates the options.</summary>
+    /// <param name="stateDirectory">The state folder (database, checkpoints, certificate).</param>
+    /// <param name="rounds">The round settings.</param>
+    /// <param name="initialModel">The model to start from when the state folder is fresh (ignored afterwards, but its layout must match).</param>
+    public ServerOptions(string stateDirectory, RoundOptions rounds, ModelParameters initialModel)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
+        ArgumentNullException.ThrowIfNull(rounds);
+        ArgumentNullException.ThrowIfNull(initialModel);
+        StateDirectory = stateDirectory;
+        Rounds = rounds;
+        InitialModel = initialModel;
+    }
+
+    /// <summary>The state folder.</summary>
+    public string StateDirectory { get; }
+
+    /// <summary>The round settings.</summary>
+    public RoundOptions Rounds { get; }
+
+    /// <summary>The initial model.</summary>
+    public ModelParameters InitialModel { get; }
+
+    /// <summary>The privacy budget, required when <see cref="RoundOptions.Privacy"/> is set.</summary>
+    public PrivacyBudget? PrivacyBudget { get; init; }
+
+    /// <summary>The address to listen on (loopback by default).</summary>
+    public IPAddress ListenAddress { get; init; } = IPAddress.Loopback;
+
+    /// <summary>The port; 0 picks a free one (see <see cref="ConfideServer.Port"/>).</summary>
+    public int Port { get => field; init => field = value is >= 0 and <= 65535 ? value : throw new ArgumentOutOfRangeException(nameof(Port), value, "A port is in 0..65535."); } = 7443;
+
+    /// <summary>Serve plain HTTP/2 without TLS. Allowed only on a loopback address.</summary>
+    public bool Insecure { get; init; }
+
+    /// <summary>A PKCS#12 certificate to serve instead of the generated one, or null.</summary>
+    public string? CertificatePath { get; init; }
+
+    /// <summary>The password of <see cref="CertificatePath"/>, or null.</summary>
+    public string? CertificatePassword { get; init; }
+
+    /// <summary>Extra host names for the generated certificate.</summary>
+    public IReadOnlyList<string> HostNames { get; init; } = [];
+
+    /// <summary>Local training settings sent to clients.</summary>
+    public Wire.V1.TrainingConfig Training { get; init; } = new() { Epochs = 1, BatchSize = 32, LearningRate = 0.1 };
+
+    /// <summary>How recently a client must have asked for work to count as connected.</summary>
+    public TimeSpan ConnectedWindow { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How far a request timestamp may be from the server's clock.</summary>
+    public TimeSpan TimestampWindow { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often the coordinator is polled (round start and completion).</summary>
+    public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long a client told to wait should wait.</summary>
+    public TimeSpan RetryAfter { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The largest single gRPC message accepted (a model chunk plus framing).</summary>
+    public int MaxMessageBytes { get; init; } = (1 << 20) + (64 << 10);
+
+    /// <summary>Slack allowed over the global model's encoded size for an update payload.</summary>
+    public int PayloadSlackBytes { get; init; } = 64 << 10;
+
+    /// <summary>Checks the combination of settings.</summary>
+    internal void Validate()
+    {
+        if (Insecure && !IPAddress.IsLoopback(ListenAddress))
+        {
+            throw new ArgumentException($"--insecure (plain HTTP/2 without TLS) is allowed only on a loopback address, not on {ListenAddress}.");
+        }
+
+        if (Rounds.Privacy is not null && PrivacyBudget is null)
+        {
+            throw new ArgumentException("DP-FedAvg is configured, so a privacy budget (ε, δ) is required.");
+        }
+    }
+}

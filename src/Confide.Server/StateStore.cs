@@ -1,0 +1,649 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Confide.Parameters;
+using Confide.Privacy;
+using Confide.Protocol.Rounds;
+using Confide.Updates;
+using Microsoft.Data.Sqlite;
+
+namespace Confide.Server;
+
+/// <summary>
+/// The server's durable state in a folder: <c>state.db</c> (SQLite, WAL) holds the client registry, hashed enrollment
+/// tokens, seen nonces, the rounds (participants, accepted and rejected updates with reasons, stragglers, metrics,
+/// timings) and the privacy ledger; <c>models/</c> holds the global model after every completed round as safetensors.
+/// Every change is one transaction; a checkpoint file is written and renamed into place before the transaction that
+/// names it commits, so a kill at any moment leaves the last completed round intact.
+/// </summary>
+/// <remarks>Thread-safe: one connection, serialised by a lock (the server's write rate is a few per second per client).</remarks>
+public sealed class StateStore : IDisposable
+{
+    private const int TokenBytes = 32;
+    private readonly SqliteConnection _connection;
+    private readonly SqliteConnection _nonces;
+    private readonly Lock _gate = new();
+    private readonly Lock _nonceGate = new();
+
+    private StateStore(string directory, SqliteConnection connection, SqliteConnection nonces)
+    {
+        Directory = directory;
+        _connection = connection;
+        _nonces = nonces;
+    }
+
+    /// <summary>The state folder.</summary>
+    public string Directory { get; }
+
+    /// <summary>Where the model checkpoints live.</summary>
+    public string ModelDirectory => Path.Combine(Directory, "models");
+
+    /// <summary>Opens (creating if needed) the store in <paramref name="directory"/>.</summary>
+    public static StateStore Open(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        // The folder holds individual updates while a round collects: owner-only access where the OS supports it.
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(directory);
+            System.IO.Directory.CreateDirectory(Path.Combine(directory, "models"));
+        }
+        else
+        {
+            const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+            System.IO.Directory.CreateDirectory(directory, ownerOnly);
+            System.IO.Directory.CreateDirectory(Path.Combine(directory, "models"), ownerOnly);
+        }
+        var builder = new SqliteConnectionStringBuilder { DataSource = Path.Combine(directory, "state.db"), Pooling = false };
+        var connection = new SqliteConnection(builder.ToString());
+        connection.Open();
+        Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;");
+        Execute(connection, """
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS enrollment_tokens (
+                token_hash BLOB PRIMARY KEY, created_at TEXT NOT NULL, consumed_at TEXT, consumed_by TEXT);
+            CREATE TABLE IF NOT EXISTS clients (
+                id TEXT PRIMARY KEY, public_key BLOB NOT NULL UNIQUE, label TEXT NOT NULL, enrolled_at TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS nonces (
+                client_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (client_id, nonce));
+            CREATE TABLE IF NOT EXISTS rounds (
+                round INTEGER PRIMARY KEY, status TEXT NOT NULL, participants TEXT NOT NULL, stragglers TEXT NOT NULL DEFAULT '[]',
+                failure_reason TEXT, epsilon REAL, flagged TEXT NOT NULL DEFAULT '[]', started_at TEXT NOT NULL,
+                deadline TEXT NOT NULL, completed_at TEXT, checkpoint TEXT);
+            CREATE TABLE IF NOT EXISTS submissions (
+                round INTEGER NOT NULL, client_id TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, sample_count INTEGER,
+                arrival INTEGER NOT NULL, received_at TEXT NOT NULL, payload_file TEXT, PRIMARY KEY (round, client_id));
+            CREATE TABLE IF NOT EXISTS metrics (
+                round INTEGER NOT NULL, client_id TEXT NOT NULL, samples INTEGER NOT NULL, loss REAL NOT NULL,
+                accuracy REAL NOT NULL, reported_at TEXT NOT NULL, PRIMARY KEY (round, client_id));
+            CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
+            """);
+        // Nonces get their own connection with synchronous=NORMAL: in WAL mode that survives a killed process (the
+        // case the server is built for) and skips an fsync on every signed request; only an OS crash or power loss
+        // could forget the last nonces, which then reopens a replay window of at most the timestamp window.
+        var nonces = new SqliteConnection(builder.ToString());
+        nonces.Open();
+        Execute(nonces, "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
+        return new StateStore(directory, connection, nonces);
+    }
+
+    /// <summary>
+    /// Issues a one-time enrollment token: 32 random bytes from <paramref name="random"/>, returned once as base64url;
+    /// only its SHA-256 is stored.
+    /// </summary>
+    public string IssueToken(Randomness.IRandomSource random, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        var bytes = new byte[TokenBytes];
+        random.NextBytes(bytes);
+        string token = Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        CryptographicOperations.ZeroMemory(bytes);
+        lock (_gate)
+        {
+            using var command = Command("INSERT INTO enrollment_tokens (token_hash, created_at) VALUES ($h, $t)");
+            command.Parameters.AddWithValue("$h", HashToken(token));
+            command.Parameters.AddWithValue("$t", Format(now));
+            command.ExecuteNonQuery();
+        }
+
+        return token;
+    }
+
+    /// <summary>
+    /// Consumes <paramref name="token"/> and registers <paramref name="publicKey"/> under a new client id, in one
+    /// transaction. Refuses an unknown or already consumed token and an already enrolled key.
+    /// </summary>
+    /// <exception cref="EnrollmentException">The enrollment was refused; the message says why.</exception>
+    public string Enroll(string token, ReadOnlySpan<byte> publicKey, string label, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        ArgumentNullException.ThrowIfNull(label);
+        byte[] key = publicKey.ToArray();
+        lock (_gate)
+        {
+            using var tx = _connection.BeginTransaction();
+            using (var find = Command("SELECT consumed_at FROM enrollment_tokens WHERE token_hash = $h", tx))
+            {
+                find.Parameters.AddWithValue("$h", HashToken(token));
+                object? consumed = find.ExecuteScalar();
+                if (consumed is null)
+                {
+                    throw new EnrollmentException("the enrollment token is not known to this server");
+                }
+
+                if (consumed is not DBNull)
+                {
+                    throw new EnrollmentException("the enrollment token has already been used");
+                }
+            }
+
+            using (var dup = Command("SELECT id FROM clients WHERE public_key = $k", tx))
+            {
+                dup.Parameters.AddWithValue("$k", key);
+                if (dup.ExecuteScalar() is string existing)
+                {
+                    throw new EnrollmentException($"this public key is already enrolled (as client {existing})");
+                }
+            }
+
+            string id = "c-" + Convert.ToHexStringLower(SHA256.HashData(key).AsSpan(0, 8));
+            using (var insert = Command("INSERT INTO clients (id, public_key, label, enrolled_at) VALUES ($id, $k, $l, $t)", tx))
+            {
+                insert.Parameters.AddWithValue("$id", id);
+                insert.Parameters.AddWithValue("$k", key);
+                insert.Parameters.AddWithValue("$l", label);
+                insert.Parameters.AddWithValue("$t", Format(now));
+                insert.ExecuteNonQuery();
+            }
+
+            using (var consume = Command("UPDATE enrollment_tokens SET consumed_at = $t, consumed_by = $id WHERE token_hash = $h", tx))
+            {
+                consume.Parameters.AddWithValue("$t", Format(now));
+                consume.Parameters.AddWithValue("$id", id);
+                consume.Parameters.AddWithValue("$h", HashToken(token));
+                consume.ExecuteNonQuery();
+            }
+
+            tx.Commit();
+            return id;
+        }
+    }
+
+    /// <summary>The enrolled public key of <paramref name="clientId"/>, or null for an unknown client.</summary>
+    public byte[]? FindClientKey(string clientId)
+    {
+        lock (_gate)
+        {
+            using var command = Command("SELECT public_key FROM clients WHERE id = $id");
+            command.Parameters.AddWithValue("$id", clientId);
+            return command.ExecuteScalar() as byte[];
+        }
+    }
+
+    /// <summary>The number of enrolled clients.</summary>
+    public int CountClients()
+    {
+        lock (_gate)
+        {
+            using var command = Command("SELECT COUNT(*) FROM clients");
+            return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>
+    /// Records a nonce as used until <paramref name="expiresAtUnixMs"/>; returns false when this client already used it
+    /// (a replay). Expired nonces are pruned in the same transaction; requests older than the window are refused
+    /// before this is called, so a pruned nonce can never be accepted again.
+    /// </summary>
+    public bool TryUseNonce(string clientId, string nonce, long nowUnixMs, long expiresAtUnixMs)
+    {
+        lock (_nonceGate)
+        {
+            using var tx = _nonces.BeginTransaction();
+            using (var prune = _nonces.CreateCommand())
+            {
+                prune.Transaction = tx;
+                prune.CommandText = "DELETE FROM nonces WHERE expires_at < $now";
+                prune.Parameters.AddWithValue("$now", nowUnixMs);
+                prune.ExecuteNonQuery();
+            }
+
+            using var insert = _nonces.CreateCommand();
+            insert.Transaction = tx;
+            insert.CommandText = "INSERT OR IGNORE INTO nonces (client_id, nonce, expires_at) VALUES ($c, $n, $e)";
+            insert.Parameters.AddWithValue("$c", clientId);
+            insert.Parameters.AddWithValue("$n", nonce);
+            insert.Parameters.AddWithValue("$e", expiresAtUnixMs);
+            bool fresh = insert.ExecuteNonQuery() == 1;
+            tx.Commit();
+            return fresh;
+        }
+    }
+
+    /// <summary>
+    /// The initial model: saved on the first start (with its layout fingerprint in <c>meta</c>) and loaded afterwards.
+    /// Refuses a different layout than the stored one, so a restarted server cannot silently switch models.
+    /// </summary>
+    public ModelParameters LoadOrSaveInitialModel(ModelParameters initial)
+    {
+        ArgumentNullException.ThrowIfNull(initial);
+        string path = Path.Combine(ModelDirectory, "initial.safetensors");
+        lock (_gate)
+        {
+            string? stored = GetMeta("layout_fingerprint");
+            if (stored is null)
+            {
+                WriteFileDurably(path, Safetensors.Write(initial));
+                SetMeta("layout_fingerprint", initial.Layout.FingerprintHex);
+                return initial.Clone();
+            }
+
+            if (stored != initial.Layout.FingerprintHex)
+            {
+                throw new InvalidDataException(
+                    $"The state folder holds a model with layout {stored[..16]}…, but the server was started with layout {initial.Layout.FingerprintHex[..16]}…; use a fresh state folder for a new model.");
+            }
+
+            using var file = File.OpenRead(path);
+            return Safetensors.Read(file, initial.Layout).Parameters;
+        }
+    }
+
+    /// <summary>The number of completed rounds and the model after the last of them (or null when none completed).</summary>
+    public (long CompletedRounds, ModelParameters? Model) LoadLastCheckpoint(ParameterLayout layout)
+    {
+        lock (_gate)
+        {
+            using var command = Command("SELECT round, checkpoint FROM rounds WHERE completed_at IS NOT NULL ORDER BY round DESC LIMIT 1");
+            using var reader = command.ExecuteReader();
+            if (!reader.Read())
+            {
+                return (0, null);
+            }
+
+            long round = reader.GetInt64(0);
+            string checkpoint = reader.GetString(1);
+            using var file = File.OpenRead(Path.Combine(ModelDirectory, checkpoint));
+            return (round + 1, Safetensors.Read(file, layout).Parameters);
+        }
+    }
+
+    /// <summary>The stored privacy ledger, or null when none was saved yet.</summary>
+    public PrivacyLedger? LoadLedger()
+    {
+        lock (_gate)
+        {
+            using var command = Command("SELECT json FROM ledger WHERE id = 1");
+            if (command.ExecuteScalar() is not string json)
+            {
+                return null;
+            }
+
+            using var stream = new MemoryStream(Encoding.UTF8.GetBytes(json));
+            return PrivacyLedger.Load(stream);
+        }
+    }
+
+    /// <summary>Saves the ledger (used at the first start so its budget is fixed with the state).</summary>
+    public void SaveLedger(PrivacyLedger ledger)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        lock (_gate)
+        {
+            using var tx = _connection.BeginTransaction();
+            WriteLedger(ledger, tx);
+            tx.Commit();
+        }
+    }
+
+    /// <summary>Records a round that started collecting.</summary>
+    public void BeginRound(RoundTicket ticket)
+    {
+        ArgumentNullException.ThrowIfNull(ticket);
+        lock (_gate)
+        {
+            using var command = Command(
+                "INSERT OR REPLACE INTO rounds (round, status, participants, started_at, deadline) VALUES ($r, 'collecting', $p, $s, $d)");
+            command.Parameters.AddWithValue("$r", ticket.Round);
+            command.Parameters.AddWithValue("$p", JsonSerializer.Serialize(ticket.Participants));
+            command.Parameters.AddWithValue("$s", Format(ticket.StartedAt));
+            command.Parameters.AddWithValue("$d", Format(ticket.Deadline));
+            command.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>
+    /// Writes an update's payload durably under <c>pending/</c> (a unique file name, flushed to disk) before the
+    /// submission is recorded, so the slow part of persisting an update happens outside the round lock. Returns the
+    /// file name to pass to <see cref="RecordSubmission"/>, or to <see cref="DeletePendingUpdate"/> if it is refused.
+    /// </summary>
+    public string WritePendingUpdate(long round, byte[] payload)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        string name = $"round-{round:D6}-{Guid.NewGuid():N}.safetensors";
+        System.IO.Directory.CreateDirectory(PendingDirectory);
+        WriteFileDurably(Path.Combine(PendingDirectory, name), payload);
+        return name;
+    }
+
+    /// <summary>Deletes a pending payload that was not accepted.</summary>
+    public void DeletePendingUpdate(string fileName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(fileName);
+        File.Delete(Path.Combine(PendingDirectory, Path.GetFileName(fileName)));
+    }
+
+    /// <summary>
+    /// Deletes pending payload files no submission row names (left by a kill between writing the file and recording
+    /// the submission, whose client got no answer and will resubmit). Returns how many were deleted.
+    /// </summary>
+    public int DeleteOrphanPendingUpdates()
+    {
+        if (!System.IO.Directory.Exists(PendingDirectory))
+        {
+            return 0;
+        }
+
+        var named = new HashSet<string>(StringComparer.Ordinal);
+        lock (_gate)
+        {
+            using var command = Command("SELECT payload_file FROM submissions WHERE payload_file IS NOT NULL");
+            using var rows = command.ExecuteReader();
+            while (rows.Read())
+            {
+                named.Add(rows.GetString(0));
+            }
+        }
+
+        int deleted = 0;
+        foreach (string path in System.IO.Directory.EnumerateFiles(PendingDirectory))
+        {
+            if (!named.Contains(Path.GetFileName(path)))
+            {
+                File.Delete(path);
+                deleted++;
+            }
+        }
+
+        return deleted;
+    }
+
+    /// <summary>Where payloads of the collecting round wait.</summary>
+    public string PendingDirectory => Path.Combine(Directory, "pending");
+
+    /// <summary>
+    /// Records one submission of the collecting round: accepted (naming its pending payload file, so a restart can
+    /// restore the round) or rejected with the reason.
+    /// </summary>
+    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            using var command = Command("""
+                INSERT INTO submissions (round, client_id, status, reason, sample_count, arrival, received_at, payload_file)
+                VALUES ($r, $c, $s, $reason, $n, $a, $t, $p)
+                """);
+            command.Parameters.AddWithValue("$r", round);
+            command.Parameters.AddWithValue("$c", clientId);
+            command.Parameters.AddWithValue("$s", accepted ? "accepted" : "rejected");
+            command.Parameters.AddWithValue("$reason", (object?)reason ?? DBNull.Value);
+            command.Parameters.AddWithValue("$n", (object?)sampleCount ?? DBNull.Value);
+            command.Parameters.AddWithValue("$a", arrival);
+            command.Parameters.AddWithValue("$t", Format(now));
+            command.Parameters.AddWithValue("$p", (object?)payloadFile ?? DBNull.Value);
+            command.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>
+    /// Records a completed round: writes the checkpoint file (when the model moved), then in one transaction marks the
+    /// round, records stragglers and flags, and saves the ledger; after the commit it deletes the round's pending
+    /// payloads (they are no longer needed once aggregated, and keeping them would keep individual updates around).
+    /// </summary>
+    public void CompleteRound(RoundResult result, PrivacyLedger? ledger)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        string checkpoint = $"round-{result.Round:D6}.safetensors";
+        WriteFileDurably(Path.Combine(ModelDirectory, checkpoint), Safetensors.Write(result.Model));
+        lock (_gate)
+        {
+            using var tx = _connection.BeginTransaction();
+            using (var update = Command("""
+                UPDATE rounds SET status = $s, stragglers = $st, failure_reason = $f, epsilon = $e, flagged = $fl,
+                completed_at = $c, checkpoint = $cp WHERE round = $r
+                """, tx))
+            {
+                update.Parameters.AddWithValue("$s", result.Aggregated ? "aggregated" : "failed");
+                update.Parameters.AddWithValue("$st", JsonSerializer.Serialize(result.Stragglers));
+                update.Parameters.AddWithValue("$f", (object?)result.FailureReason ?? DBNull.Value);
+                update.Parameters.AddWithValue("$e", result.Privacy is { } p ? p.Epsilon : DBNull.Value);
+                update.Parameters.AddWithValue("$fl", JsonSerializer.Serialize(result.Flagged.Select(f => new[] { f.ClientId, f.Reason })));
+                update.Parameters.AddWithValue("$c", Format(result.CompletedAt));
+                update.Parameters.AddWithValue("$cp", checkpoint);
+                update.Parameters.AddWithValue("$r", result.Round);
+                if (update.ExecuteNonQuery() != 1)
+                {
+                    throw new InvalidOperationException($"Round {result.Round} was never recorded as started.");
+                }
+            }
+
+            var files = new List<string>();
+            using (var list = Command("SELECT payload_file FROM submissions WHERE round = $r AND payload_file IS NOT NULL", tx))
+            {
+                list.Parameters.AddWithValue("$r", result.Round);
+                using var rows = list.ExecuteReader();
+                while (rows.Read())
+                {
+                    files.Add(rows.GetString(0));
+                }
+            }
+
+            using (var drop = Command("UPDATE submissions SET payload_file = NULL WHERE round = $r", tx))
+            {
+                drop.Parameters.AddWithValue("$r", result.Round);
+                drop.ExecuteNonQuery();
+            }
+
+            if (ledger is not null)
+            {
+                WriteLedger(ledger, tx);
+            }
+
+            tx.Commit();
+            foreach (string file in files)
+            {
+                DeletePendingUpdate(file);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The round that was collecting when the server stopped, with its accepted updates (decoded against
+    /// <paramref name="layout"/>) and rejections, or null.
+    /// </summary>
+    public (RoundTicket Ticket, List<ClientUpdate> Accepted, List<RejectedUpdate> Rejected)? LoadCollectingRound(ParameterLayout layout)
+    {
+        lock (_gate)
+        {
+            RoundTicket ticket;
+            using (var command = Command("SELECT round, participants, started_at, deadline FROM rounds WHERE completed_at IS NULL ORDER BY round DESC LIMIT 1"))
+            using (var reader = command.ExecuteReader())
+            {
+                if (!reader.Read())
+                {
+                    return null;
+                }
+
+                ticket = new RoundTicket(
+                    reader.GetInt64(0),
+                    JsonSerializer.Deserialize<string[]>(reader.GetString(1)) ?? [],
+                    Parse(reader.GetString(2)),
+                    Parse(reader.GetString(3)));
+            }
+
+            var accepted = new List<ClientUpdate>();
+            var rejected = new List<RejectedUpdate>();
+            using var subs = Command("SELECT client_id, status, reason, sample_count, payload_file, arrival FROM submissions WHERE round = $r ORDER BY arrival");
+            subs.Parameters.AddWithValue("$r", ticket.Round);
+            using var rows = subs.ExecuteReader();
+            while (rows.Read())
+            {
+                string clientId = rows.GetString(0);
+                if (rows.GetString(1) == "accepted")
+                {
+                    using var file = File.OpenRead(Path.Combine(PendingDirectory, Path.GetFileName(rows.GetString(4))));
+                    var delta = Safetensors.Read(file, layout).Parameters;
+                    accepted.Add(new ClientUpdate(clientId, delta, rows.GetInt64(3)));
+                }
+                else
+                {
+                    rejected.Add(new RejectedUpdate(clientId, rows.GetString(2), rows.GetInt32(5)));
+                }
+            }
+
+            return (ticket, accepted, rejected);
+        }
+    }
+
+    /// <summary>Records a client's evaluation report (one per client and round; a repeat replaces it).</summary>
+    public void RecordMetrics(long round, string clientId, long samples, double loss, double accuracy, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            using var command = Command("""
+                INSERT OR REPLACE INTO metrics (round, client_id, samples, loss, accuracy, reported_at) VALUES ($r, $c, $n, $l, $a, $t)
+                """);
+            command.Parameters.AddWithValue("$r", round);
+            command.Parameters.AddWithValue("$c", clientId);
+            command.Parameters.AddWithValue("$n", samples);
+            command.Parameters.AddWithValue("$l", loss);
+            command.Parameters.AddWithValue("$a", accuracy);
+            command.Parameters.AddWithValue("$t", Format(now));
+            command.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Every recorded round, oldest first.</summary>
+    public IReadOnlyList<StoredRound> ListRounds()
+    {
+        lock (_gate)
+        {
+            var rounds = new List<StoredRound>();
+            using (var command = Command("SELECT round, status, participants, stragglers, failure_reason, epsilon, started_at, completed_at FROM rounds ORDER BY round"))
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    rounds.Add(new StoredRound(
+                        reader.GetInt64(0),
+                        reader.GetString(1),
+                        JsonSerializer.Deserialize<string[]>(reader.GetString(2)) ?? [],
+                        JsonSerializer.Deserialize<string[]>(reader.GetString(3)) ?? [],
+                        [],
+                        [],
+                        reader.IsDBNull(4) ? null : reader.GetString(4),
+                        reader.IsDBNull(5) ? null : reader.GetDouble(5),
+                        Parse(reader.GetString(6)),
+                        reader.IsDBNull(7) ? null : Parse(reader.GetString(7))));
+                }
+            }
+
+            for (int i = 0; i < rounds.Count; i++)
+            {
+                var accepted = new List<string>();
+                var rejected = new List<(string, string)>();
+                using var subs = Command("SELECT client_id, status, reason FROM submissions WHERE round = $r ORDER BY arrival");
+                subs.Parameters.AddWithValue("$r", rounds[i].Round);
+                using var rows = subs.ExecuteReader();
+                while (rows.Read())
+                {
+                    if (rows.GetString(1) == "accepted")
+                    {
+                        accepted.Add(rows.GetString(0));
+                    }
+                    else
+                    {
+                        rejected.Add((rows.GetString(0), rows.GetString(2)));
+                    }
+                }
+
+                rounds[i] = rounds[i] with { Accepted = accepted, Rejected = rejected };
+            }
+
+            return rounds;
+        }
+    }
+
+    /// <summary>Closes the database.</summary>
+    public void Dispose()
+    {
+        lock (_nonceGate)
+        {
+            _nonces.Dispose();
+        }
+
+        lock (_gate)
+        {
+            _connection.Dispose();
+        }
+    }
+
+    private static byte[] HashToken(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
+
+    private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Writes to a temporary file, flushes it to disk, then renames it over <paramref name="path"/>.</summary>
+    private static void WriteFileDurably(string path, byte[] content)
+    {
+        string temp = path + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(content);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private SqliteCommand Command(string sql, SqliteTransaction? tx = null)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = tx;
+        return command;
+    }
+
+    private string? GetMeta(string key)
+    {
+        using var command = Command("SELECT value FROM meta WHERE key = $k");
+        command.Parameters.AddWithValue("$k", key);
+        return command.ExecuteScalar() as string;
+    }
+
+    private void SetMeta(string key, string value)
+    {
+        using var command = Command("INSERT OR REPLACE INTO meta (key, value) VALUES ($k, $v)");
+        command.Parameters.AddWithValue("$k", key);
+        command.Parameters.AddWithValue("$v", value);
+        command.ExecuteNonQuery();
+    }
+
+    private void WriteLedger(PrivacyLedger ledger, SqliteTransaction tx)
+    {
+        using var stream = new MemoryStream();
+        ledger.Save(stream);
+        using var command = Command("INSERT OR REPLACE INTO ledger (id, json) VALUES (1, $j)", tx);
+        command.Parameters.AddWithValue("$j", Encoding.UTF8.GetString(stream.ToArray()));
+        command.ExecuteNonQuery();
+    }
+}

@@ -1,0 +1,79 @@
+namespace Confide.Cli.Tests;
+
+public sealed class FederationCommandTests
+{
+    private static string TempDir() => Path.Combine(Path.GetTempPath(), "confide-cli-fed-" + Guid.NewGuid().ToString("N"));
+
+    [Fact]
+    public void Admin_token_prints_distinct_one_time_tokens()
+    {
+        string dir = TempDir();
+        try
+        {
+            var (code, stdout, stderr) = CliRunner.Run("admin", "token", "--state", dir, "--count", "3");
+            Assert.True(code == 0, stderr);
+            var tokens = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            Assert.Equal(3, tokens.Length);
+            Assert.Equal(3, tokens.Distinct().Count());
+            Assert.All(tokens, t => Assert.Equal(43, t.Length));
+            Assert.True(File.Exists(Path.Combine(dir, "state.db")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Admin_token_refuses_a_bad_count()
+    {
+        string dir = TempDir();
+        var (code, _, stderr) = CliRunner.Run("admin", "token", "--state", dir, "--count", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--count must be between 1 and 10000", stderr);
+    }
+
+    [Fact]
+    public void Server_refuses_plaintext_off_loopback()
+    {
+        string dir = TempDir();
+        try
+        {
+            var (code, _, stderr) = CliRunner.Run("server", "--state", dir, "--insecure", "--listen", "0.0.0.0", "--port", "0", "--rounds", "1");
+            Assert.NotEqual(0, code);
+            Assert.Contains("only on a loopback address", stderr);
+            Assert.DoesNotContain("   at ", stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void Client_without_enrollment_or_token_says_what_to_do()
+    {
+        string dir = TempDir();
+        try
+        {
+            var (code, _, stderr) = CliRunner.Run("client", "--server", "http://127.0.0.1:1", "--insecure", "--key", Path.Combine(dir, "c.key"), "--shard", "0/2");
+            Assert.Equal(2, code);
+            Assert.Contains("pass --token", stderr);
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir, "c.key")));
+            }
+
+            var (badShard, _, shardErr) = CliRunner.Run("client", "--server", "http://127.0.0.1:1", "--insecure", "--key", Path.Combine(dir, "c.key"), "--shard", "3/2");
+            Assert.NotEqual(0, badShard);
+            Assert.Contains("--shard", shardErr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
