@@ -36,7 +36,7 @@ public sealed class MaskPrg : IDisposable
     /// <summary>The largest supported modulus exponent k for <see cref="ulong"/> accumulators.</summary>
     public const int MaxModulusBits = 64;
 
-    private const int ChunkBytes = 4096;
+    private const int ChunkBytes = 16384;
 
     private static readonly byte[] Salt = Encoding.ASCII.GetBytes("Confide/SecAgg/MaskPrg/salt/v1");
     private static readonly byte[] MaskInfo = Encoding.ASCII.GetBytes("Confide/SecAgg/MaskPrg/AES-128-CTR/v1");
