@@ -147,13 +147,15 @@ internal static class SimulateCommand
                     .Start(ctx =>
                     {
                         var task = ctx.AddTask("round 1", maxValue: options.Rounds);
-                        return simulation.Run(r =>
-                        {
-                            AnsiConsole.WriteLine(Line(r));
-                            task.Description = Markup.Escape($"round {Math.Min(r.Round + 1, options.Rounds)}/{options.Rounds}, accuracy {r.Accuracy:F3}" +
-                                (r.Extra.TryGetValue("epsilon", out double e) ? $", ε {e:F2}" : ""));
-                            task.Increment(1);
-                        });
+                        string last = "";
+                        return simulation.Run(
+                            r =>
+                            {
+                                AnsiConsole.WriteLine(Line(r));
+                                last = $", accuracy {r.Accuracy:F3}" + (r.Extra.TryGetValue("epsilon", out double e) ? $", ε {e:F2}" : "");
+                                task.Increment(1);
+                            },
+                            clientDone: (round, done, total) => task.Description = Markup.Escape($"round {round}/{options.Rounds}: {done}/{total} clients trained{last}"));
                     });
             }
             else

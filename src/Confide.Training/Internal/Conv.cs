@@ -13,6 +13,13 @@ internal static class Conv
     /// <summary>rows[(n·outH·outW + oy·outW + ox), (ky·k + kx)·C + c] = x[n, oy+ky−p, ox+kx−p, c] (0 outside).</summary>
     public static void Im2Row(ReadOnlySpan<float> x, int batch, int h, int w, int c, int k, int p, Span<float> rows)
     {
+        if (c == 1)
+        {
+            // One channel: runs are only k values long, too short for block copies to pay; copy element by element.
+            Im2RowSingleChannel(x, batch, h, w, k, p, rows);
+            return;
+        }
+
         unchecked
         {
             int outH = h + (2 * p) - k + 1;
@@ -44,6 +51,56 @@ internal static class Conv
                             segment[..(kx0 * c)].Clear();
                             image.Slice(((iy * w) + ox + kx0 - p) * c, (kx1 - kx0) * c).CopyTo(segment[(kx0 * c)..]);
                             segment[(kx1 * c)..].Clear();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static unsafe void Im2RowSingleChannel(ReadOnlySpan<float> x, int batch, int h, int w, int k, int p, Span<float> rows)
+    {
+        unchecked
+        {
+            int outH = h + (2 * p) - k + 1;
+            int outW = w + (2 * p) - k + 1;
+            int kk = k * k;
+            if (x.Length < batch * h * w || rows.Length < batch * outH * outW * kk)
+            {
+                throw new ArgumentException("Im2Row: buffers too short.");
+            }
+
+            fixed (float* px = x, pr = rows)
+            {
+                float* row = pr;
+                for (int n = 0; n < batch; n++)
+                {
+                    float* image = px + (n * h * w);
+                    for (int oy = 0; oy < outH; oy++)
+                    {
+                        for (int ox = 0; ox < outW; ox++, row += kk)
+                        {
+                            for (int ky = 0; ky < k; ky++)
+                            {
+                                int iy = oy + ky - p;
+                                float* dst = row + (ky * k);
+                                if (iy < 0 || iy >= h)
+                                {
+                                    for (int kx = 0; kx < k; kx++)
+                                    {
+                                        dst[kx] = 0;
+                                    }
+
+                                    continue;
+                                }
+
+                                float* src = image + (iy * w);
+                                for (int kx = 0; kx < k; kx++)
+                                {
+                                    int ix = ox + kx - p;
+                                    dst[kx] = ix >= 0 && ix < w ? src[ix] : 0f;
+                                }
+                            }
                         }
                     }
                 }

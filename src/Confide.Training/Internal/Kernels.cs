@@ -7,9 +7,32 @@ namespace Confide.Training.Internal;
 internal static class Kernels
 {
     /// <summary>Adds <paramref name="bias"/> to each of the <paramref name="rows"/> rows of <paramref name="matrix"/>.</summary>
-    public static void AddBiasRows(Span<float> matrix, int rows, ReadOnlySpan<float> bias)
+    public static unsafe void AddBiasRows(Span<float> matrix, int rows, ReadOnlySpan<float> bias)
     {
         int cols = bias.Length;
+        if (cols < 16)
+        {
+            // Narrow rows (a few channels): a call per row costs more than the additions.
+            if (matrix.Length < rows * cols)
+            {
+                throw new ArgumentException("AddBiasRows: matrix too short.");
+            }
+
+            fixed (float* m = matrix, b = bias)
+            {
+                float* end = m + (rows * cols);
+                for (float* r = m; r < end; r += cols)
+                {
+                    for (int j = 0; j < cols; j++)
+                    {
+                        r[j] += b[j];
+                    }
+                }
+            }
+
+            return;
+        }
+
         for (int r = 0; r < rows; r++)
         {
             var row = matrix.Slice(r * cols, cols);
@@ -18,10 +41,32 @@ internal static class Kernels
     }
 
     /// <summary>Overwrites <paramref name="sums"/> with the column sums of a rows × sums.Length matrix.</summary>
-    public static void ColumnSums(ReadOnlySpan<float> matrix, int rows, Span<float> sums)
+    public static unsafe void ColumnSums(ReadOnlySpan<float> matrix, int rows, Span<float> sums)
     {
         int cols = sums.Length;
         sums.Clear();
+        if (cols < 16)
+        {
+            if (matrix.Length < rows * cols)
+            {
+                throw new ArgumentException("ColumnSums: matrix too short.");
+            }
+
+            fixed (float* m = matrix, s = sums)
+            {
+                float* end = m + (rows * cols);
+                for (float* r = m; r < end; r += cols)
+                {
+                    for (int j = 0; j < cols; j++)
+                    {
+                        s[j] += r[j];
+                    }
+                }
+            }
+
+            return;
+        }
+
         for (int r = 0; r < rows; r++)
         {
             TensorPrimitives.Add(sums, matrix.Slice(r * cols, cols), sums);

@@ -169,8 +169,12 @@ public sealed class FederatedSimulation
     /// <summary>Each client's sample count.</summary>
     public IReadOnlyList<int> ClientSamples => _clientData.Select(d => d.Count).ToArray();
 
-    /// <summary>Runs every round, reporting each to <paramref name="progress"/> as it ends.</summary>
-    public SimulationResult Run(Action<RoundMetrics>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Runs every round, reporting each to <paramref name="progress"/> as it ends and, if given, each client's end of
+    /// local training to <paramref name="clientDone"/> as (round, clients done, clients sampled); the latter is called
+    /// from worker threads.
+    /// </summary>
+    public SimulationResult Run(Action<RoundMetrics>? progress = null, CancellationToken cancellationToken = default, Action<int, int, int>? clientDone = null)
     {
         var initial = new SgdClassifier(Model, _root.Fork(StreamInit));
         var global = initial.GetParameters();
@@ -188,7 +192,7 @@ public sealed class FederatedSimulation
             cancellationToken.ThrowIfCancellationRequested();
             var clock = Stopwatch.StartNew();
             var participants = SampleClients(samplingRoot.Fork((ulong)round));
-            var updates = TrainClients(round, participants, global, trainingRoot, out double trainLoss);
+            var updates = TrainClients(round, participants, global, trainingRoot, clientDone, out double trainLoss);
             int maliciousInRound = participants.Count(c => _isMalicious[c]);
             PoisonUpdates(round, participants, updates, maliciousInRound, craftingRoot);
             for (int i = 0; i < participants.Length; i++)
@@ -454,8 +458,9 @@ public sealed class FederatedSimulation
         return DatasetSplitter.Permutation(Options.Clients, random)[..k].Order().ToArray();
     }
 
-    private float[][] TrainClients(int round, int[] participants, ModelParameters global, IRandomSource trainingRoot, out double meanBenignLoss)
+    private float[][] TrainClients(int round, int[] participants, ModelParameters global, IRandomSource trainingRoot, Action<int, int, int>? clientDone, out double meanBenignLoss)
     {
+        int done = 0;
         var updates = new float[participants.Length][];
         var losses = new double[participants.Length];
         var sources = participants.Select(c => trainingRoot.Fork(Stream(round, c))).ToArray();
@@ -466,6 +471,7 @@ public sealed class FederatedSimulation
             if (_isMalicious[client] && _behaviour is { Trains: false })
             {
                 updates[i] = new float[global.Length];
+                clientDone?.Invoke(round, Interlocked.Increment(ref done), participants.Length);
                 return;
             }
 
@@ -481,6 +487,8 @@ public sealed class FederatedSimulation
             {
                 losses[i] = report.MeanLoss;
             }
+
+            clientDone?.Invoke(round, Interlocked.Increment(ref done), participants.Length);
         });
 
         var benign = losses.Where(double.IsFinite).ToArray();

@@ -6,8 +6,8 @@ namespace Confide.Training.Simulation;
 /// A hook into a simulated round for transforms the simulator does not build in (compression, local DP, custom
 /// metrics): a client-side step on each update before it is sent, and a server-side step on the aggregate.
 /// DP-FedAvg and secure aggregation are built in (see <see cref="SimulationOptions"/>); client steps run after the
-/// attacks and before DP clipping, server steps after aggregation (not under secure aggregation, where the
-/// aggregate is already final).
+/// attacks and before DP clipping; server steps run after plain or robust aggregation, not under DP-FedAvg or secure
+/// aggregation, whose aggregate is final (noised or decoded) when it leaves them.
 /// </summary>
 public interface ISimulationExtension
 {

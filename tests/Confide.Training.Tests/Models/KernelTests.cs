@@ -46,26 +46,32 @@ public sealed class KernelTests
         }
     }
 
-    [Fact]
-    public void Im2RowProductIsADirectConvolution()
+    [Theory]
+    [InlineData(2, 3, 1)]
+    [InlineData(1, 3, 1)]
+    [InlineData(1, 3, 0)]
+    [InlineData(1, 5, 2)]
+    [InlineData(3, 2, 0)]
+    public void Im2RowProductIsADirectConvolution(int c, int k, int pad)
     {
-        // 2 images, 5×4 pixels, 2 channels (channel last), 3 output channels, kernel 3, padding 1.
-        const int batch = 2, h = 5, w = 4, c = 2, outC = 3, k = 3, pad = 1;
+        // 2 images of 5×4 pixels (channels last), 3 output channels.
+        const int batch = 2, h = 5, w = 4, outC = 3;
         IRandomSource rng = new SeededRandomSource(3);
         var x = RandomArray(batch * h * w * c, rng);
         var weights = RandomArray(outC * c * k * k, rng); // [outC, k, k, c]
         int kk = c * k * k;
-        var rows = new float[batch * h * w * kk];
+        var rows = new float[batch * (h + (2 * pad) - k + 1) * (w + (2 * pad) - k + 1) * kk];
         Conv.Im2Row(x, batch, h, w, c, k, pad, rows);
         var wt = new float[kk * outC];
         Gemm.Transpose(weights, outC, kk, wt);
-        var y = new float[batch * h * w * outC];
-        Gemm.Multiply(rows, false, wt, y, batch * h * w, kk, outC, false);
+        int outH = h + (2 * pad) - k + 1, outW = w + (2 * pad) - k + 1;
+        var y = new float[batch * outH * outW * outC];
+        Gemm.Multiply(rows, false, wt, y, batch * outH * outW, kk, outC, false);
         for (int n = 0; n < batch; n++)
         {
-            for (int oy = 0; oy < h; oy++)
+            for (int oy = 0; oy < outH; oy++)
             {
-                for (int ox = 0; ox < w; ox++)
+                for (int ox = 0; ox < outW; ox++)
                 {
                     for (int o = 0; o < outC; o++)
                     {
@@ -85,18 +91,20 @@ public sealed class KernelTests
                             }
                         }
 
-                        Assert.True(Math.Abs(expected - y[(((n * h * w) + (oy * w) + ox) * outC) + o]) < 1e-5, $"pixel ({n},{oy},{ox},{o})");
+                        Assert.True(Math.Abs(expected - y[(((n * outH * outW) + (oy * outW) + ox) * outC) + o]) < 1e-5, $"pixel ({n},{oy},{ox},{o})");
                     }
                 }
             }
         }
     }
 
-    [Fact]
-    public void Row2ImIsTheAdjointOfIm2Row()
+    [Theory]
+    [InlineData(3)]
+    [InlineData(1)]
+    public void Row2ImIsTheAdjointOfIm2Row(int c)
     {
         // ⟨Im2Row(x), r⟩ = ⟨x, Row2Im(r)⟩ for all x, r.
-        const int batch = 2, h = 6, w = 5, c = 3, k = 3, pad = 1;
+        const int batch = 2, h = 6, w = 5, k = 3, pad = 1;
         IRandomSource rng = new SeededRandomSource(4);
         var x = RandomArray(batch * h * w * c, rng);
         int rowsLength = batch * h * w * c * k * k;

@@ -192,4 +192,27 @@ public sealed class FederatedSimulationTests
         Assert.Equal(6, result.Rounds.Count);
         Assert.Contains(result.Rounds, r => r.MaliciousParticipants == 2);
     }
+
+    [Fact]
+    public void ClientProgressIsReportedOncePerClientAndRound()
+    {
+        int calls = 0;
+        int maxDone = 0;
+        new FederatedSimulation(Short with { Rounds = 2 }).Run(clientDone: (_, done, total) =>
+        {
+            Interlocked.Increment(ref calls);
+            Assert.InRange(done, 1, total);
+            InterlockedMax(ref maxDone, done);
+        });
+        Assert.Equal(2 * Short.Clients, calls);
+        Assert.Equal(Short.Clients, maxDone);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while (value > (current = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
 }
