@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using Confide.Protocol.Authentication;
 using Confide.Randomness;
+using Confide.SecureAggregation;
 
 namespace Confide.Client;
 
@@ -10,16 +10,16 @@ namespace Confide.Client;
 /// </summary>
 public static class ClientKeyFile
 {
-    /// <summary>Creates a new key file at <paramref name="path"/> (which must not exist) and returns the key.</summary>
-    public static ClientSigningKey Create(string path, IRandomSource random)
+    /// <summary>Creates a new key file at <paramref name="path"/> (which must not exist) and returns the key (which can export its seed).</summary>
+    public static IdentityKeyPair Create(string path, IRandomSource random)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(random);
-        var key = ClientSigningKey.Generate(random);
-        var seed = new byte[ClientSigningKey.SeedSize];
+        var key = IdentityKeyPair.Generate(random, allowSeedExport: true);
+        var seed = new byte[IdentityKeyPair.PrivateSeedSize];
         try
         {
-            key.ExportSeed(seed);
+            key.ExportPrivateSeed(seed);
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows())
             {
@@ -48,9 +48,9 @@ public static class ClientKeyFile
         }
     }
 
-    /// <summary>Loads the key in <paramref name="path"/>.</summary>
+    /// <summary>Loads the key in <paramref name="path"/> (it cannot export its seed again: the file already holds it).</summary>
     /// <exception cref="InvalidDataException">The file is readable by group or others, or is not 32 bytes.</exception>
-    public static ClientSigningKey Load(string path)
+    public static IdentityKeyPair Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!OperatingSystem.IsWindows())
@@ -67,12 +67,12 @@ public static class ClientKeyFile
         byte[] seed = File.ReadAllBytes(path);
         try
         {
-            if (seed.Length != ClientSigningKey.SeedSize)
+            if (seed.Length != IdentityKeyPair.PrivateSeedSize)
             {
-                throw new InvalidDataException($"The key file '{path}' holds {seed.Length} bytes; a key file holds a {ClientSigningKey.SeedSize}-byte Ed25519 seed.");
+                throw new InvalidDataException($"The key file '{path}' holds {seed.Length} bytes; a key file holds a {IdentityKeyPair.PrivateSeedSize}-byte Ed25519 seed.");
             }
 
-            return ClientSigningKey.Import(seed);
+            return IdentityKeyPair.ImportPrivateSeed(seed);
         }
         finally
         {
@@ -81,7 +81,7 @@ public static class ClientKeyFile
     }
 
     /// <summary>Loads the key in <paramref name="path"/>, creating it first if the file does not exist.</summary>
-    public static ClientSigningKey LoadOrCreate(string path, IRandomSource random, out bool created)
+    public static IdentityKeyPair LoadOrCreate(string path, IRandomSource random, out bool created)
     {
         created = !File.Exists(path);
         return created ? Create(path, random) : Load(path);

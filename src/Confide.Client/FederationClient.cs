@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using Confide.Protocol.Authentication;
 using Confide.Randomness;
+using Confide.SecureAggregation;
 using Confide.Time;
 using Confide.Wire.V1;
 using Google.Protobuf;
@@ -21,7 +22,7 @@ public sealed class FederationClient : IDisposable
 {
     private const int ChunkSize = 1 << 20;
     private readonly GrpcChannel _channel;
-    private readonly ClientSigningKey _key;
+    private readonly IdentityKeyPair _key;
     private readonly ISystemClock _clock;
     private readonly IRandomSource _random;
 
@@ -31,7 +32,7 @@ public sealed class FederationClient : IDisposable
     /// <param name="clientId">The id from an earlier enrollment, or null.</param>
     /// <param name="clock">The clock for request timestamps (the system clock when null).</param>
     /// <param name="random">Randomness for nonces (the OS CSPRNG when null).</param>
-    public FederationClient(FederationClientOptions options, ClientSigningKey key, string? clientId = null, ISystemClock? clock = null, IRandomSource? random = null)
+    public FederationClient(FederationClientOptions options, IdentityKeyPair key, string? clientId = null, ISystemClock? clock = null, IRandomSource? random = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(key);
@@ -78,9 +79,9 @@ public sealed class FederationClient : IDisposable
     public async Task<string> EnrollAsync(string token, string label = "", CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(token);
-        byte[] proof = _key.Sign(RequestSignature.EnrollmentProofBytes(token, _key.PublicKey));
+        byte[] proof = RequestSignature.SignEnrollmentProof(_key, token);
         var response = await Raw.EnrollAsync(
-            new EnrollRequest { Token = token, PublicKey = ByteString.CopyFrom(_key.PublicKey), Proof = ByteString.CopyFrom(proof), Label = label },
+            new EnrollRequest { Token = token, PublicKey = ByteString.CopyFrom(_key.PublicKey.ToBytes()), Proof = ByteString.CopyFrom(proof), Label = label },
             deadline: Deadline(Options.CallTimeout),
             cancellationToken: cancellationToken).ConfigureAwait(false);
         ClientId = response.ClientId;
@@ -214,7 +215,7 @@ public sealed class FederationClient : IDisposable
         _random.NextBytes(nonceBytes);
         string nonce = Convert.ToHexStringLower(nonceBytes);
         string bodyHex = Convert.ToHexStringLower(bodyHash);
-        byte[] signature = _key.Sign(RequestSignature.CanonicalBytes(path, clientId, timestamp, nonce, bodyHex));
+        byte[] signature = RequestSignature.SignRequest(_key, path, clientId, timestamp, nonce, bodyHex);
         var headers = new Metadata
         {
             { RequestSignature.ClientIdHeader, clientId },

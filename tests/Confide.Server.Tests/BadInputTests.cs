@@ -3,6 +3,7 @@ using Confide.Client;
 using Confide.Parameters;
 using Confide.Protocol.Authentication;
 using Confide.Randomness;
+using Confide.SecureAggregation;
 using Confide.Testing;
 using Confide.Wire.V1;
 using Google.Protobuf;
@@ -36,7 +37,7 @@ public sealed class BadInputTests
         await using var federation = new TestFederation();
         var server = await federation.StartAsync(TestFederation.Rounds(rounds: 1, clients: 6, deadline: TimeSpan.FromSeconds(30), minUpdates: 1));
         var participants = new List<FederationClient>();
-        var keys = new List<ClientSigningKey>();
+        var keys = new List<IdentityKeyPair>();
         for (int i = 0; i < 6; i++)
         {
             var (client, key) = await federation.EnrollAsync(i);
@@ -52,18 +53,18 @@ public sealed class BadInputTests
 
         // --- Enrollment ---
         string used = server.IssueToken();
-        using var freshKey = ClientSigningKey.Generate(new SeededRandomSource(77));
+        using var freshKey = IdentityKeyPair.Generate(new SeededRandomSource(77));
         var fresh = federation.Connect(freshKey);
         await fresh.EnrollAsync(used);
-        using var otherKey = ClientSigningKey.Generate(new SeededRandomSource(78));
+        using var otherKey = IdentityKeyPair.Generate(new SeededRandomSource(78));
         await Refused(() => federation.Connect(otherKey).EnrollAsync(used), StatusCode.PermissionDenied, "already been used");
         await Refused(() => federation.Connect(keys[0]).EnrollAsync(server.IssueToken()), StatusCode.PermissionDenied, "already enrolled");
         await Refused(() => federation.Connect(otherKey).EnrollAsync("not-a-token"), StatusCode.PermissionDenied, "not known");
-        var forged = new EnrollRequest { Token = server.IssueToken(), PublicKey = ByteString.CopyFrom(otherKey.PublicKey), Proof = ByteString.CopyFrom(new byte[64]) };
+        var forged = new EnrollRequest { Token = server.IssueToken(), PublicKey = ByteString.CopyFrom(otherKey.PublicKey.ToBytes()), Proof = ByteString.CopyFrom(new byte[64]) };
         await Refused(async () => await good.Raw.EnrollAsync(forged), StatusCode.Unauthenticated, "proof");
 
         // --- Request authentication, all before any body is looked at ---
-        using var strangerKey = ClientSigningKey.Generate(new SeededRandomSource(79));
+        using var strangerKey = IdentityKeyPair.Generate(new SeededRandomSource(79));
         await Refused(() => federation.Connect(strangerKey, "c-0000000000000000").FetchTaskAsync(-1), StatusCode.Unauthenticated, "unknown client");
         await Refused(() => federation.Connect(strangerKey, good.ClientId).FetchTaskAsync(-1), StatusCode.Unauthenticated, "signature does not verify");
 

@@ -2,6 +2,7 @@ using Confide.Client;
 using Confide.Parameters;
 using Confide.Protocol.Rounds;
 using Confide.Randomness;
+using Confide.SecureAggregation;
 using Confide.Testing;
 using Confide.Updates;
 
@@ -89,7 +90,7 @@ public sealed class EndToEndTests
     {
         await using var federation = new TestFederation();
         await federation.StartAsync(TestFederation.Rounds(rounds: 2, clients: 3));
-        var keys = new List<(Confide.Protocol.Authentication.ClientSigningKey Key, string Id, int Index)>();
+        var keys = new List<(IdentityKeyPair Key, string Id, int Index)>();
         var clients = new List<(FederationClient, int, string)>();
         for (int i = 0; i < 3; i++)
         {

@@ -3,6 +3,7 @@ using Confide.Parameters;
 using Confide.Privacy;
 using Confide.Protocol.Rounds;
 using Confide.Randomness;
+using Confide.SecureAggregation;
 using Confide.Testing;
 using Confide.Updates;
 
@@ -26,10 +27,10 @@ public sealed class PrivacyOverTheWireTests
         try
         {
             var clients = new List<FederationClient>();
-            var keys = new List<Protocol.Authentication.ClientSigningKey>();
+            var keys = new List<IdentityKeyPair>();
             for (int i = 0; i < 3; i++)
             {
-                var key = Protocol.Authentication.ClientSigningKey.Generate(new SeededRandomSource((ulong)(500 + i)));
+                var key = IdentityKeyPair.Generate(new SeededRandomSource((ulong)(500 + i)));
                 keys.Add(key);
                 var client = new FederationClient(new FederationClientOptions(server.Address, server.CertificateFingerprint), key);
                 await client.EnrollAsync(server.IssueToken());

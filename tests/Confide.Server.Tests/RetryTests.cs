@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Confide.Client;
-using Confide.Protocol.Authentication;
 using Confide.Randomness;
+using Confide.SecureAggregation;
 
 namespace Confide.Server.Tests;
 
@@ -15,7 +15,7 @@ public sealed class RetryTests
 
         // Enroll against a first server, then stop it and reserve its port for the restart.
         var first = await federation.StartAsync(TestFederation.Rounds(rounds: 1, clients: 1), insecure: true);
-        using var key = ClientSigningKey.Generate(new SeededRandomSource(31));
+        using var key = IdentityKeyPair.Generate(new SeededRandomSource(31));
         var enrolling = federation.Connect(key);
         string id = await enrolling.EnrollAsync(first.IssueToken());
         await federation.StopAsync();

@@ -1,9 +1,9 @@
 using Confide.Aggregation;
 using Confide.Client;
 using Confide.Parameters;
-using Confide.Protocol.Authentication;
 using Confide.Protocol.Rounds;
 using Confide.Randomness;
+using Confide.SecureAggregation;
 using Confide.Server;
 
 namespace Confide.Server.Tests;
@@ -62,7 +62,7 @@ internal sealed class TestFederation : IAsyncDisposable
         }
     }
 
-    public FederationClient Connect(ClientSigningKey key, string? clientId = null, Confide.Time.ISystemClock? clock = null)
+    public FederationClient Connect(IdentityKeyPair key, string? clientId = null, Confide.Time.ISystemClock? clock = null)
     {
         var options = Server!.CertificateFingerprint is null
             ? new FederationClientOptions(Server.Address, null, insecure: true)
@@ -74,9 +74,9 @@ internal sealed class TestFederation : IAsyncDisposable
         return client;
     }
 
-    public async Task<(FederationClient Client, ClientSigningKey Key)> EnrollAsync(int seed)
+    public async Task<(FederationClient Client, IdentityKeyPair Key)> EnrollAsync(int seed)
     {
-        var key = ClientSigningKey.Generate(new SeededRandomSource((ulong)(1000 + seed)));
+        var key = IdentityKeyPair.Generate(new SeededRandomSource((ulong)(1000 + seed)));
         _owned.Add(key);
         var client = Connect(key);
         await client.EnrollAsync(Server!.IssueToken(), $"test-{seed}");

@@ -4,6 +4,7 @@ using System.Text;
 using Confide.Client;
 using Confide.Protocol.Authentication;
 using Confide.Randomness;
+using Confide.SecureAggregation;
 using Grpc.Core;
 
 namespace Confide.Server.Tests;
@@ -15,7 +16,7 @@ public sealed class TransportSecurityTests
     {
         await using var federation = new TestFederation();
         var server = await federation.StartAsync(TestFederation.Rounds(1, 1));
-        using var key = ClientSigningKey.Generate(new SeededRandomSource(5));
+        using var key = IdentityKeyPair.Generate(new SeededRandomSource(5));
         string wrong = new string('0', 64);
         using var client = new FederationClient(new FederationClientOptions(server.Address, wrong) { CallTimeout = TimeSpan.FromSeconds(10) }, key);
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.GetStatusAsync());
@@ -57,7 +58,7 @@ public sealed class TransportSecurityTests
         var server = await federation.StartAsync(TestFederation.Rounds(1, 1), insecure: true);
         Assert.Equal("http", server.Address.Scheme);
         Assert.Null(server.CertificateFingerprint);
-        using var key = ClientSigningKey.Generate(new SeededRandomSource(6));
+        using var key = IdentityKeyPair.Generate(new SeededRandomSource(6));
         var client = federation.Connect(key);
         await client.EnrollAsync(server.IssueToken());
         Assert.StartsWith("c-", client.ClientId, StringComparison.Ordinal);
@@ -81,9 +82,9 @@ public sealed class TransportSecurityTests
             Assert.NotEqual(-1, everything.AsSpan().IndexOf(SHA256.HashData(Encoding.UTF8.GetBytes(token))));
 
             using var reopened = StateStore.Open(dir);
-            using var key = ClientSigningKey.Generate(new SeededRandomSource(8));
-            string id = reopened.Enroll(token, key.PublicKey, "x", DateTimeOffset.UtcNow);
-            Assert.Equal(key.PublicKey, reopened.FindClientKey(id));
+            using var key = IdentityKeyPair.Generate(new SeededRandomSource(8));
+            string id = reopened.Enroll(token, key.PublicKey.ToBytes(), "x", DateTimeOffset.UtcNow);
+            Assert.Equal(key.PublicKey.ToBytes(), reopened.FindClientKey(id));
             Assert.Contains("already been used", Assert.Throws<EnrollmentException>(() => reopened.Enroll(token, new byte[32], "y", DateTimeOffset.UtcNow)).Message);
         }
         finally
@@ -99,11 +100,20 @@ public sealed class TransportSecurityTests
         string path = Path.Combine(dir, "client.key");
         try
         {
-            byte[] publicKey;
+            IdentityPublicKey publicKey;
             using (var key = ClientKeyFile.Create(path, CryptoRandomSource.Instance))
             {
                 publicKey = key.PublicKey;
             }
+
+            // The file holds exactly the 32-byte private seed, so a client in another language can read it.
+            byte[] fileSeed = File.ReadAllBytes(path);
+            using (var fromSeed = IdentityKeyPair.ImportPrivateSeed(fileSeed))
+            {
+                Assert.Equal(publicKey, fromSeed.PublicKey);
+            }
+
+            CryptographicOperations.ZeroMemory(fileSeed);
 
             Assert.Equal(32, new FileInfo(path).Length);
             Assert.Throws<IOException>(() => ClientKeyFile.Create(path, CryptoRandomSource.Instance));
@@ -129,31 +139,44 @@ public sealed class TransportSecurityTests
     [Fact]
     public void Request_signatures_bind_every_field()
     {
-        using var key = ClientSigningKey.Generate(new SeededRandomSource(10));
+        using var key = IdentityKeyPair.Generate(new SeededRandomSource(10));
+        byte[] publicKey = key.PublicKey.ToBytes();
         string body = RequestSignature.BodyHash([1, 2, 3]);
-        byte[] message = RequestSignature.CanonicalBytes("/confide.v1.Federation/FetchTask", "c-1", 1000, new string('a', 32), body);
-        byte[] signature = key.Sign(message);
-        Assert.True(RequestSignature.Verify(key.PublicKey, message, signature));
-        string[][] variants =
-        [
-            ["/confide.v1.Federation/FetchModel", "c-1", "1000", new string('a', 32), body],
-            ["/confide.v1.Federation/FetchTask", "c-2", "1000", new string('a', 32), body],
-            ["/confide.v1.Federation/FetchTask", "c-1", "1001", new string('a', 32), body],
-            ["/confide.v1.Federation/FetchTask", "c-1", "1000", new string('b', 32), body],
-            ["/confide.v1.Federation/FetchTask", "c-1", "1000", new string('a', 32), RequestSignature.BodyHash([1, 2, 4])],
-        ];
-        foreach (var v in variants)
-        {
-            Assert.False(RequestSignature.Verify(key.PublicKey, RequestSignature.CanonicalBytes(v[0], v[1], long.Parse(v[2], System.Globalization.CultureInfo.InvariantCulture), v[3], v[4]), signature));
-        }
+        const string method = "/confide.v1.Federation/FetchTask";
+        string nonce = new('a', 32);
+        byte[] signature = RequestSignature.SignRequest(key, method, "c-1", 1000, nonce, body);
+        Assert.True(RequestSignature.VerifyRequest(publicKey, method, "c-1", 1000, nonce, body, signature));
+        Assert.False(RequestSignature.VerifyRequest(publicKey, "/confide.v1.Federation/FetchModel", "c-1", 1000, nonce, body, signature));
+        Assert.False(RequestSignature.VerifyRequest(publicKey, method, "c-2", 1000, nonce, body, signature));
+        Assert.False(RequestSignature.VerifyRequest(publicKey, method, "c-1", 1001, nonce, body, signature));
+        Assert.False(RequestSignature.VerifyRequest(publicKey, method, "c-1", 1000, new string('b', 32), body, signature));
+        Assert.False(RequestSignature.VerifyRequest(publicKey, method, "c-1", 1000, nonce, RequestSignature.BodyHash([1, 2, 4]), signature));
+        Assert.False(RequestSignature.VerifyRequest(new byte[31], method, "c-1", 1000, nonce, body, signature));
+        Assert.False(RequestSignature.VerifyRequest(publicKey, method, "c-1", 1000, nonce, body, signature.AsSpan(0, 63)));
+        Assert.Throws<ArgumentException>(() => RequestSignature.SignRequest(key, "m", "c-1\nx", 1, "n", "b"));
 
-        Assert.False(RequestSignature.Verify(new byte[31], message, signature));
-        Assert.Throws<ArgumentException>(() => RequestSignature.CanonicalBytes("m", "c-1\nx", 1, "n", "b"));
+        // An enrollment proof is not a request signature, and the reverse: the labels separate the two.
+        byte[] proof = RequestSignature.SignEnrollmentProof(key, "token-1");
+        Assert.True(RequestSignature.VerifyEnrollmentProof(publicKey, "token-1", proof));
+        Assert.False(RequestSignature.VerifyEnrollmentProof(publicKey, "token-2", proof));
+        Assert.False(RequestSignature.VerifyRequest(publicKey, method, "c-1", 1000, nonce, body, proof));
+    }
 
-        var seed = new byte[ClientSigningKey.SeedSize];
-        key.ExportSeed(seed);
-        using var again = ClientSigningKey.Import(seed);
-        Assert.Equal(key.PublicKey, again.PublicKey);
-        Assert.DoesNotContain(Convert.ToHexStringLower(seed), again.ToString());
+    [Fact]
+    public void Request_signatures_are_plain_Ed25519_over_the_bytes_the_proto_documents()
+    {
+        // What a client in another language does: Ed25519 over the canonical text, with no extra framing.
+        using var key = IdentityKeyPair.Generate(new SeededRandomSource(11));
+        var nsecKey = NSec.Cryptography.PublicKey.Import(NSec.Cryptography.SignatureAlgorithm.Ed25519, key.PublicKey.ToBytes(), NSec.Cryptography.KeyBlobFormat.RawPublicKey);
+        string body = RequestSignature.BodyHash([9]);
+        byte[] signature = RequestSignature.SignRequest(key, "/confide.v1.Federation/FetchTask", "c-7", 42, new string('c', 32), body);
+        byte[] canonical = RequestSignature.CanonicalBytes("/confide.v1.Federation/FetchTask", "c-7", 42, new string('c', 32), body);
+        Assert.Equal(Encoding.UTF8.GetBytes($"confide.v1/request\n/confide.v1.Federation/FetchTask\nc-7\n42\n{new string('c', 32)}\n{body}"), canonical);
+        Assert.True(NSec.Cryptography.SignatureAlgorithm.Ed25519.Verify(nsecKey, canonical, signature));
+
+        byte[] proof = RequestSignature.SignEnrollmentProof(key, "tok");
+        byte[] proofBytes = RequestSignature.EnrollmentProofBytes("tok", key.PublicKey.ToBytes());
+        Assert.Equal(Encoding.UTF8.GetBytes($"confide.v1/enroll\ntok\n{Convert.ToHexStringLower(key.PublicKey.ToBytes())}"), proofBytes);
+        Assert.True(NSec.Cryptography.SignatureAlgorithm.Ed25519.Verify(nsecKey, proofBytes, proof));
     }
 }

@@ -6,9 +6,9 @@ using System.Net.Sockets;
 using Confide.Aggregation;
 using Confide.Client;
 using Confide.Parameters;
-using Confide.Protocol.Authentication;
 using Confide.Protocol.Rounds;
 using Confide.Randomness;
+using Confide.SecureAggregation;
 using Confide.Server;
 
 namespace Confide.Cli.Commands;
@@ -70,14 +70,14 @@ internal static class FederationBenchCommand
             RetryAfter = TimeSpan.FromMilliseconds(50),
         };
         await using var server = await ConfideServer.StartAsync(serverOptions, cancellationToken: cancellationToken);
-        var keys = new List<ClientSigningKey>();
+        var keys = new List<IdentityKeyPair>();
         var participants = new List<FederatedParticipant>();
         var federationClients = new List<FederationClient>();
         try
         {
             for (int i = 0; i < n; i++)
             {
-                var key = ClientSigningKey.Generate(CryptoRandomSource.Instance);
+                var key = IdentityKeyPair.Generate(CryptoRandomSource.Instance);
                 keys.Add(key);
                 var clientOptions = insecure
                     ? new FederationClientOptions(server.Address, null, insecure: true)

@@ -36,7 +36,7 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
         }
 
         byte[] key = request.PublicKey.ToByteArray();
-        if (!RequestSignature.Verify(key, RequestSignature.EnrollmentProofBytes(request.Token, key), request.Proof.Span))
+        if (!RequestSignature.VerifyEnrollmentProof(key, request.Token, request.Proof.Span))
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, "the enrollment proof does not verify under the given public key"));
         }

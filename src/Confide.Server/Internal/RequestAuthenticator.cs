@@ -49,8 +49,7 @@ internal sealed class RequestAuthenticator(StateStore store, ISystemClock clock,
             throw Refuse("the nonce, body hash or signature is not lowercase hex of the right length (32, 64 and 128 characters)");
         }
 
-        byte[] message = RequestSignature.CanonicalBytes(context.Method, clientId, timestamp, nonce, bodyHashHex);
-        if (!RequestSignature.Verify(key, message, Convert.FromHexString(signatureHex)))
+        if (!RequestSignature.VerifyRequest(key, context.Method, clientId, timestamp, nonce, bodyHashHex, Convert.FromHexString(signatureHex)))
         {
             throw Refuse("the request signature does not verify under the client's enrolled key");
         }

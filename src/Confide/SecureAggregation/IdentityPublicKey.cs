@@ -8,7 +8,9 @@ namespace Confide.SecureAggregation;
 /// <remarks>
 /// Signatures are domain-separated: the signed bytes are "Confide/SecAgg/signature/v1" ‖ purpose ‖ message (each
 /// length-prefixed), so a signature made for one purpose (say, advertised keys) never verifies for another
-/// (say, the survivor list of the consistency check).
+/// (say, the survivor list of the consistency check). <see cref="VerifyLabelled"/> checks the wire protocol's text
+/// framing instead, label ‖ '\n' ‖ message; the two framings cannot collide because the purpose framing starts with a
+/// control byte (27, the length of its label) and a text label starts with a printable character.
 /// </remarks>
 public sealed class IdentityPublicKey : IEquatable<IdentityPublicKey>
 {
@@ -40,6 +42,19 @@ public sealed class IdentityPublicKey : IEquatable<IdentityPublicKey>
         return new IdentityPublicKey(key);
     }
 
+    /// <summary>Imports a raw 32-byte Ed25519 public key; false (never an exception) if the bytes are not one.</summary>
+    public static bool TryFromBytes(ReadOnlySpan<byte> bytes, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IdentityPublicKey? key)
+    {
+        key = null;
+        if (bytes.Length != Size || !PublicKey.TryImport(SignatureAlgorithm.Ed25519, bytes, KeyBlobFormat.RawPublicKey, out var imported) || imported is null)
+        {
+            return false;
+        }
+
+        key = new IdentityPublicKey(imported);
+        return true;
+    }
+
     /// <summary>The raw 32 bytes.</summary>
     public byte[] ToBytes() => (byte[])_bytes.Clone();
 
@@ -53,6 +68,20 @@ public sealed class IdentityPublicKey : IEquatable<IdentityPublicKey>
 
         byte[] signed = SignedBytes(purpose, message);
         return SignatureAlgorithm.Ed25519.Verify(Key, signed, signature);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="signature"/> is this key's signature of UTF-8(<paramref name="label"/>) ‖ '\n' ‖
+    /// <paramref name="message"/>, as made by <see cref="IdentityKeyPair.SignLabelled"/>.
+    /// </summary>
+    public bool VerifyLabelled(string label, ReadOnlySpan<byte> message, ReadOnlySpan<byte> signature)
+    {
+        if (signature.Length != SignatureSize)
+        {
+            return false;
+        }
+
+        return SignatureAlgorithm.Ed25519.Verify(Key, LabelledBytes(label, message), signature);
     }
 
     /// <summary>Throws unless <see cref="Verify"/> holds.</summary>
@@ -94,6 +123,31 @@ public sealed class IdentityPublicKey : IEquatable<IdentityPublicKey>
         signed[1 + label.Length] = (byte)purposeBytes.Length;
         purposeBytes.CopyTo(signed, 2 + label.Length);
         message.CopyTo(signed.AsSpan(2 + label.Length + purposeBytes.Length));
+        return signed;
+    }
+
+    internal static byte[] LabelledBytes(string label, ReadOnlySpan<byte> message)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(label);
+        if (label.Length > 255)
+        {
+            throw new ArgumentException($"A signature label is at most 255 characters; it has {label.Length}.", nameof(label));
+        }
+
+        // Printable ASCII without space or newline: the label ends at the first '\n', so labels are prefix-free, and
+        // its first byte can never be the control byte that starts the purpose framing.
+        foreach (char c in label)
+        {
+            if (c is < '!' or > '~')
+            {
+                throw new ArgumentException($"A signature label must be printable ASCII without spaces or newlines; \"{label}\" is not.", nameof(label));
+            }
+        }
+
+        var signed = new byte[label.Length + 1 + message.Length];
+        System.Text.Encoding.ASCII.GetBytes(label, signed);
+        signed[label.Length] = (byte)'\n';
+        message.CopyTo(signed.AsSpan(label.Length + 1));
         return signed;
     }
 }

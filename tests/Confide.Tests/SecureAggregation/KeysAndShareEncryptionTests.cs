@@ -46,6 +46,66 @@ public sealed class KeysAndShareEncryptionTests
     }
 
     [Fact]
+    public void ThePrivateSeedRoundTripsOnlyWhenExportWasAllowed()
+    {
+        // RFC 8032, section 7.1, TEST 1: the exported seed is the RFC seed, and importing it gives the RFC public key.
+        var rfcSeed = Convert.FromHexString("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        using var original = IdentityKeyPair.Generate(new FixedBytes(rfcSeed), allowSeedExport: true);
+        Assert.True(original.CanExportPrivateSeed);
+        var seed = new byte[IdentityKeyPair.PrivateSeedSize];
+        original.ExportPrivateSeed(seed);
+        Assert.Equal(rfcSeed, seed);
+
+        using var restored = IdentityKeyPair.ImportPrivateSeed(seed);
+        CryptographicOperations.ZeroMemory(seed);
+        Assert.Equal(original.PublicKey, restored.PublicKey);
+        Assert.Equal("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", Convert.ToHexString(restored.PublicKey.ToBytes()).ToLowerInvariant());
+        byte[] message = Encoding.UTF8.GetBytes("survivors");
+        Assert.True(original.PublicKey.Verify("consistency-check", message, restored.Sign("consistency-check", message)));
+
+        // Keys are not exportable unless asked for, and the imported key was not.
+        Assert.False(restored.CanExportPrivateSeed);
+        var ex = Assert.Throws<InvalidOperationException>(() => restored.ExportPrivateSeed(new byte[32]));
+        Assert.Contains("allowSeedExport", ex.Message, StringComparison.Ordinal);
+        using var plain = IdentityKeyPair.Generate(new SeededRandomSource(3));
+        Assert.Throws<InvalidOperationException>(() => plain.ExportPrivateSeed(new byte[32]));
+        Assert.Throws<ArgumentException>(() => original.ExportPrivateSeed(new byte[31]));
+
+        string hexSeed = Convert.ToHexString(rfcSeed);
+        Assert.DoesNotContain(hexSeed[..8], original.ToString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(31)]
+    [InlineData(33)]
+    [InlineData(64)]
+    public void AWrongLengthSeedIsRefusedWithAClearMessage(int length)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => IdentityKeyPair.ImportPrivateSeed(new byte[length]));
+        Assert.Equal("seed", ex.ParamName);
+        Assert.Contains($"32 bytes; {length} bytes were given", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LabelledSignaturesAreSeparatedFromPurposeSignaturesAndFromOtherLabels()
+    {
+        using var key = IdentityKeyPair.Generate(new SeededRandomSource(4));
+        byte[] message = Encoding.UTF8.GetBytes("payload");
+        byte[] labelled = key.SignLabelled("confide.v1/request", message);
+        Assert.True(key.PublicKey.VerifyLabelled("confide.v1/request", message, labelled));
+        Assert.False(key.PublicKey.VerifyLabelled("confide.v1/enroll", message, labelled));
+        Assert.False(key.PublicKey.Verify("confide.v1/request", message, labelled));
+        Assert.False(key.PublicKey.VerifyLabelled("confide.v1/request", message, key.Sign("confide.v1/request", message)));
+
+        // The label is a line of printable ASCII, so "a" + "\nb…" cannot pass for another label's message.
+        Assert.Throws<ArgumentException>(() => key.SignLabelled("a\nb", message));
+        Assert.Throws<ArgumentException>(() => key.SignLabelled("has space", message));
+        Assert.Throws<ArgumentException>(() => key.SignLabelled("", message));
+        Assert.Throws<ArgumentException>(() => key.SignLabelled(new string('x', 256), message));
+    }
+
+    [Fact]
     public void X25519MatchesRfc7748AndThePairwiseSeedIsTheDocumentedHkdf()
     {
         // RFC 7748, section 6.1.
