@@ -34,7 +34,8 @@ internal static class CoordinateOrderStatistics
             throw new ArgumentException($"{method}: trimming {trim} per side of {n} updates leaves none; needs n > 2·trim = {2 * trim}.", nameof(updates));
         }
 
-        var result = new float[dimension];
+        // Every coordinate is written below (or the call throws), so the array need not be zeroed.
+        var result = GC.AllocateUninitializedArray<float>(dimension);
         if (dimension == 0)
         {
             return result;
