@@ -39,7 +39,8 @@ public sealed class FedAvg : IAggregator
             coefficients[i] = (float)(weights[i] / total);
         }
 
-        var aggregate = new float[dimension];
+        // Every element is written by the weighted sum, so the array need not be zeroed first.
+        var aggregate = GC.AllocateUninitializedArray<float>(dimension);
         VectorKernels.WeightedSum(updates, coefficients, aggregate);
 
         // NaN and ∞ propagate through a weighted sum, so checking the output finds any non-finite input for O(d).

@@ -58,12 +58,13 @@ public sealed class GeometricMedian : IAggregator
             coefficients[i] = (float)alpha[i];
         }
 
-        var estimate = new float[dimension];
+        // Both buffers are fully overwritten by each weighted sum, so they need not be zeroed.
+        var estimate = GC.AllocateUninitializedArray<float>(dimension);
         VectorKernels.WeightedSum(updates, coefficients, estimate);
         var distances = Distances(updates, estimate);
         double objective = Objective(alpha, distances);
 
-        var next = new float[dimension];
+        var next = GC.AllocateUninitializedArray<float>(dimension);
         var beta = new double[n];
         for (int iteration = 0; iteration < Options.MaxIterations; iteration++)
         {

@@ -96,7 +96,7 @@ public sealed class NormBound : IAggregator
             coefficients[i] = (float)(weights[i] / total * scale[i]);
         }
 
-        var aggregate = new float[updates[0].Length];
+        var aggregate = GC.AllocateUninitializedArray<float>(updates[0].Length);
         VectorKernels.WeightedSum(updates, coefficients, aggregate);
         int bad = VectorKernels.IndexOfNonFinite(aggregate);
         if (bad >= 0)

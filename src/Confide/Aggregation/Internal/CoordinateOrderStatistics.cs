@@ -34,7 +34,8 @@ internal static class CoordinateOrderStatistics
             throw new ArgumentException($"{method}: trimming {trim} per side of {n} updates leaves none; needs n > 2·trim = {2 * trim}.", nameof(updates));
         }
 
-        var result = new float[dimension];
+        // Every coordinate is written below (or the call throws), so the array need not be zeroed.
+        var result = GC.AllocateUninitializedArray<float>(dimension);
         if (dimension == 0)
         {
             return result;
@@ -49,36 +50,10 @@ internal static class CoordinateOrderStatistics
 
         VectorKernels.ForChunks(supers, (long)n * dimension, (first, end) =>
         {
-            float[] scratch = ArrayPool<float>.Shared.Rent(n * super);
-            float[] row = ArrayPool<float>.Shared.Rent(block);
-            try
+            int nan = Chunk(updates, result, network.Pairs, block, super, trim, kept, first, end);
+            if (nan >= 0)
             {
-                for (int b = first; b < end; b++)
-                {
-                    int start = b * super;
-                    int length = Math.Min(super, dimension - start);
-                    int padded = (int)RoundUp(length, block);
-                    int nan = Gather(updates, start, length, padded, super, scratch);
-                    if (nan >= 0)
-                    {
-                        InterlockedMin(ref firstNaN, nan);
-                        return;
-                    }
-
-                    for (int sub = 0; sub < padded; sub += block)
-                    {
-                        RunNetwork(network.Pairs, scratch, super, sub, block);
-                        MeanOfRows(scratch, super, sub, block, trim, kept, row);
-                        int count = Math.Min(block, length - sub);
-                        row.AsSpan(0, count).CopyTo(result.AsSpan(start + sub, count));
-                    }
-                }
-            }
-            finally
-            {
-                // Cleared: the scratch held client updates, and the pool is shared with the rest of the process.
-                ArrayPool<float>.Shared.Return(scratch, clearArray: true);
-                ArrayPool<float>.Shared.Return(row, clearArray: true);
+                InterlockedMin(ref firstNaN, nan);
             }
         });
 
@@ -90,6 +65,47 @@ internal static class CoordinateOrderStatistics
         return result;
     }
 
+    /// <summary>Super-blocks [first, end): gather, sort and average. Returns an update holding NaN, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int Chunk(
+        IReadOnlyList<ReadOnlyMemory<float>> updates, float[] result, int[] pairs, int block, int super, int trim, int kept, int first, int end)
+    {
+        int n = updates.Count;
+        int dimension = result.Length;
+        float[] scratch = ArrayPool<float>.Shared.Rent(n * super);
+        float[] row = ArrayPool<float>.Shared.Rent(block);
+        try
+        {
+            for (int b = first; b < end; b++)
+            {
+                int start = b * super;
+                int length = Math.Min(super, dimension - start);
+                int padded = (int)RoundUp(length, block);
+                int nan = Gather(updates, start, length, padded, super, scratch);
+                if (nan >= 0)
+                {
+                    return nan;
+                }
+
+                for (int sub = 0; sub < padded; sub += block)
+                {
+                    RunNetwork(pairs, scratch, super, sub, block);
+                    MeanOfRows(scratch, super, sub, block, trim, kept, row);
+                    int count = Math.Min(block, length - sub);
+                    row.AsSpan(0, count).CopyTo(result.AsSpan(start + sub, count));
+                }
+            }
+
+            return -1;
+        }
+        finally
+        {
+            // Cleared: the scratch held client updates, and the pool is shared with the rest of the process.
+            ArrayPool<float>.Shared.Return(scratch, clearArray: true);
+            ArrayPool<float>.Shared.Return(row, clearArray: true);
+        }
+    }
+
     /// <summary>Coordinates per block: the largest multiple of 16 whose n × B scratch fits the budget, at least 16.</summary>
     internal static int BlockSize(int n) => Math.Clamp(ScratchBytes / (sizeof(float) * n) / 16 * 16, 16, 4096);
 
@@ -98,6 +114,7 @@ internal static class CoordinateOrderStatistics
     /// padded to <paramref name="padded"/> with zeros, applying the network's first layer on the way: rows 2i and 2i + 1
     /// receive the lane-wise minimum and maximum of updates 2i and 2i + 1. Returns an update holding NaN, or -1.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Gather(IReadOnlyList<ReadOnlyMemory<float>> updates, int start, int length, int padded, int stride, float[] scratch)
     {
         int n = updates.Count;
@@ -134,6 +151,7 @@ internal static class CoordinateOrderStatistics
     /// <paramref name="a"/> holds a NaN, 1 if only <paramref name="b"/> does, else -1. With a and b the same span and
     /// low and high the same span this is a copy.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int LoadPairFindingNaN(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> low, Span<float> high)
     {
         ref float pa = ref MemoryMarshal.GetReference(a);
@@ -195,6 +213,7 @@ internal static class CoordinateOrderStatistics
     /// Applies each comparator to columns [offset, offset + block) of two rows: row lo gets the lane-wise minimum,
     /// row hi the maximum.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunNetwork(int[] pairs, float[] scratch, int stride, int offset, int block)
     {
         ref float s = ref Unsafe.Add(ref MemoryArray(scratch), offset);
@@ -246,6 +265,7 @@ internal static class CoordinateOrderStatistics
     }
 
     /// <summary>row[j] = mean over scratch rows [trim, trim + kept) of column offset + j, summed in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MeanOfRows(float[] scratch, int stride, int offset, int block, int trim, int kept, float[] row)
     {
         if (kept == 1)

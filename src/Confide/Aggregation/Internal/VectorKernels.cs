@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -21,6 +21,7 @@ internal static class VectorKernels
     private const long ParallelThreshold = 1 << 18;
 
     /// <summary>The index of the first NaN or infinity in <paramref name="values"/>, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int IndexOfNonFinite(ReadOnlySpan<float> values)
     {
         int i = 0;
@@ -50,6 +51,7 @@ internal static class VectorKernels
     }
 
     /// <summary>‖x‖², accumulated in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double SquaredNorm(ReadOnlySpan<float> x)
     {
         int i = 0;
@@ -79,6 +81,7 @@ internal static class VectorKernels
     }
 
     /// <summary>‖x − y‖², accumulated in double. The spans must have equal lengths.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double SquaredDistance(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
     {
         if (x.Length != y.Length)
@@ -131,16 +134,54 @@ internal static class VectorKernels
         void Block(int b)
         {
             int start = b * WeightedSumBlock;
-            int length = Math.Min(WeightedSumBlock, d - start);
-            var dest = destination.AsSpan(start, length);
-            TensorPrimitives.Multiply(updates[0].Span.Slice(start, length), c[0], dest);
-            for (int i = 1; i < n; i++)
-            {
-                TensorPrimitives.MultiplyAdd(updates[i].Span.Slice(start, length), c[i], dest, dest);
-            }
+            AddBlock(updates, c, destination.AsSpan(start, Math.Min(WeightedSumBlock, d - start)), start);
         }
 
         For(blocks, (long)n * d, Block);
+    }
+
+    /// <summary>destination = Σ c[i] · updates[i][start .. start + destination.Length).</summary>
+    /// <remarks>
+    /// Fully optimised from the first call (a one-shot <c>confide</c> process never reaches tier-1 code) and written
+    /// out rather than through TensorPrimitives, whose generic code would otherwise start unoptimised.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddBlock(IReadOnlyList<ReadOnlyMemory<float>> updates, float[] c, Span<float> destination, int start)
+    {
+        int length = destination.Length;
+        ref float d = ref MemoryMarshal.GetReference(destination);
+        for (int i = 0; i < updates.Count; i++)
+        {
+            var source = updates[i].Span.Slice(start, length);
+            ref float u = ref MemoryMarshal.GetReference(source);
+            float ci = c[i];
+            bool first = i == 0;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var cv = Vector512.Create(ci);
+                for (; j <= length - Vector512<float>.Count; j += Vector512<float>.Count)
+                {
+                    var x = Vector512.LoadUnsafe(ref u, (nuint)j) * cv;
+                    (first ? x : x + Vector512.LoadUnsafe(ref d, (nuint)j)).StoreUnsafe(ref d, (nuint)j);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var cv = Vector256.Create(ci);
+                for (; j <= length - Vector256<float>.Count; j += Vector256<float>.Count)
+                {
+                    var x = Vector256.LoadUnsafe(ref u, (nuint)j) * cv;
+                    (first ? x : x + Vector256.LoadUnsafe(ref d, (nuint)j)).StoreUnsafe(ref d, (nuint)j);
+                }
+            }
+
+            for (; j < length; j++)
+            {
+                float x = source[j] * ci;
+                destination[j] = first ? x : destination[j] + x;
+            }
+        }
     }
 
     /// <summary>Runs <paramref name="body"/> for 0..count-1, in parallel when <paramref name="work"/> is large.</summary>
