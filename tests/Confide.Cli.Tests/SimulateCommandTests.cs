@@ -7,14 +7,44 @@ public sealed class SimulateCommandTests
     [Fact]
     public void JsonSummaryHasFinalAccuracyAboveChanceAndRepeatsForASeed()
     {
-        var first = CliRunner.Run("simulate", "--rounds", "3", "--clients", "5", "--seed", "9", "--json");
+        var first = CliRunner.Run("simulate", "--rounds", "3", "--clients", "5", "--seed", "9", "--no-dp", "--no-secure-agg", "--json");
         Assert.True(first.ExitCode == 0, first.StdErr);
         using var doc = JsonDocument.Parse(first.StdOut);
         double accuracy = doc.RootElement.GetProperty("final_accuracy").GetDouble();
         Assert.True(accuracy > 0.5, $"final accuracy {accuracy}");
-        var second = CliRunner.Run("simulate", "--rounds", "3", "--clients", "5", "--seed", "9", "--json");
+        var second = CliRunner.Run("simulate", "--rounds", "3", "--clients", "5", "--seed", "9", "--no-dp", "--no-secure-agg", "--json");
         using var doc2 = JsonDocument.Parse(second.StdOut);
         Assert.Equal(accuracy, doc2.RootElement.GetProperty("final_accuracy").GetDouble());
+    }
+
+    [Fact]
+    public void DefaultRunHasSecureAggregationAndDpOnAndLearns()
+    {
+        // The README's main job, shortened to 4 rounds: 100 clients, SecAgg+ and DP-FedAvg at ε = 8 over the run.
+        var run = CliRunner.Run("simulate", "--rounds", "4", "--json");
+        Assert.True(run.ExitCode == 0, run.StdErr);
+        using var doc = JsonDocument.Parse(run.StdOut);
+        Assert.Equal("dp-fedavg", doc.RootElement.GetProperty("aggregator").GetString());
+        Assert.True(doc.RootElement.GetProperty("secure_aggregation").GetBoolean());
+        Assert.InRange(doc.RootElement.GetProperty("epsilon").GetDouble(), 7.5, 8.0 + 1e-6);
+        double accuracy = doc.RootElement.GetProperty("final_accuracy").GetDouble();
+        Assert.True(accuracy > 0.25, $"final accuracy {accuracy} is not clearly above chance (0.1)");
+    }
+
+    [Theory]
+    [InlineData("--no-dp", "--dp-epsilon", "2")]
+    [InlineData("--no-secure-agg", "--secure-agg", "")]
+    public void ContradictoryPrivacySwitchesAreRefused(string first, string second, string value)
+    {
+        var args = new List<string> { "simulate", first, second };
+        if (value.Length > 0)
+        {
+            args.Add(value);
+        }
+
+        var run = CliRunner.Run([.. args]);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("cannot be combined", run.StdErr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -53,7 +83,7 @@ public sealed class SimulateCommandTests
     }
 
     [Theory]
-    [InlineData(new[] { "--aggregator", "krum", "--byzantine", "4" }, "Krum needs n > 2f + 2")]
+    [InlineData(new[] { "--clients", "10", "--aggregator", "krum", "--byzantine", "4" }, "Krum needs n > 2f + 2")]
     [InlineData(new[] { "--partition", "dirichlet:-2" }, "Dirichlet")]
     [InlineData(new[] { "--attack", "nonsense", "--malicious", "1" }, "Unknown attack")]
     [InlineData(new[] { "--fraction", "1.5" }, "--fraction")]

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Confide.SecureAggregation;
 using Confide.Training;
 using Confide.Training.Attacks;
 using Confide.Training.Partitioning;
@@ -14,15 +15,18 @@ namespace Confide.Cli.Commands;
 /// </summary>
 internal static class SimulateCommand
 {
+    /// <summary>The target ε of a default run (δ = 1e-5), spent over all rounds.</summary>
+    private const double DefaultEpsilon = 8.0;
+
     public static Command Create()
     {
         var dataset = new Option<string>("--dataset") { Description = "digits (embedded, default) or fashion-mnist", DefaultValueFactory = _ => "digits" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory with the Fashion-MNIST IDX files (default: the Debian package's)" };
         var model = new Option<string>("--model") { Description = ModelCatalog.Syntax, DefaultValueFactory = _ => "mlp" };
-        var clients = new Option<int>("--clients") { Description = "Number of clients N", DefaultValueFactory = _ => 10 };
+        var clients = new Option<int>("--clients") { Description = "Number of clients N", DefaultValueFactory = _ => 100 };
         var rounds = new Option<int>("--rounds") { Description = "Number of rounds R", DefaultValueFactory = _ => 20 };
         var fraction = new Option<double>("--fraction") { Description = "Fraction of clients sampled per round, in (0, 1]", DefaultValueFactory = _ => 1.0 };
-        var epochs = new Option<int>("--local-epochs") { Description = "Local epochs E per round", DefaultValueFactory = _ => 2 };
+        var epochs = new Option<int>("--local-epochs") { Description = "Local epochs E per round", DefaultValueFactory = _ => 5 };
         var batch = new Option<int>("--batch") { Description = "Local batch size B", DefaultValueFactory = _ => 16 };
         var lr = new Option<double>("--lr") { Description = "Local learning rate", DefaultValueFactory = _ => 0.05 };
         var momentum = new Option<double>("--momentum") { Description = "Local SGD momentum", DefaultValueFactory = _ => 0.9 };
@@ -36,11 +40,13 @@ internal static class SimulateCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of every random draw (runs are reproducible)", DefaultValueFactory = _ => 1UL };
         var rootSize = new Option<int>("--root-size") { Description = "Server root set size (FLTrust)", DefaultValueFactory = _ => 100 };
         var dpNoise = new Option<double?>("--dp-noise") { Description = "DP-FedAvg noise multiplier z (noise z·C on the sum); turns DP on" };
-        var dpEpsilon = new Option<double?>("--dp-epsilon") { Description = "DP-FedAvg target ε for the whole run (z is calibrated); turns DP on" };
+        var dpEpsilon = new Option<double?>("--dp-epsilon") { Description = $"DP-FedAvg target ε for the whole run (z is calibrated) [default with fedavg: {DefaultEpsilon}, unless --dp-noise or --no-dp]" };
+        var noDp = new Option<bool>("--no-dp") { Description = "Turn DP-FedAvg off (it is on by default with fedavg)" };
         var dpDelta = new Option<double>("--dp-delta") { Description = "δ for DP accounting", DefaultValueFactory = _ => 1e-5 };
         var clip = new Option<double>("--clip") { Description = "L2 clip norm C of each update under DP", DefaultValueFactory = _ => 1.0 };
-        var secureAgg = new Option<bool>("--secure-agg") { Description = "Sum updates through the secure-aggregation protocol (in process, real crypto)" };
-        var neighbours = new Option<int?>("--neighbours") { Description = "SecAgg+ neighbourhood size k (default: the full graph)" };
+        var secureAgg = new Option<bool>("--secure-agg") { Description = "Sum updates through the secure-aggregation protocol (in process, real crypto); on by default with fedavg" };
+        var noSecureAgg = new Option<bool>("--no-secure-agg") { Description = "Turn secure aggregation off (it is on by default with fedavg)" };
+        var neighbours = new Option<int?>("--neighbours") { Description = "SecAgg+ neighbourhood size k (default: ⌈2·log2 N⌉ rounded up to even, Bell et al.; N − 1 is the full graph)" };
         var secAggClip = new Option<double>("--secagg-clip") { Description = "Per-coordinate clip range c before quantizing (SecAgg without DP)", DefaultValueFactory = _ => 1.0 };
         var sweepAttacks = new Option<string?>("--sweep-attacks") { Description = "Robustness sweep: comma-separated attacks (use none for a clean row); one run per attack × aggregator" };
         var sweepAggregators = new Option<string?>("--sweep-aggregators") { Description = "Robustness sweep: comma-separated aggregators (default: --aggregator)" };
@@ -48,13 +54,34 @@ internal static class SimulateCommand
         var json = new Option<bool>("--json") { Description = "Print summary.json to stdout instead of the table" };
 
         var command = new Command("simulate", "Train a model across simulated clients, with robust aggregation and attacks, and report accuracy per round.");
-        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, dpNoise, dpEpsilon, dpDelta, clip, secureAgg, neighbours, secAggClip, sweepAttacks, sweepAggregators, output, json })
+        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, dpNoise, dpEpsilon, noDp, dpDelta, clip, secureAgg, noSecureAgg, neighbours, secAggClip, sweepAttacks, sweepAggregators, output, json })
         {
             command.Options.Add(option);
         }
 
         command.SetAction(parse =>
         {
+            // Defaults: DP and secure aggregation are on, as a deployment would run; robust aggregators need each
+            // update, so secure aggregation stays off for them unless asked for (which the simulation then refuses).
+            string aggregatorName = parse.GetValue(aggregator)!;
+            bool dpOff = parse.GetValue(noDp);
+            if (dpOff && (parse.GetValue(dpNoise) is not null || parse.GetValue(dpEpsilon) is not null))
+            {
+                throw new CliException("--no-dp cannot be combined with --dp-noise or --dp-epsilon.", 2);
+            }
+
+            if (parse.GetValue(noSecureAgg) && parse.GetValue(secureAgg))
+            {
+                throw new CliException("--no-secure-agg cannot be combined with --secure-agg.", 2);
+            }
+
+            bool sweeping = parse.GetValue(sweepAttacks) is not null || parse.GetValue(sweepAggregators) is not null;
+            bool secure = parse.GetValue(secureAgg) || (!parse.GetValue(noSecureAgg) && !sweeping && aggregatorName == "fedavg");
+            bool dpByDefault = !dpOff && !sweeping && aggregatorName == "fedavg" && parse.GetValue(dpNoise) is null;
+            double? epsilon = parse.GetValue(dpEpsilon) ?? (dpByDefault ? DefaultEpsilon : null);
+            int clientCount = parse.GetValue(clients);
+            int? degree = parse.GetValue(neighbours) ?? (secure && clientCount >= 2 ? NeighbourGraph.RecommendedDegree(clientCount) : null);
+
             SimulationOptions options;
             try
             {
@@ -63,7 +90,7 @@ internal static class SimulateCommand
                     Dataset = parse.GetValue(dataset)!,
                     DataDirectory = parse.GetValue(dataDir),
                     Model = parse.GetValue(model)!,
-                    Clients = parse.GetValue(clients),
+                    Clients = clientCount,
                     Rounds = parse.GetValue(rounds),
                     Fraction = parse.GetValue(fraction),
                     Training = new TrainingOptions
@@ -76,18 +103,18 @@ internal static class SimulateCommand
                         ProximalMu = parse.GetValue(proxMu),
                     },
                     Partition = parse.GetValue(partition)!,
-                    Aggregator = parse.GetValue(aggregator)!,
+                    Aggregator = aggregatorName,
                     Byzantine = parse.GetValue(byzantine),
                     Attack = parse.GetValue(attack),
                     Malicious = parse.GetValue(malicious),
                     Seed = parse.GetValue(seed),
                     RootSize = parse.GetValue(rootSize),
                     DpNoiseMultiplier = parse.GetValue(dpNoise),
-                    DpEpsilon = parse.GetValue(dpEpsilon),
+                    DpEpsilon = epsilon,
                     DpDelta = parse.GetValue(dpDelta),
                     ClipNorm = parse.GetValue(clip),
-                    SecureAggregation = parse.GetValue(secureAgg),
-                    Neighbours = parse.GetValue(neighbours),
+                    SecureAggregation = secure,
+                    Neighbours = degree,
                     SecAggClipRange = parse.GetValue(secAggClip),
                 };
             }

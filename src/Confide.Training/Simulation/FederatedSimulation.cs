@@ -377,6 +377,12 @@ public sealed class FederatedSimulation
             }
 
             int k = Math.Min(Options.Neighbours ?? n - 1, n - 1);
+            if (k < n - 1 && k % 2 == 1 && n % 2 == 1)
+            {
+                // A k-regular Harary graph needs n·k even; Poisson sampling makes n vary, so step down to the even degree.
+                k--;
+            }
+
             var secAgg = new SecAggOptions(n, (k / 2) + 1, StochasticQuantizer.EncodedLength(length), k, 32);
             var run = SecAggSimulation.Run(inputs, secAgg, SecAggDropouts.None, random.Fork(0));
             if (!run.Completed)

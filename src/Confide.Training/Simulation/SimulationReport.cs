@@ -70,6 +70,12 @@ public static class SimulationReport
             w.WriteNumber("momentum", o.Training.Momentum);
             w.WriteString("partition", o.Partition);
             w.WriteString("aggregator", result.AggregatorName);
+            w.WriteBoolean("secure_aggregation", o.SecureAggregation);
+            if (o.SecureAggregation && o.Neighbours is int k)
+            {
+                w.WriteNumber("neighbours", k);
+            }
+
             w.WriteNumber("byzantine", o.Byzantine ?? o.Malicious);
             if (result.AttackName is null)
             {
