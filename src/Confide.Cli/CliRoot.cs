@@ -18,7 +18,6 @@ internal static class CliRoot
         root.Subcommands.Add(ServerCommand.Create());
         root.Subcommands.Add(ClientCommand.Create());
         root.Subcommands.Add(AdminCommand.Create());
-        root.Subcommands.Add(FederationBenchCommand.Create());
     }
 
     /// <summary>

@@ -17,7 +17,8 @@ public sealed class BenchCommandTests
         Assert.Equal(1, root.GetProperty("byzantine").GetInt32());
         var methods = root.GetProperty("methods");
         var names = methods.EnumerateObject().Select(p => p.Name).ToArray();
-        Assert.Equal(["fedavg", "median", "trimmed-mean", "geometric-median", "norm-bound"], names);
+        Assert.Equal(["fedavg", "median", "trimmed-mean", "krum", "multi-krum", "bulyan", "fltrust", "geometric-median", "norm-bound"], names);
+        Assert.Empty(root.GetProperty("skipped").EnumerateObject());
         Assert.All(methods.EnumerateObject(), p => Assert.True(p.Value.GetDouble() >= 0, $"{p.Name}: {p.Value}"));
     }
 
@@ -69,10 +70,22 @@ public sealed class BenchCommandTests
     public void TooManyByzantineClientsForAMethodIsAnError()
     {
         // Trimming f = 3 per side of 5 clients is β = 0.6, beyond 0.5.
-        var (code, _, stderr) = CliRunner.Run("bench", "aggregators", "--clients", "5", "--dim", "10", "--byzantine", "3");
+        var (code, _, stderr) = CliRunner.Run("bench", "aggregators", "--clients", "5", "--dim", "10", "--byzantine", "3", "--methods", "fedavg,trimmed-mean");
         Assert.Equal(2, code);
         Assert.Contains("trimmed-mean cannot run with --clients 5 --byzantine 3", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("(Parameter", stderr, StringComparison.Ordinal);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void DefaultListSkipsMethodsWhosePreconditionFailsAndSaysWhy()
+    {
+        // n = 5, f = 1: Krum needs n > 2f + 2 = 4 (runs), Bulyan needs n ≥ 4f + 3 = 7 (skipped).
+        var (code, stdout, stderr) = CliRunner.Run("bench", "aggregators", "--clients", "5", "--dim", "10", "--byzantine", "1", "--runs", "1", "--json");
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.True(json.RootElement.GetProperty("methods").TryGetProperty("krum", out _));
+        Assert.False(json.RootElement.GetProperty("methods").TryGetProperty("bulyan", out _));
+        Assert.Contains("4f + 3", json.RootElement.GetProperty("skipped").GetProperty("bulyan").GetString(), StringComparison.Ordinal);
     }
 }

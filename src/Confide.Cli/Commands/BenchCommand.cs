@@ -11,30 +11,39 @@ namespace Confide.Cli.Commands;
 internal static class BenchCommand
 {
     /// <summary>The methods <c>bench aggregators</c> runs by default, in order.</summary>
-    internal static readonly string[] AggregatorMethods = ["fedavg", "median", "trimmed-mean", "geometric-median", "norm-bound"];
+    internal static readonly string[] AggregatorMethods = [.. AggregatorCatalog.Methods, "norm-bound"];
 
     public static Command Create()
     {
         var bench = new Command("bench", "Measure the speed of confide's kernels on seeded synthetic data.");
         bench.Subcommands.Add(CreateAggregators());
+        bench.Subcommands.Add(FederationBenchCommand.Create());
         return bench;
     }
 
     /// <summary>
-    /// The one place that turns a method name into an aggregator for the benchmark. <paramref name="byzantine"/> is the
-    /// number of Byzantine clients f the method should tolerate.
+    /// Turns a method name into an aggregator for the benchmark through the shared <see cref="AggregatorCatalog"/>.
+    /// f is <paramref name="byzantine"/>: Krum, Multi-Krum and Bulyan tolerate it, trimmed mean trims it per side
+    /// (β = f/n), Multi-Krum averages the m = n − f best. "norm-bound" is FedAvg behind a norm bound of √d, which
+    /// clips about half of the standard normal updates. FLTrust uses <paramref name="serverUpdate"/> as the root update.
     /// </summary>
-    internal static IAggregator CreateAggregator(string method, int clients, int dimension, int byzantine) => method switch
+    internal static IAggregator CreateAggregator(string method, int clients, int dimension, int byzantine, ReadOnlyMemory<float>? serverUpdate = null)
     {
-        "fedavg" => new FedAvg(),
-        "median" => new CoordinateMedian(),
-        // β = f/n trims exactly f per side (TrimmedMean absorbs the rounding of f/n·n).
-        "trimmed-mean" => new TrimmedMean((double)byzantine / clients),
-        "geometric-median" => new GeometricMedian(),
-        // Standard normal updates have norm ≈ √d, so this bound clips about half of them.
-        "norm-bound" => new NormBound(Math.Sqrt(dimension), new FedAvg()),
-        _ => throw new CliException($"unknown method '{method}'; expected one of {string.Join(", ", AggregatorMethods)}.", 2),
-    };
+        if (!AggregatorMethods.Contains(method))
+        {
+            throw new CliException($"unknown method '{method}'; expected one of {string.Join(", ", AggregatorMethods)}.", 2);
+        }
+
+        var settings = method switch
+        {
+            "norm-bound" => new AggregatorSettings("fedavg", NormBound: Math.Sqrt(dimension)),
+            "trimmed-mean" => new AggregatorSettings(method, TrimRatio: (double)byzantine / clients),
+            "multi-krum" => new AggregatorSettings(method, byzantine, Select: Math.Max(1, clients - byzantine)),
+            "fltrust" => new AggregatorSettings(method, ServerUpdate: serverUpdate ?? throw new InvalidOperationException("FLTrust needs the server update.")),
+            _ => new AggregatorSettings(method, AggregatorCatalog.UsesByzantine(method) ? byzantine : 0),
+        };
+        return AggregatorCatalog.Create(settings);
+    }
 
     private static Command CreateAggregators()
     {
@@ -102,29 +111,50 @@ internal static class BenchCommand
             throw new CliException("--methods: expected at least one method.", 2);
         }
 
-        var aggregators = new List<(string Name, IAggregator Aggregator)>();
+        // Build and probe every method before generating the data, so a precondition fails fast. With the default list,
+        // a method whose precondition fails at this n and f is skipped and named; a method the user asked for is an error.
+        var aggregators = new List<(string Name, IAggregator? Aggregator)>();
+        var skipped = new List<(string Name, string Reason)>();
         foreach (string name in names)
         {
-            IAggregator aggregator;
+            if (name == "fltrust")
+            {
+                aggregators.Add((name, null)); // built once the data exists: its root update is client 0's vector
+                continue;
+            }
+
             try
             {
-                aggregator = CreateAggregator(name, clients, dim, byzantine);
+                var aggregator = CreateAggregator(name, clients, dim, byzantine);
                 Probe(aggregator, clients);
+                aggregators.Add((name, aggregator));
             }
             catch (ArgumentException ex)
             {
                 // ArgumentException appends " (Parameter 'x')", which means nothing to a CLI user.
                 string reason = ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", "", StringComparison.Ordinal);
-                throw new CliException($"{name} cannot run with --clients {clients} --byzantine {byzantine}: {reason}", 2);
-            }
+                if (methodList is not null)
+                {
+                    throw new CliException($"{name} cannot run with --clients {clients} --byzantine {byzantine}: {reason}", 2);
+                }
 
-            aggregators.Add((name, aggregator));
+                skipped.Add((name, reason));
+            }
         }
 
         var (updates, weights) = SyntheticUpdates(clients, dim, seed);
-        var results = new List<(string Name, double Milliseconds)>();
-        foreach (var (name, aggregator) in aggregators)
+        for (int i = 0; i < aggregators.Count; i++)
         {
+            if (aggregators[i].Aggregator is null)
+            {
+                aggregators[i] = (aggregators[i].Name, CreateAggregator(aggregators[i].Name, clients, dim, byzantine, updates[0]));
+            }
+        }
+
+        var results = new List<(string Name, double Milliseconds)>();
+        foreach (var (name, candidate) in aggregators)
+        {
+            var aggregator = candidate!;
             GC.Collect();
             // Two warm-up runs: the first also pays for JIT compilation and first-touch page faults of the output.
             aggregator.Aggregate(updates, weights);
@@ -159,6 +189,13 @@ internal static class BenchCommand
                 }
 
                 writer.WriteEndObject();
+                writer.WriteStartObject("skipped");
+                foreach (var (name, reason) in skipped)
+                {
+                    writer.WriteString(name, reason);
+                }
+
+                writer.WriteEndObject();
                 writer.WriteEndObject();
             }
 
@@ -171,6 +208,11 @@ internal static class BenchCommand
             foreach (var (name, ms) in results)
             {
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-18} {ms,10:F1} ms"));
+            }
+
+            foreach (var (name, reason) in skipped)
+            {
+                Console.Out.WriteLine($"  {name,-18} skipped: {reason}");
             }
         }
 

@@ -14,7 +14,7 @@ using Confide.Server;
 namespace Confide.Cli.Commands;
 
 /// <summary>
-/// <c>confide bench-federation</c>: one or more rounds of N in-process clients × D parameters against a real server on
+/// <c>confide bench federation</c>: one or more rounds of N in-process clients × D parameters against a real server on
 /// loopback (TLS unless --insecure), reporting round latency, bytes moved, throughput, the process's peak working set
 /// (server and clients share the process), and the time a plain loopback TCP socket takes to move the same bytes.
 /// </summary>
@@ -26,7 +26,7 @@ internal static class FederationBenchCommand
         var parameters = new Option<int>("--params") { Description = "Model parameters.", DefaultValueFactory = _ => 100_000 };
         var rounds = new Option<int>("--rounds") { Description = "Rounds.", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure") { Description = "Plain HTTP/2 on loopback instead of TLS." };
-        var command = new Command("bench-federation", "Measure networked rounds on loopback: N clients × D parameters through a real server.");
+        var command = new Command("federation", "Measure networked rounds on loopback: N clients × D parameters through a real server.");
         foreach (var o in new Option[] { clients, parameters, rounds, insecure })
         {
             command.Options.Add(o);
