@@ -1,5 +1,6 @@
 using Confide.Parameters;
 using Confide.Privacy;
+using Confide.Randomness;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -82,7 +83,8 @@ public sealed partial class FederatedParticipant
                 }
 
                 LogRetry(ex.StatusCode, backoff.TotalMilliseconds);
-                var jitter = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * backoff.TotalMilliseconds / 2);
+                // Jitter spreads retries of many clients; it needs no secrecy, but one random source keeps the rule simple.
+                var jitter = TimeSpan.FromMilliseconds(((IRandomSource)CryptoRandomSource.Instance).NextDouble() * backoff.TotalMilliseconds / 2);
                 await Task.Delay(backoff + jitter, cancellationToken).ConfigureAwait(false);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
             }
