@@ -13,8 +13,7 @@ namespace Confide.Aggregation.Optimizers;
 /// </remarks>
 public sealed class FedAdam : IServerOptimizer
 {
-    private float[] _m = [];
-    private float[] _v = [];
+    private readonly AdaptiveMoments _moments = new();
 
     /// <summary>Creates the optimiser.</summary>
     /// <param name="serverLearningRate">η &gt; 0.</param>
@@ -45,24 +44,6 @@ public sealed class FedAdam : IServerOptimizer
     public string Name => "fedadam";
 
     /// <inheritdoc/>
-    public void Step(Span<float> globalModel, ReadOnlySpan<float> aggregatedDelta)
-    {
-        int length = StepChecks.Step(Name, globalModel, aggregatedDelta, _m.Length);
-        if (_m.Length != length)
-        {
-            _m = new float[length];
-            _v = new float[length];
-            Array.Fill(_v, (float)(Tau * Tau));
-        }
-
-        for (int i = 0; i < length; i++)
-        {
-            double delta = aggregatedDelta[i];
-            double m = (Beta1 * _m[i]) + ((1 - Beta1) * delta);
-            double v = (Beta2 * _v[i]) + ((1 - Beta2) * delta * delta);
-            _m[i] = (float)m;
-            _v[i] = (float)v;
-            globalModel[i] = (float)(globalModel[i] + (ServerLearningRate * m / (Math.Sqrt(v) + Tau)));
-        }
-    }
+    public void Step(Span<float> globalModel, ReadOnlySpan<float> aggregatedDelta) =>
+        _moments.Step<AdamRule>(Name, globalModel, aggregatedDelta, ServerLearningRate, Beta1, Beta2, Tau);
 }
