@@ -18,6 +18,10 @@ public sealed class PrivacyLedger
     private const string FormatName = "confide.privacy-ledger";
     private const int FormatVersion = 1;
 
+    // Version 2 adds distributed discrete Gaussian releases; a ledger without them is still written as version 1.
+    private const int DistributedFormatVersion = 2;
+    private const string DistributedKind = "distributed-discrete-gaussian";
+
     private readonly double[] _orders;
     private readonly double[] _rdp;
     private readonly List<PrivacyRelease> _releases = [];
@@ -107,10 +111,11 @@ public sealed class PrivacyLedger
             throw new ArgumentException("At least one release is needed.", nameof(releases));
         }
 
-        var step = RdpAccountant.ComputeRdp(releases.Select(r => r.Entry), _orders);
-        for (int i = 0; i < step.Length; i++)
+        var step = (double[])_rdp.Clone();
+        foreach (var r in releases)
         {
-            step[i] += _rdp[i];
+            ArgumentNullException.ThrowIfNull(r, nameof(releases));
+            r.AddRdp(_orders, step);
         }
 
         return step;
@@ -123,11 +128,11 @@ public sealed class PrivacyLedger
         var dto = new LedgerDto
         {
             Format = FormatName,
-            Version = FormatVersion,
+            Version = _releases.Any(r => r.Distributed is not null) ? DistributedFormatVersion : FormatVersion,
             MaxEpsilon = Budget.MaxEpsilon,
             Delta = Budget.Delta,
             Orders = _orders,
-            Releases = [.. _releases.Select(r => new ReleaseDto { Round = r.Round, Mechanism = r.Mechanism, SampleRate = r.SampleRate, NoiseMultiplier = r.NoiseMultiplier, Steps = r.Steps })],
+            Releases = [.. _releases.Select(ToDto)],
         };
         JsonSerializer.Serialize(stream, dto, LedgerJsonContext.Default.LedgerDto);
     }
@@ -152,15 +157,15 @@ public sealed class PrivacyLedger
             throw new InvalidDataException($"The stream is not a privacy ledger (expected format \"{FormatName}\", got \"{dto?.Format}\").");
         }
 
-        if (dto.Version != FormatVersion)
+        if (dto.Version != FormatVersion && dto.Version != DistributedFormatVersion)
         {
-            throw new InvalidDataException($"Privacy ledger version {dto.Version} is not supported; expected {FormatVersion}.");
+            throw new InvalidDataException($"Privacy ledger version {dto.Version} is not supported; expected {FormatVersion} or {DistributedFormatVersion}.");
         }
 
         try
         {
             var ledger = new PrivacyLedger(new PrivacyBudget(dto.MaxEpsilon, dto.Delta), dto.Orders ?? throw new InvalidDataException("The privacy ledger has no orders."));
-            var releases = (dto.Releases ?? []).Select(r => new PrivacyRelease(r.Round, r.Mechanism ?? string.Empty, r.SampleRate, r.NoiseMultiplier, r.Steps)).ToList();
+            var releases = (dto.Releases ?? []).Select(r => FromDto(r, dto.Version)).ToList();
             long last = 0;
             foreach (var r in releases)
             {
@@ -175,7 +180,11 @@ public sealed class PrivacyLedger
             // A loaded ledger records what happened even if the budget was later lowered; it just refuses further charges.
             if (releases.Count > 0)
             {
-                RdpAccountant.ComputeRdp(releases.Select(r => r.Entry), ledger._orders).CopyTo(ledger._rdp, 0);
+                foreach (var r in releases)
+                {
+                    r.AddRdp(ledger._orders, ledger._rdp);
+                }
+
                 ledger._releases.AddRange(releases);
             }
 
@@ -185,6 +194,31 @@ public sealed class PrivacyLedger
         {
             throw new InvalidDataException($"The privacy ledger has an invalid field: {ex.Message}", ex);
         }
+    }
+
+    private static ReleaseDto ToDto(PrivacyRelease r) => r.Distributed is { } d
+        ? new ReleaseDto
+        {
+            Round = r.Round, Mechanism = r.Mechanism, Kind = DistributedKind, SampleRate = d.SampleRate, Steps = d.Steps,
+            L2Sensitivity = d.L2Sensitivity, L1Sensitivity = d.L1Sensitivity, ClientSigma = d.ClientSigma, NoiseShares = d.NoiseShares, Dimension = d.Dimension,
+        }
+        : new ReleaseDto { Round = r.Round, Mechanism = r.Mechanism, SampleRate = r.SampleRate, NoiseMultiplier = r.NoiseMultiplier, Steps = r.Steps };
+
+    private static PrivacyRelease FromDto(ReleaseDto r, int version)
+    {
+        if (r.Kind is null)
+        {
+            return new PrivacyRelease(r.Round, r.Mechanism ?? string.Empty, r.SampleRate, r.NoiseMultiplier ?? 0, r.Steps);
+        }
+
+        if (r.Kind != DistributedKind || version < DistributedFormatVersion)
+        {
+            throw new InvalidDataException($"Release kind \"{r.Kind}\" is not known in ledger version {version}; expected none (subsampled Gaussian) or \"{DistributedKind}\" (version {DistributedFormatVersion}).");
+        }
+
+        var entry = new DistributedDiscreteGaussianSteps(
+            r.SampleRate, r.L2Sensitivity ?? 0, r.L1Sensitivity ?? 0, r.ClientSigma ?? 0, r.NoiseShares ?? 0, r.Dimension ?? 0, r.Steps);
+        return new PrivacyRelease(r.Round, r.Mechanism ?? string.Empty, entry);
     }
 
     internal sealed class LedgerDto
@@ -216,13 +250,38 @@ public sealed class PrivacyLedger
         [JsonPropertyName("mechanism")]
         public string? Mechanism { get; set; }
 
+        [JsonPropertyName("kind")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Kind { get; set; }
+
         [JsonPropertyName("sample_rate")]
         public double SampleRate { get; set; }
 
         [JsonPropertyName("noise_multiplier")]
-        public double NoiseMultiplier { get; set; }
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public double? NoiseMultiplier { get; set; }
 
         [JsonPropertyName("steps")]
         public long Steps { get; set; }
+
+        [JsonPropertyName("l2_sensitivity")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public double? L2Sensitivity { get; set; }
+
+        [JsonPropertyName("l1_sensitivity")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public double? L1Sensitivity { get; set; }
+
+        [JsonPropertyName("client_sigma")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public double? ClientSigma { get; set; }
+
+        [JsonPropertyName("noise_shares")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public int? NoiseShares { get; set; }
+
+        [JsonPropertyName("dimension")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public int? Dimension { get; set; }
     }
 }

@@ -105,7 +105,7 @@ public sealed class PrivacyLedgerTests
     [Theory]
     [InlineData("not json")]
     [InlineData("{\"format\":\"something-else\",\"version\":1}")]
-    [InlineData("{\"format\":\"confide.privacy-ledger\",\"version\":2}")]
+    [InlineData("{\"format\":\"confide.privacy-ledger\",\"version\":3}")]
     [InlineData("{\"format\":\"confide.privacy-ledger\",\"version\":1,\"max_epsilon\":-1,\"delta\":1e-5,\"orders\":[2],\"releases\":[]}")]
     [InlineData("{\"format\":\"confide.privacy-ledger\",\"version\":1,\"max_epsilon\":1,\"delta\":1e-5,\"orders\":[2],\"releases\":[{\"round\":0,\"mechanism\":\"x\",\"sample_rate\":2,\"noise_multiplier\":1,\"steps\":1}]}")]
     [InlineData("{\"format\":\"confide.privacy-ledger\",\"version\":1,\"max_epsilon\":1,\"delta\":1e-5,\"orders\":[2],\"releases\":[{\"round\":3,\"mechanism\":\"x\",\"sample_rate\":0.1,\"noise_multiplier\":1,\"steps\":1},{\"round\":1,\"mechanism\":\"x\",\"sample_rate\":0.1,\"noise_multiplier\":1,\"steps\":1}]}")]
