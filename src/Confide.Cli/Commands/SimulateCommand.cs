@@ -43,6 +43,8 @@ internal static class SimulateCommand
         var dpEpsilon = new Option<double?>("--dp-epsilon") { Description = $"DP-FedAvg target ε for the whole run (z is calibrated) [default with fedavg: {DefaultEpsilon}, unless --dp-noise or --no-dp]" };
         var noDp = new Option<bool>("--no-dp") { Description = "Turn DP-FedAvg off (it is on by default with fedavg)" };
         var dpDelta = new Option<double>("--dp-delta") { Description = "δ for DP accounting", DefaultValueFactory = _ => 1e-5 };
+        var dpMode = new Option<string>("--dp-mode") { Description = "Where DP noise is added with --secure-agg: central (the server noises the sum, DP-FedAvg) or distributed (each client adds discrete Gaussian noise before masking; Kairouz et al. 2021)", DefaultValueFactory = _ => "central" };
+        var dpMinSurvivors = new Option<int?>("--dp-min-survivors") { Description = "Distributed DP: fewest survivors the per-client noise is calibrated for (default: clients per round); rounds with fewer are charged for their count" };
         var clip = new Option<double>("--clip") { Description = "L2 clip norm C of each update under DP", DefaultValueFactory = _ => 1.0 };
         var secureAgg = new Option<bool>("--secure-agg") { Description = "Sum updates through the secure-aggregation protocol (in process, real crypto); on by default with fedavg" };
         var noSecureAgg = new Option<bool>("--no-secure-agg") { Description = "Turn secure aggregation off (it is on by default with fedavg)" };
@@ -54,7 +56,7 @@ internal static class SimulateCommand
         var json = new Option<bool>("--json") { Description = "Print summary.json to stdout instead of the table" };
 
         var command = new Command("simulate", "Train a model across simulated clients, with robust aggregation and attacks, and report accuracy per round.");
-        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, dpNoise, dpEpsilon, noDp, dpDelta, clip, secureAgg, noSecureAgg, neighbours, secAggClip, sweepAttacks, sweepAggregators, output, json })
+        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, dpNoise, dpEpsilon, noDp, dpDelta, dpMode, dpMinSurvivors, clip, secureAgg, noSecureAgg, neighbours, secAggClip, sweepAttacks, sweepAggregators, output, json })
         {
             command.Options.Add(option);
         }
@@ -76,6 +78,28 @@ internal static class SimulateCommand
             }
 
             bool sweeping = parse.GetValue(sweepAttacks) is not null || parse.GetValue(sweepAggregators) is not null;
+            DpPlacement placement = parse.GetValue(dpMode)!.Trim().ToLowerInvariant() switch
+            {
+                "central" => DpPlacement.Central,
+                "distributed" => DpPlacement.Distributed,
+                var other => throw new CliException($"--dp-mode {other}: expected central or distributed.", 2),
+            };
+
+            if (placement == DpPlacement.Distributed && parse.GetValue(noSecureAgg))
+            {
+                throw new CliException("--dp-mode distributed adds each client's noise before secure-aggregation masking; it cannot be combined with --no-secure-agg.", 2);
+            }
+
+            if (placement == DpPlacement.Distributed && dpOff)
+            {
+                throw new CliException("--dp-mode distributed cannot be combined with --no-dp.", 2);
+            }
+
+            if (placement == DpPlacement.Central && parse.GetValue(dpMinSurvivors) is not null)
+            {
+                throw new CliException("--dp-min-survivors applies to --dp-mode distributed only.", 2);
+            }
+
             bool secure = parse.GetValue(secureAgg) || (!parse.GetValue(noSecureAgg) && !sweeping && aggregatorName == "fedavg");
             bool dpByDefault = !dpOff && !sweeping && aggregatorName == "fedavg" && parse.GetValue(dpNoise) is null;
             double? epsilon = parse.GetValue(dpEpsilon) ?? (dpByDefault ? DefaultEpsilon : null);
@@ -113,6 +137,8 @@ internal static class SimulateCommand
                     DpEpsilon = epsilon,
                     DpDelta = parse.GetValue(dpDelta),
                     ClipNorm = parse.GetValue(clip),
+                    DpPlacement = placement,
+                    DpMinimumSurvivors = parse.GetValue(dpMinSurvivors),
                     SecureAggregation = secure,
                     Neighbours = degree,
                     SecAggClipRange = parse.GetValue(secAggClip),
@@ -151,7 +177,9 @@ internal static class SimulateCommand
                     $"{options.Clients} clients ({options.ClientsPerRound} per round), {options.Partition}, {options.Aggregator}" +
                     (options.Attack is null ? "" : $", attack {options.Attack} by {options.Malicious} (clients {string.Join(' ', simulation.MaliciousClients)})") +
                     (options.SecureAggregation ? $", secure aggregation ({(options.Neighbours is int k ? $"SecAgg+ k = {k}" : "full graph")})" : "") +
-                    (simulation.Privacy is { } dp ? $", DP-FedAvg z = {dp.NoiseMultiplier:G4}, C = {dp.ClipNorm:G4}, q = {dp.SampleRate:G4}, δ = {dp.Delta:G3}" : ""));
+                    (simulation.Privacy is { Distributed: { } ddp } dd
+                        ? $", distributed DP: each client adds N_Z(0, σ²) with σ = {ddp.ClientSigma:G6} quanta (scale 2^{Math.Log2(ddp.Scale):F0}, n_min = {ddp.MinimumSurvivors}, Δ₂ = {ddp.L2Sensitivity:G6}; effective z = {dd.NoiseMultiplier:G4}), C = {dd.ClipNorm:G4}, q = {dd.SampleRate:G4}, δ = {dd.Delta:G3}"
+                        : simulation.Privacy is { } dp ? $", DP-FedAvg z = {dp.NoiseMultiplier:G4}, C = {dp.ClipNorm:G4}, q = {dp.SampleRate:G4}, δ = {dp.Delta:G3}" : ""));
             }
 
             string Line(RoundMetrics r) =>
@@ -280,6 +308,7 @@ internal static class SimulateCommand
         "ProximalMu" => "prox-mu",
         "RootSize" => "root-size",
         "Neighbours" => "neighbours",
+        "DpMinimumSurvivors" => "dp-min-survivors",
         null => "option",
         _ => property.ToLowerInvariant(),
     };

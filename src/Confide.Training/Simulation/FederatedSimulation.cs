@@ -25,7 +25,7 @@ namespace Confide.Training.Simulation;
 /// update), and clients write to their own slots, so a seed gives the same result whatever the thread timing.
 /// Updates with a non-finite value (a client whose training diverged) are excluded before aggregation and flagged.
 /// </remarks>
-public sealed class FederatedSimulation
+public sealed partial class FederatedSimulation
 {
     private const ulong StreamSplit = 1, StreamPartition = 2, StreamMalicious = 3, StreamInit = 4, StreamPoison = 5,
         StreamSampling = 6, StreamTraining = 7, StreamCrafting = 8, StreamServer = 9, StreamExtensions = 10, StreamNoise = 11, StreamSecAgg = 12;
@@ -124,6 +124,11 @@ public sealed class FederatedSimulation
             throw new ArgumentException($"The secure-aggregation clipping range must be a finite positive number, got {options.SecAggClipRange}.");
         }
 
+        if (options.DpPlacement == DpPlacement.Distributed && !options.DifferentialPrivacy)
+        {
+            throw new ArgumentException("--dp-mode distributed needs DP on: give --dp-epsilon or --dp-noise.");
+        }
+
         if (options.DifferentialPrivacy)
         {
             if (options.DpNoiseMultiplier is not null && options.DpEpsilon is not null)
@@ -138,9 +143,16 @@ public sealed class FederatedSimulation
             }
 
             double q = (double)options.ClientsPerRound / options.Clients;
-            double z = options.DpNoiseMultiplier ?? NoiseCalibration.CalibrateNoiseMultiplier(options.DpEpsilon!.Value, options.DpDelta, q, options.Rounds);
-            Privacy = new PrivacySettings(z, options.ClipNorm, q, options.DpDelta, options.DpEpsilon);
-            _ = CreateDpFedAvg(); // validates z, C and δ now
+            if (options.DpPlacement == DpPlacement.Distributed)
+            {
+                Privacy = ConfigureDistributedDp(options, q);
+            }
+            else
+            {
+                double z = options.DpNoiseMultiplier ?? NoiseCalibration.CalibrateNoiseMultiplier(options.DpEpsilon!.Value, options.DpDelta, q, options.Rounds);
+                Privacy = new PrivacySettings(z, options.ClipNorm, q, options.DpDelta, options.DpEpsilon);
+                _ = CreateDpFedAvg(); // validates z, C and δ now
+            }
         }
         else
         {
@@ -185,7 +197,8 @@ public sealed class FederatedSimulation
         var serverRoot = _root.Fork(StreamServer);
         var extensionRoot = _root.Fork(StreamExtensions);
         var backdoor = _behaviour?.Data as PixelPatternBackdoor;
-        var dp = Privacy is null ? null : CreateDpFedAvg();
+        var dp = Privacy is { Distributed: null } ? CreateDpFedAvg() : null;
+        bool distributed = Privacy is { Distributed: not null };
         var secAggRoot = _root.Fork(StreamSecAgg);
         for (int round = 1; round <= Options.Rounds; round++)
         {
@@ -203,15 +216,16 @@ public sealed class FederatedSimulation
                 }
             }
 
-            if (dp is not null)
+            if (dp is not null || distributed)
             {
                 // DP-FedAvg with client-side clipping: honest clients clip to the server's C; attackers need not,
-                // and the server clips and flags whatever arrives above C.
+                // and the server clips and flags whatever arrives above C (central DP only: under distributed DP it sees only the sum).
+                double clipNorm = dp?.CurrentClipNorm ?? Privacy!.ClipNorm;
                 for (int i = 0; i < participants.Length; i++)
                 {
                     if (!_isMalicious[participants[i]] && TensorPrimitives.IsFiniteAll<float>(updates[i]))
                     {
-                        DpFedAvg.ClipOnClient(updates[i], dp.CurrentClipNorm);
+                        DpFedAvg.ClipOnClient(updates[i], clipNorm);
                     }
                 }
             }
@@ -231,7 +245,15 @@ public sealed class FederatedSimulation
             }
 
             var extra = new Dictionary<string, double>(StringComparer.Ordinal);
-            if (Options.SecureAggregation)
+            if (distributed)
+            {
+                var aggregate = DistributedAggregate(round, participants, kept, updates, global.Length, secAggRoot.Fork((ulong)round), flags, extra);
+                if (aggregate is not null)
+                {
+                    TensorPrimitives.Add(global.AsSpan(), aggregate, global.AsSpan());
+                }
+            }
+            else if (Options.SecureAggregation)
             {
                 var aggregate = SecureAggregate(round, participants, kept, updates, global.Length, dp, secAggRoot.Fork((ulong)round), flags, extra);
                 if (aggregate is not null)
@@ -296,7 +318,7 @@ public sealed class FederatedSimulation
         }
 
         return new SimulationResult(
-            Options, Model.Name, Model.Layout.TotalLength, Privacy is null ? _aggregator.Spec : "dp-fedavg", _behaviour?.Name, MaliciousClients, ClientSamples,
+            Options, Model.Name, Model.Layout.TotalLength, Privacy is null ? _aggregator.Spec : distributed ? "distributed-dp-fedavg" : "dp-fedavg", _behaviour?.Name, MaliciousClients, ClientSamples,
             Data.Test.Count, rounds, _setupClock.Elapsed.TotalSeconds, Privacy);
     }
 

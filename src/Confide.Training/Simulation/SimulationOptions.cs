@@ -95,6 +95,38 @@ public sealed record SimulationOptions
     /// <summary>Under secure aggregation without DP, each coordinate is clipped to [−c, c] before quantizing. Default 1.</summary>
     public double SecAggClipRange { get; init; } = 1.0;
 
+    /// <summary>
+    /// Where DP noise is added: <see cref="DpPlacement.Central"/> (default; the server noises the sum) or
+    /// <see cref="DpPlacement.Distributed"/> (each client adds discrete Gaussian noise before secure-aggregation masking;
+    /// needs <see cref="SecureAggregation"/>).
+    /// </summary>
+    public DpPlacement DpPlacement { get; init; } = DpPlacement.Central;
+
+    /// <summary>
+    /// Distributed DP: the fewest surviving clients the per-client noise is calibrated for (default: the clients per
+    /// round). A round with fewer survivors carries less noise and is charged for its actual count.
+    /// </summary>
+    public int? DpMinimumSurvivors { get; init => field = value is int v ? Positive(v, nameof(DpMinimumSurvivors)) : null; }
+
+    /// <summary>
+    /// Distributed DP: the conditional-rounding β in [0, 1) (Kairouz et al. 2021): a client rounds again until its
+    /// quantized norm is within the bound that holds with probability 1 − β. 0 rounds once and uses the looser bound
+    /// c·s + √d. Default e^(−1/2), as in the paper's experiments.
+    /// </summary>
+    public double DpRoundingBeta
+    {
+        get;
+        init
+        {
+            if (!(value >= 0 && value < 1))
+            {
+                throw new ArgumentOutOfRangeException(nameof(DpRoundingBeta), value, "The conditional-rounding β must lie in [0, 1).");
+            }
+
+            field = value;
+        }
+    } = Math.Exp(-0.5);
+
     /// <summary>Whether DP-FedAvg is on.</summary>
     public bool DifferentialPrivacy => DpNoiseMultiplier is not null || DpEpsilon is not null;
 

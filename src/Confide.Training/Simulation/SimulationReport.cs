@@ -110,6 +110,15 @@ public static class SimulationReport
                 w.WriteNumber("noise_multiplier", Round(dp.NoiseMultiplier));
                 w.WriteNumber("clip_norm", dp.ClipNorm);
                 w.WriteNumber("sample_rate", Round(dp.SampleRate));
+                w.WriteString("dp_mode", dp.Distributed is null ? "central" : "distributed");
+                if (dp.Distributed is { } ddp)
+                {
+                    w.WriteNumber("client_sigma_quanta", Round(ddp.ClientSigma));
+                    w.WriteNumber("quantizer_scale", ddp.Scale);
+                    w.WriteNumber("min_survivors", ddp.MinimumSurvivors);
+                    w.WriteNumber("l2_sensitivity_quanta", Round(ddp.L2Sensitivity));
+                    w.WriteNumber("rounding_beta", Round(ddp.Beta));
+                }
             }
             else
             {
