@@ -59,6 +59,48 @@ public sealed class SimulateCommandTests
     }
 
     [Fact]
+    public void DistributedDpChargesEpsilonLearnsAndRepeatsForASeed()
+    {
+        string[] args = ["simulate", "--rounds", "3", "--clients", "20", "--seed", "4", "--dp-mode", "distributed", "--json"];
+        var first = CliRunner.Run(args);
+        Assert.True(first.ExitCode == 0, first.StdErr);
+        using var doc = JsonDocument.Parse(first.StdOut);
+        var root = doc.RootElement;
+        Assert.Equal("distributed", root.GetProperty("dp_mode").GetString());
+        Assert.Equal("distributed-dp-fedavg", root.GetProperty("aggregator").GetString());
+        Assert.True(root.GetProperty("secure_aggregation").GetBoolean());
+        Assert.InRange(root.GetProperty("epsilon").GetDouble(), 7.9, 8.0 + 1e-6);
+        Assert.Equal(20, root.GetProperty("min_survivors").GetInt32());
+        Assert.True(root.GetProperty("client_sigma_quanta").GetDouble() > 1);
+        var perRound = root.GetProperty("rounds_detail").EnumerateArray().Select(r => r.GetProperty("epsilon").GetDouble()).ToArray();
+        Assert.Equal(3, perRound.Length);
+        Assert.True(perRound[0] > 0 && perRound[0] < perRound[1] && perRound[1] < perRound[2]);
+        double accuracy = root.GetProperty("final_accuracy").GetDouble();
+        Assert.True(accuracy > 0.25, $"final accuracy {accuracy} is not clearly above chance (0.1)");
+
+        var second = CliRunner.Run(args);
+        using var doc2 = JsonDocument.Parse(second.StdOut);
+        Assert.Equal(accuracy, doc2.RootElement.GetProperty("final_accuracy").GetDouble());
+        Assert.Equal(root.GetProperty("final_loss").GetDouble(), doc2.RootElement.GetProperty("final_loss").GetDouble());
+    }
+
+    [Theory]
+    [InlineData(new[] { "--dp-mode", "distributed", "--no-secure-agg" }, "cannot be combined with --no-secure-agg")]
+    [InlineData(new[] { "--dp-mode", "distributed", "--aggregator", "median" }, "needs DP on")]
+    [InlineData(new[] { "--dp-mode", "distributed", "--no-dp" }, "cannot be combined with --no-dp")]
+    [InlineData(new[] { "--dp-mode", "local" }, "expected central or distributed")]
+    [InlineData(new[] { "--dp-min-survivors", "5" }, "applies to --dp-mode distributed only")]
+    [InlineData(new[] { "--dp-mode", "distributed", "--clients", "10", "--dp-min-survivors", "11" }, "--dp-min-survivors 11 is out of range")]
+    public void BadDistributedDpOptionsGiveAOneLineError(string[] extra, string expected)
+    {
+        var run = CliRunner.Run(["simulate", "--rounds", "1", .. extra]);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.StartsWith("confide: error: ", run.StdErr, StringComparison.Ordinal);
+        Assert.Contains(expected, run.StdErr, StringComparison.Ordinal);
+        Assert.Single(run.StdErr.Trim().Split('\n'));
+    }
+
+    [Fact]
     public void TablePrintsAndFilesAreWritten()
     {
         string dir = Path.Combine(Path.GetTempPath(), "confide-cli-" + Guid.NewGuid().ToString("N"));
