@@ -51,6 +51,26 @@ public sealed class SecAggDistributedNoiseTests
     }
 
     [Fact]
+    public void PrivacyEntryUsesTheQuantizersWorstCaseNormAndTheMinimumSurvivors()
+    {
+        var noise = new SecAggNoiseOptions(sumSigma: 2.0, minimumSurvivors: 8);
+        var quantizer = new QuantizerOptions(1.0, 1 << 12, maxWeight: 5, maxClients: 10, modulusBits: 40, noiseHeadroomPerClient: noise.RequiredHeadroom(1 << 12));
+        var entry = noise.PrivacyEntry(quantizer, 400, sampleRate: 0.5);
+        // w_max·c·s·√D + √D = 5·1·4096·20 + 20 quanta; σ_c = 2·4096/√8.
+        Assert.Equal((5 * 4096 * 20) + 20, entry.L2Sensitivity, 9);
+        Assert.Equal(2 * 4096 / Math.Sqrt(8), entry.ClientSigma, 9);
+        Assert.Equal(8, entry.NoiseShares);
+        Assert.Equal(400, entry.Dimension);
+        Assert.Equal(0.5, entry.SampleRate);
+        // √n·σ_c/Δ₂ = SumSigma·s/Δ₂ ≈ 0.02: noise sized for the sum's accuracy, far below the worst-case sensitivity, so
+        // the guarantee is weak (ε in the hundreds) unless updates are L2-clipped and weighted equally.
+        Assert.Equal(2.0 * 4096 / ((5 * 4096 * 20) + 20), entry.EffectiveNoiseMultiplier, 12);
+        var ledger = new Confide.Privacy.PrivacyLedger(new Confide.Privacy.PrivacyBudget(1e9, 1e-5));
+        ledger.Charge(new Confide.Privacy.PrivacyRelease(0, "secagg-distributed-dp", entry));
+        Assert.True(ledger.Spent.Epsilon > 100);
+    }
+
+    [Fact]
     public void NoiseOptionsAreValidated()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new SecAggNoiseOptions(0, 3));
