@@ -16,6 +16,7 @@ internal static class PrivacyCommand
         var command = new Command("privacy", "Differential-privacy accounting for the subsampled Gaussian mechanism (RDP accountant).");
         command.Subcommands.Add(CreateEpsilon());
         command.Subcommands.Add(CreateNoise());
+        command.Subcommands.Add(PrivacyDistributedCommand.Create());
         return command;
     }
 
