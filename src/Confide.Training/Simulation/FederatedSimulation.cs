@@ -124,6 +124,11 @@ public sealed partial class FederatedSimulation
             throw new ArgumentException($"The secure-aggregation clipping range must be a finite positive number, got {options.SecAggClipRange}.");
         }
 
+        if (options.DpPlacement == DpPlacement.Central && options.DpMinimumSurvivors is not null)
+        {
+            throw new ArgumentException("--dp-min-survivors applies to --dp-mode distributed only: central DP noises the sum once, whoever survives.");
+        }
+
         if (options.DpPlacement == DpPlacement.Distributed && !options.DifferentialPrivacy)
         {
             throw new ArgumentException("--dp-mode distributed needs DP on: give --dp-epsilon or --dp-noise.");

@@ -73,6 +73,7 @@ public sealed class DistributedDpSimulationTests
     [InlineData("no-dp", "needs DP on")]
     [InlineData("too-many", "--dp-min-survivors 30 is out of range")]
     [InlineData("one", "--dp-min-survivors 1 is out of range")]
+    [InlineData("central", "applies to --dp-mode distributed only")]
     public void BadCombinationsAreRefusedBeforeTraining(string what, string expected)
     {
         var options = what switch
@@ -80,6 +81,7 @@ public sealed class DistributedDpSimulationTests
             "no-secagg" => Distributed with { SecureAggregation = false },
             "no-dp" => Distributed with { DpEpsilon = null },
             "too-many" => Distributed with { DpMinimumSurvivors = 30 },
+            "central" => Distributed with { DpPlacement = DpPlacement.Central, DpMinimumSurvivors = 10 },
             _ => Distributed with { DpMinimumSurvivors = 1 },
         };
         var ex = Assert.Throws<ArgumentException>(() => new FederatedSimulation(options));
