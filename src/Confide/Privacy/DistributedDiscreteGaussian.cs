@@ -59,7 +59,10 @@ public static class DistributedDiscreteGaussian
         return Math.Min(always, conditional);
     }
 
-    /// <summary>Δ₁ in quanta for an integer vector of L2 norm at most <paramref name="l2Bound"/>: min(√d, Δ₂)·Δ₂.</summary>
+    /// <summary>
+    /// Δ₁ in quanta for an integer vector of L2 norm at most <paramref name="l2Bound"/>: max(1, min(√d, Δ₂))·Δ₂ (L1 ≤ √d·L2
+    /// for any vector, L1 ≤ L2² for an integer one; below Δ₂ = 1 the only such vector is 0, so Δ₂ itself bounds it).
+    /// </summary>
     public static double RoundedL1Bound(double l2Bound, int dimension)
     {
         if (!(l2Bound > 0) || !double.IsFinite(l2Bound))
@@ -68,7 +71,7 @@ public static class DistributedDiscreteGaussian
         }
 
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dimension);
-        return l2Bound * Math.Min(Math.Sqrt(dimension), l2Bound);
+        return l2Bound * Math.Max(1, Math.Min(Math.Sqrt(dimension), l2Bound));
     }
 
     /// <summary>

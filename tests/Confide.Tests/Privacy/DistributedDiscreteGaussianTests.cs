@@ -67,6 +67,11 @@ public sealed class DistributedDiscreteGaussianTests
         Assert.Equal(1001, DistributedDiscreteGaussian.RoundedL2Bound(1000, 1, 1e-300), 9);
         Assert.Equal(9, DistributedDiscreteGaussian.RoundedL1Bound(3, 100), 12);
         Assert.Equal(500, DistributedDiscreteGaussian.RoundedL1Bound(50, 100), 12);
+        // Conditional rounding of a tiny vector can bound Δ₂ below one quantum; Δ₁ is then Δ₂, never less.
+        double tiny = DistributedDiscreteGaussian.RoundedL2Bound(0.01, 1, 0.5);
+        Assert.True(tiny < 1);
+        Assert.Equal(tiny, DistributedDiscreteGaussian.RoundedL1Bound(tiny, 1), 12);
+        Assert.NotNull(DistributedDiscreteGaussian.ForQuantizedUpdates(0.01, 1, 1, 0.5, 1, 2, 1));
 
         var entry = DistributedDiscreteGaussian.ForQuantizedUpdates(2, 50, 100, 0, 7, 5, 0.5, 3);
         Assert.Equal(110, entry.L2Sensitivity, 12);
