@@ -14,7 +14,7 @@ namespace Confide.Privacy;
 /// moves each coordinate by less than one quantum, so a clipped, scaled vector of norm at most c·s rounds to norm below
 /// c·s + √d. With conditional rounding (round again until the norm is within the bound; each try fails with probability
 /// at most β) the bound is √(c²s² + d/4 + √(2 ln(1/β))·(c·s + √d/2)). <see cref="RoundedL2Bound"/> takes the smaller. For
-/// an integer vector the L1 norm is at most min(√d, Δ₂)·Δ₂ (<see cref="RoundedL1Bound"/>).</para>
+/// an integer vector the L1 norm is at most max(1, min(√d, Δ₂))·Δ₂ (<see cref="RoundedL1Bound"/>).</para>
 /// <para><b>The sum of n discrete Gaussians</b> is not a discrete Gaussian, but it is close to N_Z(0, nσ²): with
 /// τ = 10·Σ_{k=1}^{n−1} exp(−2π²σ²·k/(k+1)), one round with sensitivities Δ₂, Δ₁ has RDP at order α at most
 /// min{ αΔ₂²/(2nσ²) + τd, (α/2)(Δ₂²/(nσ²) + 2Δ₁τ/(√n σ) + τ²d), (α/2)(Δ₂/(√n σ) + τ√d)² } (the paper's RDP bound behind
