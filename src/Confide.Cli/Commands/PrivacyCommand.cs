@@ -13,7 +13,7 @@ internal static class PrivacyCommand
 {
     public static Command Create()
     {
-        var command = new Command("privacy", "Differential-privacy accounting for the subsampled Gaussian mechanism (RDP accountant).");
+        var command = new Command("privacy", "Differential-privacy accounting: the subsampled Gaussian mechanism (RDP accountant) and the distributed discrete Gaussian.");
         command.Subcommands.Add(CreateEpsilon());
         command.Subcommands.Add(CreateNoise());
         command.Subcommands.Add(PrivacyDistributedCommand.Create());
