@@ -3,6 +3,7 @@ using Confide.Privacy;
 using Confide.Protocol.SecureAggregation;
 using Confide.Randomness;
 using Confide.SecureAggregation;
+using Confide.Training.Internal;
 
 namespace Confide.Training.Simulation;
 
@@ -14,8 +15,6 @@ public sealed partial class FederatedSimulation
 
     /// <summary>Samples beyond this many σ are possible but so rare (below 10⁻³¹ each) that the quantizer reserves no room for them.</summary>
     private const double DistributedNoiseHeadroomSigmas = 12;
-
-    private const int MaxConditionalRoundingTries = 1000;
 
     private StochasticQuantizer? _ddpQuantizer;
     private DiscreteGaussian? _ddpSampler;
@@ -116,21 +115,18 @@ public sealed partial class FederatedSimulation
             return null;
         }
 
-        ulong mask = (1UL << settings.ModulusBits) - 1;
         double maxSquaredNorm = settings.L2Sensitivity * settings.L2Sensitivity;
         var inputs = new ulong[n][];
         Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = Options.Parallelism }, j =>
         {
             int client = participants[kept[j]];
-            IRandomSource clientRandom = random.Fork((ulong)j + 1);
-            inputs[j] = QuantizeConditionally(quantizer, updates[kept[j]], clientRandom.Fork(0), _isMalicious[client] ? double.PositiveInfinity : maxSquaredNorm, round, client);
-            IRandomSource noise = clientRandom.Fork(1);
-            unchecked
+            try
             {
-                for (int i = 0; i < length; i++)
-                {
-                    inputs[j][i] = (inputs[j][i] + (ulong)sampler.Sample(noise)) & mask;
-                }
+                inputs[j] = DistributedDpEncoder.Encode(quantizer, updates[kept[j]], sampler, _isMalicious[client] ? double.PositiveInfinity : maxSquaredNorm, random.Fork((ulong)j + 1));
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new InvalidOperationException($"Round {round}, client {client}: {ex.Message}", ex);
             }
         });
 
@@ -168,34 +164,6 @@ public sealed partial class FederatedSimulation
         }
 
         return aggregate;
-    }
-
-    /// <summary>Stochastic rounding, repeated until the quantized vector's squared L2 norm is within the bound (Kairouz et al.'s conditional rounding).</summary>
-    private static ulong[] QuantizeConditionally(StochasticQuantizer quantizer, float[] update, IRandomSource random, double maxSquaredNorm, int round, int client)
-    {
-        for (int attempt = 0; attempt < MaxConditionalRoundingTries; attempt++)
-        {
-            ulong[] q = quantizer.Quantize(update, 1, random.Fork((ulong)attempt));
-            if (double.IsPositiveInfinity(maxSquaredNorm))
-            {
-                return q;
-            }
-
-            double squared = 0;
-            for (int i = 0; i < update.Length; i++)
-            {
-                double v = quantizer.Signed(q[i]);
-                squared += v * v;
-            }
-
-            if (squared <= maxSquaredNorm)
-            {
-                return q;
-            }
-        }
-
-        throw new InvalidOperationException(
-            $"Round {round}: client {client}'s rounded update stayed above the norm bound after {MaxConditionalRoundingTries} tries; its update was not clipped to --clip.");
     }
 
     private SecAggOptions SecAggOptionsFor(int n, int length)
