@@ -135,8 +135,10 @@ public sealed class ConfideServer : IAsyncDisposable
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(clock);
             builder.Services.AddSingleton(new RequestAuthenticator(store, clock, options.TimestampWindow));
+            // Federation's methods are bound by ParsingMethodProvider, so a malformed body gets INVALID_ARGUMENT.
+            builder.Services.AddSingleton<Grpc.AspNetCore.Server.Model.IServiceMethodProvider<FederationEndpoint>, ParsingMethodProvider>();
             var app = builder.Build();
-            app.MapGrpcService<FederationService>();
+            app.MapGrpcService<FederationEndpoint>();
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             return new ConfideServer(app, store, host, certificate, created, options.TickInterval);
         }
