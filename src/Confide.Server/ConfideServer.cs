@@ -42,6 +42,9 @@ public sealed class ConfideServer : IAsyncDisposable
         _ticker = RunTicker(tick, _stop.Token);
     }
 
+    /// <summary>The service name the gRPC health service reports on (besides the whole server, "").</summary>
+    public const string FederationServiceName = "confide.v1.Federation";
+
     /// <summary>The address clients connect to (with the actual port).</summary>
     public Uri Address { get; }
 
@@ -137,8 +140,12 @@ public sealed class ConfideServer : IAsyncDisposable
             builder.Services.AddSingleton(new RequestAuthenticator(store, clock, options.TimestampWindow));
             // Federation's methods are bound by ParsingMethodProvider, so a malformed body gets INVALID_ARGUMENT.
             builder.Services.AddSingleton<Grpc.AspNetCore.Server.Model.IServiceMethodProvider<FederationEndpoint>, ParsingMethodProvider>();
+            // The standard grpc.health.v1.Health service: SERVING for "" and for confide.v1.Federation once the store is open.
+            builder.Services.AddGrpcHealthChecks(health => health.Services.Map(FederationServiceName, _ => true))
+                .AddCheck<StateStoreHealthCheck>("state-store");
             var app = builder.Build();
             app.MapGrpcService<FederationEndpoint>();
+            app.MapGrpcHealthChecksService();
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             return new ConfideServer(app, store, host, certificate, created, options.TickInterval);
         }

@@ -575,6 +575,23 @@ public sealed class StateStore : IDisposable
         }
     }
 
+    /// <summary>True when the database answers a trivial query (the health check); false when it is closed or failing.</summary>
+    public bool Ping()
+    {
+        try
+        {
+            lock (_gate)
+            {
+                using var command = Command("SELECT 1");
+                return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 1;
+            }
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Closes the database.</summary>
     public void Dispose()
     {
