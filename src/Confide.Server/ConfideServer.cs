@@ -28,9 +28,11 @@ public sealed class ConfideServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _ticker;
     private readonly X509Certificate2? _certificate;
+    private readonly ISystemClock _clock;
 
-    private ConfideServer(WebApplication app, StateStore store, RoundHost host, X509Certificate2? certificate, bool created, TimeSpan tick)
+    private ConfideServer(WebApplication app, StateStore store, RoundHost host, X509Certificate2? certificate, bool created, TimeSpan tick, ISystemClock clock)
     {
+        _clock = clock;
         _app = app;
         _store = store;
         _host = host;
@@ -147,7 +149,7 @@ public sealed class ConfideServer : IAsyncDisposable
             app.MapGrpcService<FederationEndpoint>();
             app.MapGrpcHealthChecksService();
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            return new ConfideServer(app, store, host, certificate, created, options.TickInterval);
+            return new ConfideServer(app, store, host, certificate, created, options.TickInterval, clock);
         }
         catch
         {
@@ -157,8 +159,11 @@ public sealed class ConfideServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Issues a one-time enrollment token (see <see cref="StateStore.IssueToken"/>).</summary>
-    public string IssueToken() => _store.IssueToken(CryptoRandomSource.Instance, DateTimeOffset.UtcNow);
+    /// <summary>Issues a one-time enrollment token valid for <see cref="StateStore.DefaultTokenLifetime"/> by the server's clock.</summary>
+    public string IssueToken() => IssueToken(StateStore.DefaultTokenLifetime);
+
+    /// <summary>Issues a one-time enrollment token valid for <paramref name="lifetime"/> by the server's clock.</summary>
+    public string IssueToken(TimeSpan lifetime) => _store.IssueToken(CryptoRandomSource.Instance, _clock.UtcNow, lifetime);
 
     /// <summary>Stops serving and closes the store.</summary>
     public async ValueTask DisposeAsync()

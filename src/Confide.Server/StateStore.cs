@@ -79,6 +79,8 @@ public sealed class StateStore : IDisposable
                 accuracy REAL NOT NULL, reported_at TEXT NOT NULL, PRIMARY KEY (round, client_id));
             CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
             """);
+        // Columns added after the first release; a state folder made by an older build gets them here.
+        AddColumnIfMissing(connection, "enrollment_tokens", "expires_at", "TEXT");
         // Nonces get their own connection with synchronous=NORMAL: in WAL mode that survives a killed process (the
         // case the server is built for) and skips an fsync on every signed request; only an OS crash or power loss
         // could forget the last nonces, which then reopens a replay window of at most the timestamp window.
@@ -88,22 +90,38 @@ public sealed class StateStore : IDisposable
         return new StateStore(directory, connection, nonces);
     }
 
+    /// <summary>How long an enrollment token is valid when no lifetime is given: 24 hours.</summary>
+    public static readonly TimeSpan DefaultTokenLifetime = TimeSpan.FromHours(24);
+
+    /// <summary>The longest lifetime a token may be given: 365 days.</summary>
+    public static readonly TimeSpan MaxTokenLifetime = TimeSpan.FromDays(365);
+
+    /// <summary>Issues a one-time enrollment token valid for <see cref="DefaultTokenLifetime"/> from <paramref name="now"/>.</summary>
+    public string IssueToken(Randomness.IRandomSource random, DateTimeOffset now) => IssueToken(random, now, DefaultTokenLifetime);
+
     /// <summary>
     /// Issues a one-time enrollment token: 32 random bytes from <paramref name="random"/>, returned once as base64url;
-    /// only its SHA-256 is stored.
+    /// only its SHA-256 is stored, with its expiry time <paramref name="now"/> + <paramref name="lifetime"/>.
     /// </summary>
-    public string IssueToken(Randomness.IRandomSource random, DateTimeOffset now)
+    /// <exception cref="ArgumentOutOfRangeException">The lifetime is not in (0, <see cref="MaxTokenLifetime"/>].</exception>
+    public string IssueToken(Randomness.IRandomSource random, DateTimeOffset now, TimeSpan lifetime)
     {
         ArgumentNullException.ThrowIfNull(random);
+        if (lifetime <= TimeSpan.Zero || lifetime > MaxTokenLifetime)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lifetime), lifetime, $"An enrollment token's lifetime must be more than 0 and at most {MaxTokenLifetime.TotalDays:F0} days.");
+        }
+
         var bytes = new byte[TokenBytes];
         random.NextBytes(bytes);
         string token = Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         CryptographicOperations.ZeroMemory(bytes);
         lock (_gate)
         {
-            using var command = Command("INSERT INTO enrollment_tokens (token_hash, created_at) VALUES ($h, $t)");
+            using var command = Command("INSERT INTO enrollment_tokens (token_hash, created_at, expires_at) VALUES ($h, $t, $e)");
             command.Parameters.AddWithValue("$h", HashToken(token));
             command.Parameters.AddWithValue("$t", Format(now));
+            command.Parameters.AddWithValue("$e", Format(now + lifetime));
             command.ExecuteNonQuery();
         }
 
@@ -112,7 +130,8 @@ public sealed class StateStore : IDisposable
 
     /// <summary>
     /// Consumes <paramref name="token"/> and registers <paramref name="publicKey"/> under a new client id, in one
-    /// transaction. Refuses an unknown or already consumed token and an already enrolled key.
+    /// transaction. Refuses an unknown, already consumed or expired token (expired when <paramref name="now"/> is at or
+    /// after its expiry; tokens stored by a build without expiry have none) and an already enrolled key.
     /// </summary>
     /// <exception cref="EnrollmentException">The enrollment was refused; the message says why.</exception>
     public string Enroll(string token, ReadOnlySpan<byte> publicKey, string label, DateTimeOffset now)
@@ -123,18 +142,23 @@ public sealed class StateStore : IDisposable
         lock (_gate)
         {
             using var tx = _connection.BeginTransaction();
-            using (var find = Command("SELECT consumed_at FROM enrollment_tokens WHERE token_hash = $h", tx))
+            using (var find = Command("SELECT consumed_at, expires_at FROM enrollment_tokens WHERE token_hash = $h", tx))
             {
                 find.Parameters.AddWithValue("$h", HashToken(token));
-                object? consumed = find.ExecuteScalar();
-                if (consumed is null)
+                using var row = find.ExecuteReader();
+                if (!row.Read())
                 {
                     throw new EnrollmentException("the enrollment token is not known to this server");
                 }
 
-                if (consumed is not DBNull)
+                if (!row.IsDBNull(0))
                 {
                     throw new EnrollmentException("the enrollment token has already been used");
+                }
+
+                if (!row.IsDBNull(1) && Parse(row.GetString(1)) is var expires && now >= expires)
+                {
+                    throw new EnrollmentException($"the enrollment token expired at {expires.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC; ask the operator for a new one");
                 }
             }
 
@@ -611,6 +635,16 @@ public sealed class StateStore : IDisposable
     private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 
     private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+    private static void AddColumnIfMissing(SqliteConnection connection, string table, string column, string type)
+    {
+        using var info = connection.CreateCommand();
+        info.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}'";
+        if (Convert.ToInt64(info.ExecuteScalar(), CultureInfo.InvariantCulture) == 0)
+        {
+            Execute(connection, $"ALTER TABLE {table} ADD COLUMN {column} {type}");
+        }
+    }
 
     private static void Execute(SqliteConnection connection, string sql)
     {

@@ -25,6 +25,47 @@ public sealed class FederationCommandTests
     }
 
     [Fact]
+    public void Admin_token_stores_the_ttl_with_the_token()
+    {
+        string dir = TempDir();
+        try
+        {
+            var before = DateTimeOffset.UtcNow;
+            var (code, stdout, stderr) = CliRunner.Run("admin", "token", "--state", dir, "--count", "2", "--ttl", "90m");
+            Assert.True(code == 0, stderr);
+            Assert.Contains("valid until", stderr);
+            var tokens = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            using var store = Confide.Server.StateStore.Open(dir);
+            byte[] Key(int i) => Confide.SecureAggregation.IdentityKeyPair.Generate(new Confide.Randomness.SeededRandomSource((ulong)i)).PublicKey.ToBytes();
+            store.Enroll(tokens[0], Key(1), "a", before + TimeSpan.FromMinutes(89));
+            var ex = Assert.Throws<Confide.Server.EnrollmentException>(() => store.Enroll(tokens[1], Key(2), "b", DateTimeOffset.UtcNow + TimeSpan.FromMinutes(90)));
+            Assert.Contains("expired", ex.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("0h")]
+    [InlineData("12")]
+    [InlineData("400d")]
+    public void Admin_token_refuses_a_bad_ttl(string ttl)
+    {
+        string dir = TempDir();
+        var (code, stdout, stderr) = CliRunner.Run("admin", "token", "--state", dir, "--ttl", ttl);
+        Assert.Equal(2, code);
+        Assert.Contains("--ttl", stderr);
+        Assert.Equal("", stdout);
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Admin_token_refuses_a_bad_count()
     {
         string dir = TempDir();
