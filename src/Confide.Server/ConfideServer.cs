@@ -139,7 +139,7 @@ public sealed class ConfideServer : IAsyncDisposable
             builder.Services.AddSingleton(store);
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(clock);
-            builder.Services.AddSingleton(new RequestAuthenticator(store, clock, options.TimestampWindow));
+            builder.Services.AddSingleton(new RequestAuthenticator(store, clock, options.TimestampWindow, new RequestRateLimiter(options.RateLimits, clock)));
             // Federation's methods are bound by ParsingMethodProvider, so a malformed body gets INVALID_ARGUMENT.
             builder.Services.AddSingleton<Grpc.AspNetCore.Server.Model.IServiceMethodProvider<FederationEndpoint>, ParsingMethodProvider>();
             // The standard grpc.health.v1.Health service: SERVING for "" and for confide.v1.Federation once the store is open.

@@ -75,6 +75,25 @@ public sealed class FederationCommandTests
     }
 
     [Fact]
+    public void Server_refuses_a_bad_rate_limit()
+    {
+        string dir = TempDir();
+        try
+        {
+            var (code, _, stderr) = CliRunner.Run("server", "--state", dir, "--insecure", "--port", "0", "--rounds", "1", "--client-rate", "0");
+            Assert.Equal(2, code);
+            Assert.Contains("Bad rate limit", stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public void Server_refuses_plaintext_off_loopback()
     {
         string dir = TempDir();

@@ -52,6 +52,8 @@ internal static class ServerCommand
             command.Options.Add(o);
         }
 
+        var rateLimits = RateLimitCliOptions.AddTo(command);
+
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (!IPAddress.TryParse(parse.GetValue(listen), out var address))
@@ -97,6 +99,7 @@ internal static class ServerCommand
                 CertificatePassword = parse.GetValue(certPassword),
                 HostNames = parse.GetValue(hosts) ?? [],
                 PrivacyBudget = budget,
+                RateLimits = rateLimits.Read(parse),
                 Training = new Wire.V1.TrainingConfig { Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr) },
             };
 
