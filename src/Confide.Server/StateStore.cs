@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Confide.Aggregation.Optimizers;
 using Confide.Parameters;
 using Confide.Privacy;
 using Confide.Protocol.Rounds;
@@ -81,6 +82,9 @@ public sealed class StateStore : IDisposable
             """);
         // Columns added after the first release; a state folder made by an older build gets them here.
         AddColumnIfMissing(connection, "enrollment_tokens", "expires_at", "TEXT");
+        AddColumnIfMissing(connection, "rounds", "optimizer", "TEXT");
+        AddColumnIfMissing(connection, "rounds", "optimizer_state", "TEXT");
+        AddColumnIfMissing(connection, "rounds", "clip_norm", "REAL");
         // Nonces get their own connection with synchronous=NORMAL: in WAL mode that survives a killed process (the
         // case the server is built for) and skips an fsync on every signed request; only an OS crash or power loss
         // could forget the last nonces, which then reopens a replay window of at most the timestamp window.
@@ -424,20 +428,33 @@ public sealed class StateStore : IDisposable
     /// Records a completed round: writes the checkpoint file (when the model moved), then in one transaction marks the
     /// round, records stragglers and flags, and saves the ledger; after the commit it deletes the round's pending
     /// payloads (they are no longer needed once aggregated, and keeping them would keep individual updates around).
+    /// With <paramref name="serverState"/>, the server optimiser's state is written next to the checkpoint (as
+    /// <c>optimizer-round-NNNNNN.safetensors</c>, only the latest is kept) and the adaptive clip norm is stored in the
+    /// round's row, in the same transaction, so <see cref="LoadServerState"/> returns them after a restart.
     /// </summary>
-    public void CompleteRound(RoundResult result, PrivacyLedger? ledger)
+    public void CompleteRound(RoundResult result, PrivacyLedger? ledger, RoundServerState? serverState = null)
     {
         ArgumentNullException.ThrowIfNull(result);
         string checkpoint = $"round-{result.Round:D6}.safetensors";
         WriteFileDurably(Path.Combine(ModelDirectory, checkpoint), Safetensors.Write(result.Model));
+        string? optimizerFile = null;
+        if (serverState is not null && serverState.Optimizer.Vectors.Count > 0)
+        {
+            optimizerFile = $"optimizer-round-{result.Round:D6}.safetensors";
+            WriteFileDurably(Path.Combine(ModelDirectory, optimizerFile), EncodeOptimizerState(serverState.Optimizer));
+        }
+
         lock (_gate)
         {
             using var tx = _connection.BeginTransaction();
             using (var update = Command("""
                 UPDATE rounds SET status = $s, stragglers = $st, failure_reason = $f, epsilon = $e, flagged = $fl,
-                completed_at = $c, checkpoint = $cp WHERE round = $r
+                completed_at = $c, checkpoint = $cp, optimizer = $o, optimizer_state = $os, clip_norm = $cn WHERE round = $r
                 """, tx))
             {
+                update.Parameters.AddWithValue("$o", (object?)serverState?.Optimizer.Optimizer ?? DBNull.Value);
+                update.Parameters.AddWithValue("$os", (object?)optimizerFile ?? DBNull.Value);
+                update.Parameters.AddWithValue("$cn", (object?)serverState?.ClipNorm ?? DBNull.Value);
                 update.Parameters.AddWithValue("$s", result.Aggregated ? "aggregated" : "failed");
                 update.Parameters.AddWithValue("$st", JsonSerializer.Serialize(result.Stragglers));
                 update.Parameters.AddWithValue("$f", (object?)result.FailureReason ?? DBNull.Value);
@@ -479,7 +496,64 @@ public sealed class StateStore : IDisposable
             {
                 DeletePendingUpdate(file);
             }
+
+            if (serverState is not null)
+            {
+                // Only the latest optimiser state is needed to resume; older ones would pile up at 1–2 models per round.
+                foreach (string old in System.IO.Directory.EnumerateFiles(ModelDirectory, "optimizer-round-*.safetensors"))
+                {
+                    if (Path.GetFileName(old) != optimizerFile)
+                    {
+                        File.Delete(old);
+                    }
+                }
+            }
         }
+    }
+
+    /// <summary>
+    /// The server state saved with the last completed round (see <see cref="CompleteRound"/>), or null when no round
+    /// completed or the last one was saved without it (by a build that did not save it).
+    /// </summary>
+    public RoundServerState? LoadServerState()
+    {
+        lock (_gate)
+        {
+            using var command = Command("SELECT optimizer, optimizer_state, clip_norm FROM rounds WHERE completed_at IS NOT NULL ORDER BY round DESC LIMIT 1");
+            using var reader = command.ExecuteReader();
+            if (!reader.Read() || reader.IsDBNull(0))
+            {
+                return null;
+            }
+
+            string optimizer = reader.GetString(0);
+            var state = ServerOptimizerState.Empty(optimizer);
+            if (!reader.IsDBNull(1))
+            {
+                using var file = File.OpenRead(Path.Combine(ModelDirectory, Path.GetFileName(reader.GetString(1))));
+                var content = Safetensors.Read(file);
+                if (!content.Metadata.TryGetValue("optimizer", out string? saved) || saved != optimizer)
+                {
+                    throw new InvalidDataException($"The optimiser state file {reader.GetString(1)} was not saved by '{optimizer}'.");
+                }
+
+                state = new ServerOptimizerState(optimizer, content.Parameters.ToDictionary().ToDictionary(kv => kv.Key, kv => kv.Value.Values, StringComparer.Ordinal));
+            }
+
+            return new RoundServerState(state, reader.IsDBNull(2) ? null : reader.GetDouble(2));
+        }
+    }
+
+    private static byte[] EncodeOptimizerState(ServerOptimizerState state)
+    {
+        var layout = ParameterLayout.Create(state.Vectors.Keys.Select(name => (name, new[] { state.Length })));
+        var values = new float[layout.TotalLength];
+        foreach (var spec in layout.Tensors)
+        {
+            state.Vectors[spec.Name].CopyTo(values.AsSpan(spec.Offset, spec.Length));
+        }
+
+        return Safetensors.Write(new ModelParameters(layout, values), new Dictionary<string, string> { ["optimizer"] = state.Optimizer });
     }
 
     /// <summary>

@@ -93,6 +93,31 @@ public sealed class FederationCommandTests
         }
     }
 
+    [Theory]
+    [InlineData("Bad server optimiser", "--server-optimizer", "adamw")]
+    [InlineData("needs a momentum", "--server-optimizer", "fedavgm")]
+    [InlineData("takes no momentum", "--server-optimizer", "fedadam", "--server-momentum", "0.9")]
+    [InlineData("needs DP-FedAvg", "--dp-adaptive-quantile", "0.5")]
+    [InlineData("needs server-side clipping", "--dp-adaptive-quantile", "0.5", "--dp-noise", "1", "--population", "100", "--clients-per-round", "10", "--dp-client-clip")]
+    [InlineData("Bad adaptive clipping", "--dp-adaptive-quantile", "1.5", "--dp-noise", "1", "--population", "100", "--clients-per-round", "10")]
+    public void Server_refuses_bad_optimizer_and_adaptive_clipping_settings(string message, params string[] extra)
+    {
+        string dir = TempDir();
+        try
+        {
+            var (code, _, stderr) = CliRunner.Run(["server", "--state", dir, "--insecure", "--port", "0", "--rounds", "1", .. extra]);
+            Assert.Equal(2, code);
+            Assert.Contains(message, stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
     [Fact]
     public void Server_refuses_plaintext_off_loopback()
     {
