@@ -143,6 +143,7 @@ public sealed class ConfideServer : IAsyncDisposable
             // Federation's methods are bound by ParsingMethodProvider, so a malformed body gets INVALID_ARGUMENT.
             builder.Services.AddSingleton<Grpc.AspNetCore.Server.Model.IServiceMethodProvider<FederationEndpoint>, ParsingMethodProvider>();
             // The standard grpc.health.v1.Health service: SERVING for "" and for confide.v1.Federation once the store is open.
+            builder.Services.AddSingleton<StateStoreHealthCheck>(); // one instance, so its ping cache is shared
             builder.Services.AddGrpcHealthChecks(health => health.Services.Map(FederationServiceName, _ => true))
                 .AddCheck<StateStoreHealthCheck>("state-store");
             var app = builder.Build();
