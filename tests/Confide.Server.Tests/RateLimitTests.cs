@@ -98,7 +98,8 @@ public sealed class RateLimitTests
         Assert.Equal(StatusCode.ResourceExhausted, enroll.StatusCode);
         Assert.Equal(2, server.Store.CountClients());
 
-        // Requests that claim A's id but do not verify are refused before A's budget is charged.
+        // Requests that claim A's id but do not verify are refused before A's budget is charged (they are charged to
+        // the address's failed-authentication budget instead).
         using var forger = new FederationClient(clientOptions, keyC, a.ClientId);
         for (int i = 0; i < 3; i++)
         {
@@ -131,5 +132,13 @@ public sealed class RateLimitTests
             Assert.Contains("retry in", ex.Status.Detail, StringComparison.Ordinal);
         });
         await b.FetchTaskAsync(-1);
+
+        // Failed authentications are charged to the address (burst 4; 3 used above): one more, then forged requests
+        // are refused before their signature is checked, with everyone else signing from that address.
+        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => forger.FetchTaskAsync(-1))).StatusCode);
+        var cut = await Assert.ThrowsAsync<RpcException>(() => forger.FetchTaskAsync(-1));
+        Assert.Equal(StatusCode.ResourceExhausted, cut.StatusCode);
+        Assert.Contains("failed authentication", cut.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.ResourceExhausted, (await Assert.ThrowsAsync<RpcException>(() => b.FetchTaskAsync(-1))).StatusCode);
     }
 }

@@ -17,8 +17,25 @@ internal sealed class RequestAuthenticator(StateStore store, ISystemClock clock,
 {
     private readonly ConcurrentDictionary<string, byte[]> _keys = new(StringComparer.Ordinal);
 
-    /// <summary>Returns the authenticated client id and the signed body hash; throws an Unauthenticated RpcException otherwise.</summary>
+    /// <summary>
+    /// Returns the authenticated client id and the signed body hash; throws an Unauthenticated RpcException otherwise
+    /// (and charges the failure to the caller's address; an address over its failure budget is refused up front).
+    /// </summary>
     public (string ClientId, byte[] BodyHash) Authenticate(ServerCallContext context)
+    {
+        limiter.CheckFailures(context);
+        try
+        {
+            return Check(context);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.Unauthenticated)
+        {
+            limiter.RecordFailure(context);
+            throw;
+        }
+    }
+
+    private (string ClientId, byte[] BodyHash) Check(ServerCallContext context)
     {
         var headers = context.RequestHeaders;
         string clientId = Required(headers, RequestSignature.ClientIdHeader);

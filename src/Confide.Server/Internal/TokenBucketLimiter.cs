@@ -46,6 +46,28 @@ internal sealed class TokenBucketLimiter(ISystemClock clock, double perSecond, i
         }
     }
 
+    /// <summary>True when <paramref name="key"/>'s bucket holds no whole token now (nothing is taken).</summary>
+    public bool IsEmpty(string key, out TimeSpan retryAfter)
+    {
+        retryAfter = TimeSpan.Zero;
+        if (!_buckets.TryGetValue(key, out var bucket))
+        {
+            return false;
+        }
+
+        lock (bucket)
+        {
+            bucket.Refill(clock.UtcNow, perSecond, burst);
+            if (bucket.Tokens >= 1)
+            {
+                return false;
+            }
+
+            retryAfter = TimeSpan.FromSeconds((1 - bucket.Tokens) / perSecond);
+            return true;
+        }
+    }
+
     private void Prune(DateTimeOffset now)
     {
         lock (_pruneGate)
