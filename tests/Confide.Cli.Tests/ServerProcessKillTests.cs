@@ -31,6 +31,7 @@ public sealed class ServerProcessKillTests(Xunit.Abstractions.ITestOutputHelper 
             "server", "--state", state, "--insecure", "--listen", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--rounds", $"{Rounds}", "--clients-per-round", "2", "--min-updates", "2", "--deadline", "40",
             "--dp-noise", "1.0", "--dp-clip", "1.0", "--population", "100", "--epsilon", "1000",
+            "--dp-adaptive-quantile", "0.5", "--dp-count-noise", "1.0", "--server-optimizer", "fedadam", "--server-lr", "0.1",
             "--address-rate", "1000", "--linger", "30",
         ];
         ServerProcess? server = null;
@@ -126,6 +127,13 @@ public sealed class ServerProcessKillTests(Xunit.Abstractions.ITestOutputHelper 
                 Assert.Equal(before.Ledger, after.Ledger.Take(before.Ledger.Count));
                 Assert.Equal(Rounds, after.Ledger.Count);
                 Assert.Equal(Enumerable.Range(0, Rounds).Select(r => (long)r), after.Ledger.Select(r => r.Round));
+
+                // The server state written by the process: FedAdam's moments and the adaptive clip norm.
+                var saved = store.LoadServerState()!;
+                Assert.Equal("fedadam", saved.Optimizer.Optimizer);
+                Assert.Equal(["m", "v"], saved.Optimizer.Vectors.Keys);
+                Assert.NotNull(saved.ClipNorm);
+                Assert.NotEqual(1.0, saved.ClipNorm);
             }
         }
         finally

@@ -68,6 +68,8 @@ public sealed class DurableServerStateTests
     [Theory]
     [InlineData("fedadam")]
     [InlineData("fedavgm")]
+    [InlineData("fedyogi")]
+    [InlineData("fedadagrad")]
     public async Task A_server_restarted_after_k_rounds_ends_bit_for_bit_where_an_uninterrupted_run_ends(string optimizer)
     {
         const long total = 4, k = 2;
