@@ -28,9 +28,11 @@ public sealed class ConfideServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _ticker;
     private readonly X509Certificate2? _certificate;
+    private readonly ISystemClock _clock;
 
-    private ConfideServer(WebApplication app, StateStore store, RoundHost host, X509Certificate2? certificate, bool created, TimeSpan tick)
+    private ConfideServer(WebApplication app, StateStore store, RoundHost host, X509Certificate2? certificate, bool created, TimeSpan tick, ISystemClock clock)
     {
+        _clock = clock;
         _app = app;
         _store = store;
         _host = host;
@@ -41,6 +43,9 @@ public sealed class ConfideServer : IAsyncDisposable
         Address = new Uri(addresses.First());
         _ticker = RunTicker(tick, _stop.Token);
     }
+
+    /// <summary>The service name the gRPC health service reports on (besides the whole server, "").</summary>
+    public const string FederationServiceName = "confide.v1.Federation";
 
     /// <summary>The address clients connect to (with the actual port).</summary>
     public Uri Address { get; }
@@ -134,11 +139,18 @@ public sealed class ConfideServer : IAsyncDisposable
             builder.Services.AddSingleton(store);
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(clock);
-            builder.Services.AddSingleton(new RequestAuthenticator(store, clock, options.TimestampWindow));
+            builder.Services.AddSingleton(new RequestAuthenticator(store, clock, options.TimestampWindow, new RequestRateLimiter(options.RateLimits, clock)));
+            // Federation's methods are bound by ParsingMethodProvider, so a malformed body gets INVALID_ARGUMENT.
+            builder.Services.AddSingleton<Grpc.AspNetCore.Server.Model.IServiceMethodProvider<FederationEndpoint>, ParsingMethodProvider>();
+            // The standard grpc.health.v1.Health service: SERVING for "" and for confide.v1.Federation once the store is open.
+            builder.Services.AddSingleton<StateStoreHealthCheck>(); // one instance, so its ping cache is shared
+            builder.Services.AddGrpcHealthChecks(health => health.Services.Map(FederationServiceName, _ => true))
+                .AddCheck<StateStoreHealthCheck>("state-store");
             var app = builder.Build();
-            app.MapGrpcService<FederationService>();
+            app.MapGrpcService<FederationEndpoint>();
+            app.MapGrpcHealthChecksService();
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            return new ConfideServer(app, store, host, certificate, created, options.TickInterval);
+            return new ConfideServer(app, store, host, certificate, created, options.TickInterval, clock);
         }
         catch
         {
@@ -148,8 +160,11 @@ public sealed class ConfideServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Issues a one-time enrollment token (see <see cref="StateStore.IssueToken"/>).</summary>
-    public string IssueToken() => _store.IssueToken(CryptoRandomSource.Instance, DateTimeOffset.UtcNow);
+    /// <summary>Issues a one-time enrollment token valid for <see cref="StateStore.DefaultTokenLifetime"/> by the server's clock.</summary>
+    public string IssueToken() => IssueToken(StateStore.DefaultTokenLifetime);
+
+    /// <summary>Issues a one-time enrollment token valid for <paramref name="lifetime"/> by the server's clock.</summary>
+    public string IssueToken(TimeSpan lifetime) => _store.IssueToken(CryptoRandomSource.Instance, _clock.UtcNow, lifetime);
 
     /// <summary>Stops serving and closes the store.</summary>
     public async ValueTask DisposeAsync()

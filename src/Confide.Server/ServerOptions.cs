@@ -73,6 +73,9 @@ public sealed record ServerOptions
     /// <summary>Slack allowed over the global model's encoded size for an update payload.</summary>
     public int PayloadSlackBytes { get; init; } = 64 << 10;
 
+    /// <summary>Request rate limits (<see cref="RateLimitOptions.Default"/> unless set); null turns rate limiting off.</summary>
+    public RateLimitOptions? RateLimits { get; init; } = RateLimitOptions.Default;
+
     /// <summary>Checks the combination of settings.</summary>
     internal void Validate()
     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Confide.Aggregation.Optimizers;
 using Confide.Parameters;
 using Confide.Privacy;
 using Confide.Protocol.Rounds;
@@ -79,6 +80,11 @@ public sealed class StateStore : IDisposable
                 accuracy REAL NOT NULL, reported_at TEXT NOT NULL, PRIMARY KEY (round, client_id));
             CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
             """);
+        // Columns added after the first release; a state folder made by an older build gets them here.
+        AddColumnIfMissing(connection, "enrollment_tokens", "expires_at", "TEXT");
+        AddColumnIfMissing(connection, "rounds", "optimizer", "TEXT");
+        AddColumnIfMissing(connection, "rounds", "optimizer_state", "TEXT");
+        AddColumnIfMissing(connection, "rounds", "clip_norm", "REAL");
         // Nonces get their own connection with synchronous=NORMAL: in WAL mode that survives a killed process (the
         // case the server is built for) and skips an fsync on every signed request; only an OS crash or power loss
         // could forget the last nonces, which then reopens a replay window of at most the timestamp window.
@@ -88,22 +94,38 @@ public sealed class StateStore : IDisposable
         return new StateStore(directory, connection, nonces);
     }
 
+    /// <summary>How long an enrollment token is valid when no lifetime is given: 24 hours.</summary>
+    public static readonly TimeSpan DefaultTokenLifetime = TimeSpan.FromHours(24);
+
+    /// <summary>The longest lifetime a token may be given: 365 days.</summary>
+    public static readonly TimeSpan MaxTokenLifetime = TimeSpan.FromDays(365);
+
+    /// <summary>Issues a one-time enrollment token valid for <see cref="DefaultTokenLifetime"/> from <paramref name="now"/>.</summary>
+    public string IssueToken(Randomness.IRandomSource random, DateTimeOffset now) => IssueToken(random, now, DefaultTokenLifetime);
+
     /// <summary>
     /// Issues a one-time enrollment token: 32 random bytes from <paramref name="random"/>, returned once as base64url;
-    /// only its SHA-256 is stored.
+    /// only its SHA-256 is stored, with its expiry time <paramref name="now"/> + <paramref name="lifetime"/>.
     /// </summary>
-    public string IssueToken(Randomness.IRandomSource random, DateTimeOffset now)
+    /// <exception cref="ArgumentOutOfRangeException">The lifetime is not in (0, <see cref="MaxTokenLifetime"/>].</exception>
+    public string IssueToken(Randomness.IRandomSource random, DateTimeOffset now, TimeSpan lifetime)
     {
         ArgumentNullException.ThrowIfNull(random);
+        if (lifetime <= TimeSpan.Zero || lifetime > MaxTokenLifetime)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lifetime), lifetime, $"An enrollment token's lifetime must be more than 0 and at most {MaxTokenLifetime.TotalDays:F0} days.");
+        }
+
         var bytes = new byte[TokenBytes];
         random.NextBytes(bytes);
         string token = Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         CryptographicOperations.ZeroMemory(bytes);
         lock (_gate)
         {
-            using var command = Command("INSERT INTO enrollment_tokens (token_hash, created_at) VALUES ($h, $t)");
+            using var command = Command("INSERT INTO enrollment_tokens (token_hash, created_at, expires_at) VALUES ($h, $t, $e)");
             command.Parameters.AddWithValue("$h", HashToken(token));
             command.Parameters.AddWithValue("$t", Format(now));
+            command.Parameters.AddWithValue("$e", Format(now + lifetime));
             command.ExecuteNonQuery();
         }
 
@@ -112,7 +134,8 @@ public sealed class StateStore : IDisposable
 
     /// <summary>
     /// Consumes <paramref name="token"/> and registers <paramref name="publicKey"/> under a new client id, in one
-    /// transaction. Refuses an unknown or already consumed token and an already enrolled key.
+    /// transaction. Refuses an unknown, already consumed or expired token (expired when <paramref name="now"/> is at or
+    /// after its expiry; tokens stored by a build without expiry have none) and an already enrolled key.
     /// </summary>
     /// <exception cref="EnrollmentException">The enrollment was refused; the message says why.</exception>
     public string Enroll(string token, ReadOnlySpan<byte> publicKey, string label, DateTimeOffset now)
@@ -123,18 +146,23 @@ public sealed class StateStore : IDisposable
         lock (_gate)
         {
             using var tx = _connection.BeginTransaction();
-            using (var find = Command("SELECT consumed_at FROM enrollment_tokens WHERE token_hash = $h", tx))
+            using (var find = Command("SELECT consumed_at, expires_at FROM enrollment_tokens WHERE token_hash = $h", tx))
             {
                 find.Parameters.AddWithValue("$h", HashToken(token));
-                object? consumed = find.ExecuteScalar();
-                if (consumed is null)
+                using var row = find.ExecuteReader();
+                if (!row.Read())
                 {
                     throw new EnrollmentException("the enrollment token is not known to this server");
                 }
 
-                if (consumed is not DBNull)
+                if (!row.IsDBNull(0))
                 {
                     throw new EnrollmentException("the enrollment token has already been used");
+                }
+
+                if (!row.IsDBNull(1) && Parse(row.GetString(1)) is var expires && now >= expires)
+                {
+                    throw new EnrollmentException($"the enrollment token expired at {expires.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC; ask the operator for a new one");
                 }
             }
 
@@ -400,20 +428,33 @@ public sealed class StateStore : IDisposable
     /// Records a completed round: writes the checkpoint file (when the model moved), then in one transaction marks the
     /// round, records stragglers and flags, and saves the ledger; after the commit it deletes the round's pending
     /// payloads (they are no longer needed once aggregated, and keeping them would keep individual updates around).
+    /// With <paramref name="serverState"/>, the server optimiser's state is written next to the checkpoint (as
+    /// <c>optimizer-round-NNNNNN.safetensors</c>, only the latest is kept) and the adaptive clip norm is stored in the
+    /// round's row, in the same transaction, so <see cref="LoadServerState"/> returns them after a restart.
     /// </summary>
-    public void CompleteRound(RoundResult result, PrivacyLedger? ledger)
+    public void CompleteRound(RoundResult result, PrivacyLedger? ledger, RoundServerState? serverState = null)
     {
         ArgumentNullException.ThrowIfNull(result);
         string checkpoint = $"round-{result.Round:D6}.safetensors";
         WriteFileDurably(Path.Combine(ModelDirectory, checkpoint), Safetensors.Write(result.Model));
+        string? optimizerFile = null;
+        if (serverState is not null && serverState.Optimizer.Vectors.Count > 0)
+        {
+            optimizerFile = $"optimizer-round-{result.Round:D6}.safetensors";
+            WriteFileDurably(Path.Combine(ModelDirectory, optimizerFile), EncodeOptimizerState(serverState.Optimizer));
+        }
+
         lock (_gate)
         {
             using var tx = _connection.BeginTransaction();
             using (var update = Command("""
                 UPDATE rounds SET status = $s, stragglers = $st, failure_reason = $f, epsilon = $e, flagged = $fl,
-                completed_at = $c, checkpoint = $cp WHERE round = $r
+                completed_at = $c, checkpoint = $cp, optimizer = $o, optimizer_state = $os, clip_norm = $cn WHERE round = $r
                 """, tx))
             {
+                update.Parameters.AddWithValue("$o", (object?)serverState?.Optimizer.Optimizer ?? DBNull.Value);
+                update.Parameters.AddWithValue("$os", (object?)optimizerFile ?? DBNull.Value);
+                update.Parameters.AddWithValue("$cn", (object?)serverState?.ClipNorm ?? DBNull.Value);
                 update.Parameters.AddWithValue("$s", result.Aggregated ? "aggregated" : "failed");
                 update.Parameters.AddWithValue("$st", JsonSerializer.Serialize(result.Stragglers));
                 update.Parameters.AddWithValue("$f", (object?)result.FailureReason ?? DBNull.Value);
@@ -455,7 +496,64 @@ public sealed class StateStore : IDisposable
             {
                 DeletePendingUpdate(file);
             }
+
+            if (serverState is not null)
+            {
+                // Only the latest optimiser state is needed to resume; older ones would pile up at 1–2 models per round.
+                foreach (string old in System.IO.Directory.EnumerateFiles(ModelDirectory, "optimizer-round-*.safetensors"))
+                {
+                    if (Path.GetFileName(old) != optimizerFile)
+                    {
+                        File.Delete(old);
+                    }
+                }
+            }
         }
+    }
+
+    /// <summary>
+    /// The server state saved with the last completed round (see <see cref="CompleteRound"/>), or null when no round
+    /// completed or the last one was saved without it (by a build that did not save it).
+    /// </summary>
+    public RoundServerState? LoadServerState()
+    {
+        lock (_gate)
+        {
+            using var command = Command("SELECT optimizer, optimizer_state, clip_norm FROM rounds WHERE completed_at IS NOT NULL ORDER BY round DESC LIMIT 1");
+            using var reader = command.ExecuteReader();
+            if (!reader.Read() || reader.IsDBNull(0))
+            {
+                return null;
+            }
+
+            string optimizer = reader.GetString(0);
+            var state = ServerOptimizerState.Empty(optimizer);
+            if (!reader.IsDBNull(1))
+            {
+                using var file = File.OpenRead(Path.Combine(ModelDirectory, Path.GetFileName(reader.GetString(1))));
+                var content = Safetensors.Read(file);
+                if (!content.Metadata.TryGetValue("optimizer", out string? saved) || saved != optimizer)
+                {
+                    throw new InvalidDataException($"The optimiser state file {reader.GetString(1)} was not saved by '{optimizer}'.");
+                }
+
+                state = new ServerOptimizerState(optimizer, content.Parameters.ToDictionary().ToDictionary(kv => kv.Key, kv => kv.Value.Values, StringComparer.Ordinal));
+            }
+
+            return new RoundServerState(state, reader.IsDBNull(2) ? null : reader.GetDouble(2));
+        }
+    }
+
+    private static byte[] EncodeOptimizerState(ServerOptimizerState state)
+    {
+        var layout = ParameterLayout.Create(state.Vectors.Keys.Select(name => (name, new[] { state.Length })));
+        var values = new float[layout.TotalLength];
+        foreach (var spec in layout.Tensors)
+        {
+            state.Vectors[spec.Name].CopyTo(values.AsSpan(spec.Offset, spec.Length));
+        }
+
+        return Safetensors.Write(new ModelParameters(layout, values), new Dictionary<string, string> { ["optimizer"] = state.Optimizer });
     }
 
     /// <summary>
@@ -575,6 +673,23 @@ public sealed class StateStore : IDisposable
         }
     }
 
+    /// <summary>True when the database answers a trivial query (the health check); false when it is closed or failing.</summary>
+    public bool Ping()
+    {
+        try
+        {
+            lock (_gate)
+            {
+                using var command = Command("SELECT 1");
+                return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 1;
+            }
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Closes the database.</summary>
     public void Dispose()
     {
@@ -594,6 +709,16 @@ public sealed class StateStore : IDisposable
     private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 
     private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+    private static void AddColumnIfMissing(SqliteConnection connection, string table, string column, string type)
+    {
+        using var info = connection.CreateCommand();
+        info.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}'";
+        if (Convert.ToInt64(info.ExecuteScalar(), CultureInfo.InvariantCulture) == 0)
+        {
+            Execute(connection, $"ALTER TABLE {table} ADD COLUMN {column} {type}");
+        }
+    }
 
     private static void Execute(SqliteConnection connection, string sql)
     {

@@ -25,12 +25,97 @@ public sealed class FederationCommandTests
     }
 
     [Fact]
+    public void Admin_token_stores_the_ttl_with_the_token()
+    {
+        string dir = TempDir();
+        try
+        {
+            var before = DateTimeOffset.UtcNow;
+            var (code, stdout, stderr) = CliRunner.Run("admin", "token", "--state", dir, "--count", "2", "--ttl", "90m");
+            Assert.True(code == 0, stderr);
+            Assert.Contains("valid until", stderr);
+            var tokens = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            using var store = Confide.Server.StateStore.Open(dir);
+            byte[] Key(int i) => Confide.SecureAggregation.IdentityKeyPair.Generate(new Confide.Randomness.SeededRandomSource((ulong)i)).PublicKey.ToBytes();
+            store.Enroll(tokens[0], Key(1), "a", before + TimeSpan.FromMinutes(89));
+            var ex = Assert.Throws<Confide.Server.EnrollmentException>(() => store.Enroll(tokens[1], Key(2), "b", DateTimeOffset.UtcNow + TimeSpan.FromMinutes(90)));
+            Assert.Contains("expired", ex.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("0h")]
+    [InlineData("12")]
+    [InlineData("400d")]
+    public void Admin_token_refuses_a_bad_ttl(string ttl)
+    {
+        string dir = TempDir();
+        var (code, stdout, stderr) = CliRunner.Run("admin", "token", "--state", dir, "--ttl", ttl);
+        Assert.Equal(2, code);
+        Assert.Contains("--ttl", stderr);
+        Assert.Equal("", stdout);
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Admin_token_refuses_a_bad_count()
     {
         string dir = TempDir();
         var (code, _, stderr) = CliRunner.Run("admin", "token", "--state", dir, "--count", "0");
         Assert.Equal(2, code);
         Assert.Contains("--count must be between 1 and 10000", stderr);
+    }
+
+    [Fact]
+    public void Server_refuses_a_bad_rate_limit()
+    {
+        string dir = TempDir();
+        try
+        {
+            var (code, _, stderr) = CliRunner.Run("server", "--state", dir, "--insecure", "--port", "0", "--rounds", "1", "--client-rate", "0");
+            Assert.Equal(2, code);
+            Assert.Contains("Bad rate limit", stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("Bad server optimiser", "--server-optimizer", "adamw")]
+    [InlineData("needs a momentum", "--server-optimizer", "fedavgm")]
+    [InlineData("takes no momentum", "--server-optimizer", "fedadam", "--server-momentum", "0.9")]
+    [InlineData("needs DP-FedAvg", "--dp-adaptive-quantile", "0.5")]
+    [InlineData("needs server-side clipping", "--dp-adaptive-quantile", "0.5", "--dp-noise", "1", "--population", "100", "--clients-per-round", "10", "--dp-client-clip")]
+    [InlineData("Bad adaptive clipping", "--dp-adaptive-quantile", "1.5", "--dp-noise", "1", "--population", "100", "--clients-per-round", "10")]
+    public void Server_refuses_bad_optimizer_and_adaptive_clipping_settings(string message, params string[] extra)
+    {
+        string dir = TempDir();
+        try
+        {
+            var (code, _, stderr) = CliRunner.Run(["server", "--state", dir, "--insecure", "--port", "0", "--rounds", "1", .. extra]);
+            Assert.Equal(2, code);
+            Assert.Contains(message, stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
     }
 
     [Fact]

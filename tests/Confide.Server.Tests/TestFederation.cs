@@ -53,6 +53,12 @@ internal sealed class TestFederation : IAsyncDisposable
         return Server;
     }
 
+    public async Task<ConfideServer> StartAsync(ServerOptions options, Confide.Privacy.IGaussianNoise? noise)
+    {
+        Server = await ConfideServer.StartAsync(options, noise: noise);
+        return Server;
+    }
+
     public async Task StopAsync()
     {
         if (Server is not null)

@@ -52,6 +52,9 @@ internal static class ServerCommand
             command.Options.Add(o);
         }
 
+        var rateLimits = RateLimitCliOptions.AddTo(command);
+        var optimizer = ServerOptimizerCliOptions.AddTo(command);
+
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (!IPAddress.TryParse(parse.GetValue(listen), out var address))
@@ -73,8 +76,15 @@ internal static class ServerCommand
             {
                 long n = parse.GetValue(population) ?? throw new CliException("DP needs --population (the number of clients that could be sampled).", 2);
                 int expected = sampling.Count ?? throw new CliException("DP needs a fixed --clients-per-round (the accountant's q = clients per round / population).", 2);
-                dp = DpFedAvgOptions.Fixed(z, parse.GetValue(dpClip), expected, n, parse.GetValue(dpClientClip) ? ClippingPlacement.Client : ClippingPlacement.Server);
+                dp = optimizer.Adaptive(parse)
+                    ? optimizer.AdaptiveDp(parse, z, parse.GetValue(dpClip), expected, n, parse.GetValue(dpClientClip))
+                    : DpFedAvgOptions.Fixed(z, parse.GetValue(dpClip), expected, n, parse.GetValue(dpClientClip) ? ClippingPlacement.Client : ClippingPlacement.Server);
                 budget = new PrivacyBudget(parse.GetValue(epsilon), parse.GetValue(delta));
+            }
+
+            if (dp is null && optimizer.Adaptive(parse))
+            {
+                throw new CliException("--dp-adaptive-quantile needs DP-FedAvg (--dp-noise).", 2);
             }
 
             var roundOptions = new RoundOptions(
@@ -85,7 +95,10 @@ internal static class ServerCommand
                 new AggregatorSettings(parse.GetValue(aggregator)!, parse.GetValue(byzantine)),
                 parse.GetValue(serverLr),
                 maxUpdateNorm: parse.GetValue(maxNorm),
-                privacy: dp);
+                privacy: dp)
+            {
+                ServerOptimizer = optimizer.Optimizer(parse, parse.GetValue(serverLr)),
+            };
             string? initialPath = parse.GetValue(initial);
             ModelParameters model = initialPath is null ? DigitsFederation.InitialModel() : ReadModel(initialPath);
             var options = new ServerOptions(parse.GetValue(state)!, roundOptions, model)
@@ -97,6 +110,7 @@ internal static class ServerCommand
                 CertificatePassword = parse.GetValue(certPassword),
                 HostNames = parse.GetValue(hosts) ?? [],
                 PrivacyBudget = budget,
+                RateLimits = rateLimits.Read(parse),
                 Training = new Wire.V1.TrainingConfig { Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr) },
             };
 

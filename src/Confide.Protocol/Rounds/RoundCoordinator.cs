@@ -21,15 +21,16 @@ namespace Confide.Protocol.Rounds;
 /// rebuilt from the last completed round (<c>completedRounds</c>, the model, the ledger) and a collecting round can be
 /// restored with <see cref="Restore"/>. A round with fewer than <see cref="RoundOptions.MinUpdates"/> accepted updates
 /// fails: it is recorded, the model is unchanged, nothing is charged, and the run moves to the next round number.
-/// The server optimiser is <see cref="ServerSgd"/>; stateful optimisers (FedAdam, FedYogi…) are not offered here yet
-/// because their moments are not checkpointed.
+/// The server optimiser is <see cref="RoundOptions.ServerOptimizer"/> (server SGD, FedAvgM, FedAdam, FedYogi,
+/// FedAdagrad); its state and the adaptive clip norm (Andrew et al. 2021, server-side clipping only) are what
+/// <see cref="ExportServerState"/> returns for the host to persist, and <see cref="RestoreServerState"/> takes back.
 /// </remarks>
 public sealed class RoundCoordinator
 {
     private readonly IRandomSource _random;
     private readonly ISystemClock _clock;
     private readonly UpdateValidator _validator;
-    private readonly ServerSgd _optimizer;
+    private readonly ICheckpointableServerOptimizer _optimizer;
     private readonly DpFedAvg? _dp;
     private readonly ModelParameters _model;
     private readonly Dictionary<string, ClientUpdate> _accepted = new(StringComparer.Ordinal);
@@ -37,6 +38,7 @@ public sealed class RoundCoordinator
     private readonly HashSet<string> _participants = new(StringComparer.Ordinal);
     private RoundTicket? _current;
     private int _arrivals;
+    private bool _started;
 
     /// <summary>Creates a coordinator.</summary>
     /// <param name="options">The run's settings.</param>
@@ -64,7 +66,7 @@ public sealed class RoundCoordinator
         _random = random;
         _clock = clock;
         _model = globalModel.Clone();
-        _optimizer = new ServerSgd(options.ServerLearningRate);
+        _optimizer = options.ServerOptimizer.Create();
         _validator = new UpdateValidator(new UpdateValidationOptions(globalModel.Layout, options.MaxSampleCount, options.MaxUpdateNorm));
         Ledger = ledger;
         if (options.Privacy is not null)
@@ -74,9 +76,11 @@ public sealed class RoundCoordinator
                 throw new ArgumentException("DP-FedAvg is configured, so a privacy ledger and a noise source are required.", nameof(ledger));
             }
 
-            if (options.Privacy.AdaptiveClipping is not null)
+            if (options.Privacy.AdaptiveClipping is not null && options.Privacy.Placement == ClippingPlacement.Client)
             {
-                throw new ArgumentException("Adaptive clipping is not supported by the round coordinator yet (its clip-norm state is not checkpointed); use a fixed clip norm.", nameof(options));
+                throw new ArgumentException(
+                    "Adaptive clipping with client-side clipping needs each client's 'norm ≤ C' report, which the round protocol does not carry; use server-side clipping with adaptive clipping.",
+                    nameof(options));
             }
 
             _dp = new DpFedAvg(options.Privacy, noise, ledger);
@@ -123,6 +127,37 @@ public sealed class RoundCoordinator
 
     /// <summary>A copy of the current global model.</summary>
     public ModelParameters GlobalModel => _model.Clone();
+
+    /// <summary>The state to persist with each completed round (see <see cref="RoundServerState"/>).</summary>
+    public RoundServerState ExportServerState() =>
+        new(_optimizer.ExportState(), _dp is not null && _dp.Options.AdaptiveClipping is not null ? _dp.CurrentClipNorm : null);
+
+    /// <summary>
+    /// Restores the state saved with the last completed round, before any round is started or restored, so that the run
+    /// continues exactly as if it had not stopped.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A round was already started or restored.</exception>
+    /// <exception cref="ArgumentException">The state was saved by another optimiser, or with adaptive clipping when it is not configured.</exception>
+    public void RestoreServerState(RoundServerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (_started)
+        {
+            throw new InvalidOperationException("The server state can only be restored before the first round starts.");
+        }
+
+        if (state.ClipNorm is double clip)
+        {
+            if (_dp is null || _dp.Options.AdaptiveClipping is null)
+            {
+                throw new ArgumentException("The saved state has an adaptive clip norm, but adaptive clipping is not configured; the run was started with other DP settings.", nameof(state));
+            }
+
+            _dp.RestoreClipNorm(clip);
+        }
+
+        _optimizer.ImportState(state.Optimizer);
+    }
 
     /// <summary>True when <paramref name="clientId"/> was sampled into the collecting round.</summary>
     public bool IsParticipant(string clientId) => _current is not null && _participants.Contains(clientId);
@@ -298,6 +333,7 @@ public sealed class RoundCoordinator
 
     private void Begin(RoundTicket ticket)
     {
+        _started = true;
         _current = ticket;
         _participants.Clear();
         _participants.UnionWith(ticket.Participants);

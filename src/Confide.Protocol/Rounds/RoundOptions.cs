@@ -1,4 +1,5 @@
 using Confide.Aggregation;
+using Confide.Aggregation.Optimizers;
 using Confide.Privacy;
 
 namespace Confide.Protocol.Rounds;
@@ -15,7 +16,7 @@ public sealed record RoundOptions
     /// <param name="collectTimeout">How long a round collects updates; later updates are stragglers.</param>
     /// <param name="minUpdates">Accepted updates needed to aggregate; with fewer the round fails and the model is unchanged.</param>
     /// <param name="aggregator">The aggregator (ignored when <paramref name="privacy"/> is set: DP-FedAvg aggregates then).</param>
-    /// <param name="serverLearningRate">η of the server SGD step applied to the aggregate (1 is plain FedAvg).</param>
+    /// <param name="serverLearningRate">η of the server SGD step applied to the aggregate (1 is plain FedAvg); see <see cref="ServerOptimizer"/> for the other optimisers.</param>
     /// <param name="maxSampleCount">The largest sample count an update may claim.</param>
     /// <param name="maxUpdateNorm">An L2 bound every update must respect, or null.</param>
     /// <param name="privacy">DP-FedAvg settings, or null for no DP.</param>
@@ -86,8 +87,25 @@ public sealed record RoundOptions
     /// <summary>The aggregator when DP is off.</summary>
     public AggregatorSettings Aggregator { get; }
 
-    /// <summary>η of the server step.</summary>
+    /// <summary>η of the server SGD step (used when no other <see cref="ServerOptimizer"/> is set).</summary>
     public double ServerLearningRate { get; }
+
+    /// <summary>
+    /// The server optimiser (Reddi et al. 2021): server SGD with <see cref="ServerLearningRate"/> unless set; a set
+    /// optimiser carries its own η. Stateful ones (fedavgm, fedadam, fedyogi, fedadagrad) keep their state across
+    /// rounds; a host checkpoints it with each round (<see cref="RoundCoordinator.ExportServerState"/>).
+    /// Checked when set (the optimiser is built once).
+    /// </summary>
+    public ServerOptimizerSettings ServerOptimizer
+    {
+        get => field ?? new ServerOptimizerSettings("sgd", ServerLearningRate);
+        init
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            value.Create();
+            field = value;
+        }
+    }
 
     /// <summary>The largest sample count accepted.</summary>
     public long MaxSampleCount { get; }

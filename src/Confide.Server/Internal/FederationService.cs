@@ -20,6 +20,7 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
 
     public override Task<EnrollResponse> Enroll(EnrollRequest request, ServerCallContext context)
     {
+        authenticator.CheckUnsigned(context);
         if (request.PublicKey.Length != 32)
         {
             throw Invalid($"the public key must be a raw 32-byte Ed25519 key; it has {request.PublicKey.Length} bytes");
@@ -52,7 +53,11 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
         }
     }
 
-    public override Task<StatusResponse> GetStatus(StatusRequest request, ServerCallContext context) => Task.FromResult(host.Status());
+    public override Task<StatusResponse> GetStatus(StatusRequest request, ServerCallContext context)
+    {
+        authenticator.CheckUnsigned(context);
+        return Task.FromResult(host.Status());
+    }
 
     public override Task<RoundTask> FetchTask(FetchTaskRequest request, ServerCallContext context)
     {

@@ -11,13 +11,31 @@ namespace Confide.Server.Internal;
 /// Checks a signed request's metadata before its body is read: the client is enrolled, the timestamp is inside the
 /// window, the Ed25519 signature over (method, client id, timestamp, nonce, body hash) verifies, and the nonce is new.
 /// The nonce is recorded only after the signature verifies, so nobody can fill the nonce table for another client.
+/// The client's rate limit is charged after the signature verifies too, for the same reason.
 /// </summary>
-internal sealed class RequestAuthenticator(StateStore store, ISystemClock clock, TimeSpan window)
+internal sealed class RequestAuthenticator(StateStore store, ISystemClock clock, TimeSpan window, RequestRateLimiter limiter)
 {
     private readonly ConcurrentDictionary<string, byte[]> _keys = new(StringComparer.Ordinal);
 
-    /// <summary>Returns the authenticated client id and the signed body hash; throws an Unauthenticated RpcException otherwise.</summary>
+    /// <summary>
+    /// Returns the authenticated client id and the signed body hash; throws an Unauthenticated RpcException otherwise
+    /// (and charges the failure to the caller's address; an address over its failure budget is refused up front).
+    /// </summary>
     public (string ClientId, byte[] BodyHash) Authenticate(ServerCallContext context)
+    {
+        limiter.CheckFailures(context);
+        try
+        {
+            return Check(context);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.Unauthenticated)
+        {
+            limiter.RecordFailure(context);
+            throw;
+        }
+    }
+
+    private (string ClientId, byte[] BodyHash) Check(ServerCallContext context)
     {
         var headers = context.RequestHeaders;
         string clientId = Required(headers, RequestSignature.ClientIdHeader);
@@ -54,6 +72,7 @@ internal sealed class RequestAuthenticator(StateStore store, ISystemClock clock,
             throw Refuse("the request signature does not verify under the client's enrolled key");
         }
 
+        limiter.CheckClient(clientId);
         if (!store.TryUseNonce(clientId, nonce, now, timestamp + windowMs))
         {
             throw Refuse("the nonce has already been used: replayed request refused");
@@ -61,6 +80,9 @@ internal sealed class RequestAuthenticator(StateStore store, ISystemClock clock,
 
         return (clientId, Convert.FromHexString(bodyHashHex));
     }
+
+    /// <summary>Charges an unsigned call (Enroll, GetStatus) to the caller's address; throws RESOURCE_EXHAUSTED over the limit.</summary>
+    public void CheckUnsigned(ServerCallContext context) => limiter.CheckAddress(context);
 
     /// <summary>Throws unless <paramref name="actualHash"/> equals the signed hash.</summary>
     public static void CheckBody(byte[] signedHash, ReadOnlySpan<byte> actualHash)

@@ -52,6 +52,12 @@ internal sealed partial class RoundHost
         }
 
         _coordinator = new RoundCoordinator(options.Rounds, model ?? initial, completed, ledger, ledger is null ? null : noise, random, clock);
+        if (store.LoadServerState() is { } saved)
+        {
+            // The optimiser's moments and the adaptive clip norm, as they were after the last completed round.
+            _coordinator.RestoreServerState(saved);
+        }
+
         _modelBytes = Safetensors.Write(_coordinator.GlobalModel);
         var collecting = store.LoadCollectingRound(initial.Layout);
         if (collecting is { } c && _coordinator.Stage == RoundStage.WaitingForClients && c.Ticket.Round == _coordinator.Round)
@@ -144,7 +150,7 @@ internal sealed partial class RoundHost
             var result = _coordinator.Poll();
             if (result is not null)
             {
-                _store.CompleteRound(result, _coordinator.Ledger);
+                _store.CompleteRound(result, _coordinator.Ledger, _coordinator.ExportServerState());
                 _completedRounds = result.Round + 1;
                 Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
                 LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);

@@ -31,6 +31,21 @@ public sealed class AdaptiveClipping
     /// <summary>The settings.</summary>
     public AdaptiveClippingOptions Options => _options;
 
+    /// <summary>
+    /// Sets C to a value saved earlier (with the last completed round), so that a restarted server continues the
+    /// same sequence of clip norms. Restoring releases nothing: C is a function of already-charged noisy releases.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="clipNorm"/> is not a finite number &gt; 0.</exception>
+    public void Restore(double clipNorm)
+    {
+        if (!(clipNorm > 0) || !double.IsFinite(clipNorm))
+        {
+            throw new ArgumentOutOfRangeException(nameof(clipNorm), clipNorm, "A restored clip norm must be a finite number > 0.");
+        }
+
+        ClipNorm = clipNorm;
+    }
+
     /// <summary>The effective noise multiplier of the update (z_Δ) and count (σ_b) releases together: (z_Δ⁻² + (2σ_b)⁻²)^(−1/2).</summary>
     public static double EffectiveNoiseMultiplier(double updateNoiseMultiplier, double countNoiseStdDev)
     {

@@ -52,6 +52,26 @@ public sealed class DpFedAvg : IAggregator
     /// <summary>The clip norm the next round will use.</summary>
     public double CurrentClipNorm => _adaptive?.ClipNorm ?? _fixedClipNorm;
 
+    /// <summary>
+    /// Restores the clip norm saved with the last completed round (adaptive clipping: see
+    /// <see cref="AdaptiveClipping.Restore"/>). With a fixed clip norm the value must equal it.
+    /// </summary>
+    /// <exception cref="ArgumentException">A fixed clip norm and another value.</exception>
+    public void RestoreClipNorm(double clipNorm)
+    {
+        if (_adaptive is null)
+        {
+            if (clipNorm != _fixedClipNorm)
+            {
+                throw new ArgumentException($"The saved clip norm {clipNorm:G6} differs from the fixed clip norm {_fixedClipNorm:G6}; the run was started with other DP settings.", nameof(clipNorm));
+            }
+
+            return;
+        }
+
+        _adaptive.Restore(clipNorm);
+    }
+
     /// <summary>The mechanism name recorded in the ledger.</summary>
     public string MechanismName => _adaptive is null ? "dp-fedavg" : "dp-fedavg+adaptive-clipping";
 

@@ -10,7 +10,7 @@ namespace Confide.Aggregation.Optimizers;
 /// also Flower's FedAdagrad default. v starts at τ² (the paper's v₋₁ ≥ τ²). Defaults are Flower's FedAdagrad:
 /// η = 0.1, τ = 1e-9. State is one float32 vector of the model's length.
 /// </remarks>
-public sealed class FedAdagrad : IServerOptimizer
+public sealed class FedAdagrad : ICheckpointableServerOptimizer
 {
     private float[] _v = [];
 
@@ -31,6 +31,17 @@ public sealed class FedAdagrad : IServerOptimizer
 
     /// <inheritdoc/>
     public string Name => "fedadagrad";
+
+    /// <inheritdoc/>
+    public ServerOptimizerState ExportState() =>
+        _v.Length == 0 ? ServerOptimizerState.Empty(Name) : new(Name, new Dictionary<string, float[]> { ["v"] = _v });
+
+    /// <inheritdoc/>
+    public void ImportState(ServerOptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _v = state.Expect(Name, "v")?[0] ?? [];
+    }
 
     /// <inheritdoc/>
     public void Step(Span<float> globalModel, ReadOnlySpan<float> aggregatedDelta)

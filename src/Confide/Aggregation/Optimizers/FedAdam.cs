@@ -11,7 +11,7 @@ namespace Confide.Aggregation.Optimizers;
 /// defaults). Defaults are Flower's FedAdam: η = 0.1, β₁ = 0.9, β₂ = 0.99, τ = 1e-9. State is float32, two vectors of
 /// the model's length.
 /// </remarks>
-public sealed class FedAdam : IServerOptimizer
+public sealed class FedAdam : ICheckpointableServerOptimizer
 {
     private readonly AdaptiveMoments _moments = new();
 
@@ -42,6 +42,12 @@ public sealed class FedAdam : IServerOptimizer
 
     /// <inheritdoc/>
     public string Name => "fedadam";
+
+    /// <inheritdoc/>
+    public ServerOptimizerState ExportState() => _moments.Export(Name);
+
+    /// <inheritdoc/>
+    public void ImportState(ServerOptimizerState state) => _moments.Import(Name, state);
 
     /// <inheritdoc/>
     public void Step(Span<float> globalModel, ReadOnlySpan<float> aggregatedDelta) =>

@@ -11,7 +11,7 @@ namespace Confide.Aggregation.Optimizers;
 /// delta's sign (client − global) in place of its pseudo-gradient (global − client). Both parameters are required:
 /// Flower's default momentum 0 would silently make this plain FedAvg; Hsu et al. use β = 0.9 with η = 1.
 /// </remarks>
-public sealed class FedAvgM : IServerOptimizer
+public sealed class FedAvgM : ICheckpointableServerOptimizer
 {
     private float[] _velocity = [];
 
@@ -32,6 +32,17 @@ public sealed class FedAvgM : IServerOptimizer
 
     /// <inheritdoc/>
     public string Name => "fedavgm";
+
+    /// <inheritdoc/>
+    public ServerOptimizerState ExportState() =>
+        _velocity.Length == 0 ? ServerOptimizerState.Empty(Name) : new(Name, new Dictionary<string, float[]> { ["velocity"] = _velocity });
+
+    /// <inheritdoc/>
+    public void ImportState(ServerOptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _velocity = state.Expect(Name, "velocity")?[0] ?? [];
+    }
 
     /// <inheritdoc/>
     public void Step(Span<float> globalModel, ReadOnlySpan<float> aggregatedDelta)

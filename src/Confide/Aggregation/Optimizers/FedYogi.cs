@@ -11,7 +11,7 @@ namespace Confide.Aggregation.Optimizers;
 /// Defaults are Flower's FedYogi: η = 0.01, β₁ = 0.9, β₂ = 0.99, τ = 1e-3 (Flower gives FedYogi a smaller η and a larger τ
 /// than FedAdam and FedAdagrad). State is float32, two vectors of the model's length.
 /// </remarks>
-public sealed class FedYogi : IServerOptimizer
+public sealed class FedYogi : ICheckpointableServerOptimizer
 {
     private readonly AdaptiveMoments _moments = new();
 
@@ -42,6 +42,12 @@ public sealed class FedYogi : IServerOptimizer
 
     /// <inheritdoc/>
     public string Name => "fedyogi";
+
+    /// <inheritdoc/>
+    public ServerOptimizerState ExportState() => _moments.Export(Name);
+
+    /// <inheritdoc/>
+    public void ImportState(ServerOptimizerState state) => _moments.Import(Name, state);
 
     /// <inheritdoc/>
     public void Step(Span<float> globalModel, ReadOnlySpan<float> aggregatedDelta) =>

@@ -9,7 +9,7 @@ namespace Confide.Aggregation.Optimizers;
 /// Reddi et al., "Adaptive Federated Optimization", ICLR 2021 (the FedOpt framework, Algorithm 1 with SGD as ServerOpt);
 /// McMahan et al., AISTATS 2017, for η = 1. Stateless.
 /// </remarks>
-public sealed class ServerSgd : IServerOptimizer
+public sealed class ServerSgd : ICheckpointableServerOptimizer
 {
     /// <summary>Creates the optimiser.</summary>
     /// <param name="serverLearningRate">η &gt; 0; 1 (the default) is plain FedAvg.</param>
@@ -21,6 +21,16 @@ public sealed class ServerSgd : IServerOptimizer
 
     /// <inheritdoc/>
     public string Name => "server-sgd";
+
+    /// <inheritdoc/>
+    public ServerOptimizerState ExportState() => ServerOptimizerState.Empty(Name);
+
+    /// <inheritdoc/>
+    public void ImportState(ServerOptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        state.Expect(Name);
+    }
 
     /// <inheritdoc/>
     public void Step(Span<float> globalModel, ReadOnlySpan<float> aggregatedDelta)

@@ -27,6 +27,17 @@ internal sealed class AdaptiveMoments
     private float[] _m = [];
     private float[] _v = [];
 
+    public ServerOptimizerState Export(string name) =>
+        _m.Length == 0 ? ServerOptimizerState.Empty(name) : new(name, new Dictionary<string, float[]> { ["m"] = _m, ["v"] = _v });
+
+    public void Import(string name, ServerOptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var vectors = state.Expect(name, "m", "v");
+        _m = vectors?[0] ?? [];
+        _v = vectors?[1] ?? [];
+    }
+
     public void Step<TRule>(string name, Span<float> globalModel, ReadOnlySpan<float> aggregatedDelta, double eta, double beta1, double beta2, double tau)
         where TRule : ISecondMomentRule
     {
