@@ -73,6 +73,9 @@ public sealed record ServerOptions
     /// <summary>Slack allowed over the global model's encoded size for an update payload.</summary>
     public int PayloadSlackBytes { get; init; } = 64 << 10;
 
+    /// <summary>Secure aggregation of every round, or null for plain rounds.</summary>
+    public SecureAggregationSettings? SecureAggregation { get; init; }
+
     /// <summary>Checks the combination of settings.</summary>
     internal void Validate()
     {
@@ -85,5 +88,7 @@ public sealed record ServerOptions
         {
             throw new ArgumentException("DP-FedAvg is configured, so a privacy budget (ε, δ) is required.");
         }
+
+        Internal.SecAggRoundHost.Validate(this);
     }
 }

@@ -25,6 +25,7 @@ internal sealed partial class RoundHost
     private readonly ISystemClock _clock;
     private readonly ILogger _logger;
     private readonly RoundCoordinator _coordinator;
+    private readonly SecAggRoundHost? _secure;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[] _modelBytes;
     private int _arrivals;
@@ -52,16 +53,21 @@ internal sealed partial class RoundHost
         }
 
         _coordinator = new RoundCoordinator(options.Rounds, model ?? initial, completed, ledger, ledger is null ? null : noise, random, clock);
-        _modelBytes = Safetensors.Write(_coordinator.GlobalModel);
+        _secure = options.SecureAggregation is { } secure ? new SecAggRoundHost(secure, options.Rounds, clock, random) : null;
         var collecting = store.LoadCollectingRound(initial.Layout);
-        if (collecting is { } c && _coordinator.Stage == RoundStage.WaitingForClients && c.Ticket.Round == _coordinator.Round)
+        if (_secure is not null && collecting is { } s && _coordinator.Stage == RoundStage.WaitingForClients && s.Ticket.Round == _coordinator.Round)
+        {
+            AbortInterruptedSecureRound(s.Ticket);
+        }
+        else if (collecting is { } c && _coordinator.Stage == RoundStage.WaitingForClients && c.Ticket.Round == _coordinator.Round)
         {
             _coordinator.Restore(c.Ticket, c.Accepted, c.Rejected);
             _arrivals = c.Accepted.Count + c.Rejected.Count;
             LogRestored(c.Ticket.Round, c.Accepted.Count, c.Rejected.Count);
         }
 
-        LogResumed(completed, _coordinator.Stage);
+        _modelBytes = Safetensors.Write(_coordinator.GlobalModel);
+        LogResumed(_completedRounds, _coordinator.Stage);
         if (_coordinator.Stage == RoundStage.Finished)
         {
             _finished.TrySetResult();
@@ -128,6 +134,7 @@ internal sealed partial class RoundHost
     {
         lock (_gate)
         {
+            RoundResult? result = null;
             if (_coordinator.Stage == RoundStage.WaitingForClients)
             {
                 var since = _clock.UtcNow - _options.ConnectedWindow;
@@ -138,13 +145,19 @@ internal sealed partial class RoundHost
                     _store.BeginRound(ticket);
                     _arrivals = 0;
                     LogRoundStarted(ticket.Round, ticket.Participants.Count, connected.Length);
+                    result = _secure is null ? null : BeginSecure(ticket);
                 }
             }
 
-            var result = _coordinator.Poll();
+            result ??= _secure is null ? _coordinator.Poll() : PollSecure();
             if (result is not null)
             {
                 _store.CompleteRound(result, _coordinator.Ledger);
+                if (_secure is not null)
+                {
+                    RecordSecureContributors(result);
+                }
+
                 _completedRounds = result.Round + 1;
                 Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
                 LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
@@ -174,7 +187,7 @@ internal sealed partial class RoundHost
                 return new Wire.V1.RoundTask { Kind = Wire.V1.RoundTask.Types.Kind.Wait, Round = _coordinator.Round, RetryAfterMs = (int)_options.RetryAfter.TotalMilliseconds };
             }
 
-            return new Wire.V1.RoundTask
+            var task = new Wire.V1.RoundTask
             {
                 Kind = Wire.V1.RoundTask.Types.Kind.Train,
                 Round = current.Round,
@@ -186,6 +199,12 @@ internal sealed partial class RoundHost
                 ModelBytes = ModelByteCount,
                 RetryAfterMs = (int)_options.RetryAfter.TotalMilliseconds,
             };
+            if (_secure is not null && !TryAddSecureSetup(clientId, task))
+            {
+                return new Wire.V1.RoundTask { Kind = Wire.V1.RoundTask.Types.Kind.Wait, Round = _coordinator.Round, RetryAfterMs = (int)_options.RetryAfter.TotalMilliseconds };
+            }
+
+            return task;
         }
     }
 
@@ -220,6 +239,11 @@ internal sealed partial class RoundHost
     {
         lock (_gate)
         {
+            if (_secure is not null)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "this server runs secure aggregation: updates go through the SecAgg stages, never SubmitUpdate"));
+            }
+
             if (_coordinator.CheckPlace(round, clientId) is { } refusal)
             {
                 throw ToRpc(refusal);

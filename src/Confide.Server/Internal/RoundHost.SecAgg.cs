@@ -1,0 +1,100 @@
+using Confide.Protocol.Rounds;
+using Confide.Wire.V1;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Confide.Server.Internal;
+
+/// <summary>The secure-aggregation half of <see cref="RoundHost"/>: the same lock, the same store, the SecAgg RPC.</summary>
+internal sealed partial class RoundHost
+{
+    /// <summary>Handles one authenticated SecAgg request under the round lock.</summary>
+    public SecAggResponse SecAgg(string clientId, SecAggRequest request)
+    {
+        lock (_gate)
+        {
+            if (_secure is null)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    $"secure aggregation is not running on this server, so a {request.StageCase} message is out of stage (start the server with --secure-agg)"));
+            }
+
+            return _secure.Handle(clientId, request);
+        }
+    }
+
+    /// <summary>Sets up the secure round the coordinator just started; a round that cannot be set up fails at once.</summary>
+    private RoundResult? BeginSecure(RoundTicket ticket)
+    {
+        try
+        {
+            var keys = ticket.Participants
+                .Select(id => _store.FindClientKey(id) ?? throw new InvalidOperationException($"Participant '{id}' has no enrolled key."))
+                .ToArray();
+            _secure!.Begin(ticket, _coordinator.Layout.TotalLength, keys, _options.Rounds.Privacy is null ? null : _coordinator.ClientClipNorm);
+            return null;
+        }
+        catch (ArgumentException ex)
+        {
+            return _coordinator.CompleteSecure(ticket.Round, new SecureRoundOutcome([], null, 0, [], $"secure aggregation could not be set up: {ex.Message}"));
+        }
+    }
+
+    /// <summary>Advances the running secure round; completes the coordinator's round when the protocol has finished.</summary>
+    private RoundResult? PollSecure()
+    {
+        var current = _coordinator.Current;
+        if (current is null || _secure!.Poll() is not { } outcome)
+        {
+            return null;
+        }
+
+        if (outcome.FailureReason is { } reason)
+        {
+            LogSecAggAborted(current.Round, reason);
+        }
+
+        return _coordinator.CompleteSecure(current.Round, outcome);
+    }
+
+    /// <summary>After a secure round is stored: records who is in the sum (their sample counts stay hidden).</summary>
+    private void RecordSecureContributors(RoundResult result)
+    {
+        int arrival = 0;
+        foreach (var (clientId, _) in result.Accepted)
+        {
+            _store.RecordSubmission(result.Round, clientId, true, "in the secure sum", null, arrival++, null, _clock.UtcNow);
+        }
+    }
+
+    /// <summary>
+    /// A secure round cannot resume after a restart (the clients' protocol secrets and the server's collected messages
+    /// are gone, by design never written to disk): it is recorded as failed, and the next round reruns it from the
+    /// same model.
+    /// </summary>
+    private void AbortInterruptedSecureRound(RoundTicket ticket)
+    {
+        _coordinator.Restore(ticket, [], []);
+        var result = _coordinator.CompleteSecure(ticket.Round, new SecureRoundOutcome([], null, 0, [],
+            "secure aggregation was interrupted by a server restart; the round is aborted and the next round reruns it from the same model"));
+        _store.CompleteRound(result, _coordinator.Ledger);
+        _completedRounds = result.Round + 1;
+        LogSecAggAborted(ticket.Round, result.FailureReason!);
+    }
+
+    /// <summary>The SecAgg part of a TRAIN task, or null when <paramref name="clientId"/> should not start now.</summary>
+    private bool TryAddSecureSetup(string clientId, Wire.V1.RoundTask task)
+    {
+        if (_secure?.SetupFor(clientId) is not { } setup)
+        {
+            return false;
+        }
+
+        task.SecureAggregation = setup;
+        task.DeadlineUnixMs = _secure.AdvertiseDeadline!.Value.ToUnixTimeMilliseconds();
+        return true;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Round {Round}: {Reason}")]
+    private partial void LogSecAggAborted(long round, string reason);
+}
