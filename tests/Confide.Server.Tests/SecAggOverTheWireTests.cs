@@ -276,6 +276,19 @@ public sealed class SecAggOverTheWireTests
         }
     }
 
+    [Fact]
+    public void The_receive_limit_grows_to_fit_a_masked_input_only_with_secure_aggregation()
+    {
+        var layout = ParameterLayout.Create(("w", [1_000_000]));
+        var rounds = new RoundOptions(1, ClientSampling.OfCount(2), TimeSpan.FromSeconds(30), 2, new Aggregation.AggregatorSettings("fedavg"));
+        var plain = new ServerOptions("unused", rounds, ModelParameters.Zeros(layout));
+        Assert.Equal(plain.MaxMessageBytes, Internal.SecAggRoundHost.MaxReceiveBytes(plain));
+        var secure32 = plain with { SecureAggregation = new SecureAggregationSettings(TimeSpan.FromSeconds(1)) };
+        Assert.Equal((1_000_001 * 4) + (64 << 10), Internal.SecAggRoundHost.MaxReceiveBytes(secure32));
+        var secure48 = plain with { SecureAggregation = new SecureAggregationSettings(TimeSpan.FromSeconds(1), modulusBits: 48) };
+        Assert.Equal((1_000_001 * 8) + (64 << 10), Internal.SecAggRoundHost.MaxReceiveBytes(secure48));
+    }
+
     private static async Task Refused(Func<Task> call, StatusCode expected, string messagePart)
     {
         var ex = await Assert.ThrowsAsync<RpcException>(call);

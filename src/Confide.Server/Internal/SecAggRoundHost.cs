@@ -57,6 +57,21 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
         }
     }
 
+    /// <summary>
+    /// The largest single gRPC message the server must accept: a masked input is one unary message of D + 1 words, which
+    /// outgrows the default bound (one model chunk) for models above about a quarter of a million parameters.
+    /// </summary>
+    public static int MaxReceiveBytes(ServerOptions options)
+    {
+        if (options.SecureAggregation is not { } secure)
+        {
+            return options.MaxMessageBytes;
+        }
+
+        long masked = (StochasticQuantizer.EncodedLength(options.InitialModel.Layout.TotalLength) * (long)SecAggWireMapping.WordSize(secure.ModulusBits)) + (64 << 10);
+        return (int)Math.Min(int.MaxValue, Math.Max(options.MaxMessageBytes, masked));
+    }
+
     /// <summary>Sets up the secure round for <paramref name="ticket"/>.</summary>
     /// <param name="ticket">The round the coordinator started.</param>
     /// <param name="modelLength">The model's parameter count.</param>
