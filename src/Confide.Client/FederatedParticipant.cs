@@ -165,6 +165,11 @@ public sealed partial class FederatedParticipant
             // A definitive answer (dropped out, out of stage, malformed): this round is over for this client.
             LogRefused(task.Round, ex.StatusCode, ex.Status.Detail);
         }
+        catch (InvalidDataException ex)
+        {
+            // The server's setup or messages do not validate, or the update does not fit the quantizer: sit this round out.
+            LogSecAggEnded(task.Round, "refused", ex.Message);
+        }
     }
 
     private async Task SubmitAsync(Wire.V1.RoundTask task, ModelParameters delta, LocalTrainingResult result, CancellationToken cancellationToken)

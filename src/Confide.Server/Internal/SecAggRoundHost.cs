@@ -46,9 +46,9 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
             throw new ArgumentException($"Secure aggregation shows the server only the sum of the updates; aggregator '{r.Aggregator.Method}' needs each update. Use fedavg (or DP-FedAvg).");
         }
 
-        if (r.Sampling.Count is int count && count < 2 || r.MinUpdates < 2 && r.Sampling.Count is null && r.Sampling.Minimum < 2)
+        if ((r.Sampling.Count ?? r.Sampling.Minimum) < 2)
         {
-            throw new ArgumentException("Secure aggregation needs at least 2 clients per round.");
+            throw new ArgumentException("Secure aggregation needs at least 2 clients per round (a sum of one update is that update).");
         }
 
         if (r.MaxUpdateNorm is not null)
