@@ -167,6 +167,40 @@ public sealed class SecAggOverTheWireTests
     }
 
     [Fact]
+    public async Task Too_few_survivors_abort_the_round_with_a_recorded_reason_naming_the_stage_and_the_counts()
+    {
+        var rounds = new RoundOptions(1, ClientSampling.OfCount(3), TimeSpan.FromSeconds(20), 2, new Aggregation.AggregatorSettings("fedavg"), maxSampleCount: 10_000);
+        await using var federation = new TestFederation();
+        var settings = new SecureAggregationSettings(TimeSpan.FromSeconds(1)) { PollInterval = TimeSpan.FromMilliseconds(20) };
+        var options = TestFederation.Options(federation.StateDirectory, rounds) with { SecureAggregation = settings };
+        var server = await ConfideServer.StartAsync(options);
+        var (clients, keys) = await EnrollAsync(server, 3);
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var participants = clients.Select((c, i) =>
+                new FederatedParticipant(c, new DeterministicTrainer(i), ParticipantProgress.Load(Path.Combine(federation.StateDirectory, $"abort-{i}.progress")))
+                {
+                    VanishBeforeSecAggStage = i == 0 ? null : SecAggStage.MaskedInputCollection,
+                }).ToArray();
+            await Task.WhenAll(participants.Select(p => Task.Run(() => p.RunAsync(cts.Token))));
+
+            var round = Assert.Single(server.Store.ListRounds());
+            Assert.Equal("failed", round.Status);
+            Assert.Contains("aborted in stage MaskedInputCollection", round.FailureReason, StringComparison.Ordinal);
+            Assert.Contains("1 of 3 clients", round.FailureReason, StringComparison.Ordinal);
+            Assert.Empty(round.Accepted);
+            Assert.Equal(TestFederation.InitialModel().AsSpan().ToArray(), server.GlobalModel.AsSpan().ToArray());
+            Assert.All(participants, p => Assert.Equal(0, p.SubmittedRounds));
+        }
+        finally
+        {
+            DisposeAll(clients, keys);
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Out_of_stage_and_malformed_secagg_messages_are_refused_with_a_status_and_a_reason()
     {
         var rounds = new RoundOptions(1, ClientSampling.OfCount(2), TimeSpan.FromSeconds(30), 2, new Aggregation.AggregatorSettings("fedavg"), maxSampleCount: 10_000);
