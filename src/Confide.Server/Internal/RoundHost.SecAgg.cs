@@ -23,22 +23,9 @@ internal sealed partial class RoundHost
         }
     }
 
-    /// <summary>Sets up the secure round the coordinator just started; a round that cannot be set up fails at once.</summary>
-    private RoundResult? BeginSecure(RoundTicket ticket)
-    {
-        try
-        {
-            var keys = ticket.Participants
-                .Select(id => _store.FindClientKey(id) ?? throw new InvalidOperationException($"Participant '{id}' has no enrolled key."))
-                .ToArray();
-            _secure!.Begin(ticket, _coordinator.Layout.TotalLength, keys, _options.Rounds.Privacy is null ? null : _coordinator.ClientClipNorm);
-            return null;
-        }
-        catch (ArgumentException ex)
-        {
-            return _coordinator.CompleteSecure(ticket.Round, new SecureRoundOutcome([], null, 0, [], $"secure aggregation could not be set up: {ex.Message}"));
-        }
-    }
+    /// <summary>Sets up the secure round the coordinator just started (a round that cannot be set up fails at the next poll).</summary>
+    private void BeginSecure(RoundTicket ticket) =>
+        _secure!.Begin(ticket, _coordinator.Layout.TotalLength, id => _store.FindClientKey(id), _options.Rounds.Privacy is null ? null : _coordinator.ClientClipNorm);
 
     /// <summary>Advances the running secure round; completes the coordinator's round when the protocol has finished.</summary>
     private RoundResult? PollSecure()

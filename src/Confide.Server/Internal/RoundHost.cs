@@ -37,6 +37,7 @@ internal sealed partial class RoundHost
         _store = store;
         _clock = clock;
         _logger = logger;
+        _secure = options.SecureAggregation is { } secure ? new SecAggRoundHost(secure, options.Rounds, clock, random) : null;
         var initial = store.LoadOrSaveInitialModel(options.InitialModel);
         store.DeleteOrphanPendingUpdates();
         var (completed, model) = store.LoadLastCheckpoint(initial.Layout);
@@ -53,7 +54,7 @@ internal sealed partial class RoundHost
         }
 
         _coordinator = new RoundCoordinator(options.Rounds, model ?? initial, completed, ledger, ledger is null ? null : noise, random, clock);
-        _secure = options.SecureAggregation is { } secure ? new SecAggRoundHost(secure, options.Rounds, clock, random) : null;
+        _modelBytes = Safetensors.Write(_coordinator.GlobalModel);
         var collecting = store.LoadCollectingRound(initial.Layout);
         if (_secure is not null && collecting is { } s && _coordinator.Stage == RoundStage.WaitingForClients && s.Ticket.Round == _coordinator.Round)
         {
@@ -66,7 +67,6 @@ internal sealed partial class RoundHost
             LogRestored(c.Ticket.Round, c.Accepted.Count, c.Rejected.Count);
         }
 
-        _modelBytes = Safetensors.Write(_coordinator.GlobalModel);
         LogResumed(_completedRounds, _coordinator.Stage);
         if (_coordinator.Stage == RoundStage.Finished)
         {
@@ -134,7 +134,6 @@ internal sealed partial class RoundHost
     {
         lock (_gate)
         {
-            RoundResult? result = null;
             if (_coordinator.Stage == RoundStage.WaitingForClients)
             {
                 var since = _clock.UtcNow - _options.ConnectedWindow;
@@ -145,22 +144,25 @@ internal sealed partial class RoundHost
                     _store.BeginRound(ticket);
                     _arrivals = 0;
                     LogRoundStarted(ticket.Round, ticket.Participants.Count, connected.Length);
-                    result = _secure is null ? null : BeginSecure(ticket);
+                    if (_secure is not null)
+                    {
+                        BeginSecure(ticket);
+                    }
                 }
             }
 
-            result ??= _secure is null ? _coordinator.Poll() : PollSecure();
+            var result = _secure is null ? _coordinator.Poll() : PollSecure();
             if (result is not null)
             {
                 _store.CompleteRound(result, _coordinator.Ledger);
+                _completedRounds = result.Round + 1;
+                Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
+                LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
                 if (_secure is not null)
                 {
                     RecordSecureContributors(result);
                 }
 
-                _completedRounds = result.Round + 1;
-                Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
-                LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
                 if (_coordinator.Stage == RoundStage.Finished)
                 {
                     LogFinished(_coordinator.StopReason!.Value, _completedRounds);

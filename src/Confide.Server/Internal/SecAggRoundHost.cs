@@ -20,6 +20,7 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
 {
     private Running? _current;
     private Running? _last;
+    private SecureRoundOutcome? _setupFailure;
 
     /// <summary>True while a secure round runs.</summary>
     public bool IsRunning => _current is not null;
@@ -39,6 +40,11 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
         if (r.Privacy is { } dp && dp.Placement != ClippingPlacement.Client)
         {
             throw new ArgumentException("Secure aggregation with DP-FedAvg needs client-side clipping (--dp-client-clip): the server never sees an update to clip.");
+        }
+
+        if (r.Privacy?.AdaptiveClipping is not null)
+        {
+            throw new ArgumentException("Adaptive clipping cannot run under secure aggregation yet: the server would need each client's 'norm ≤ C' bit, which is hidden in the sum. Use a fixed clip norm.");
         }
 
         if (r.Privacy is null && !string.Equals(r.Aggregator.Method, "fedavg", StringComparison.OrdinalIgnoreCase))
@@ -72,12 +78,31 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
         return (int)Math.Min(int.MaxValue, Math.Max(options.MaxMessageBytes, masked));
     }
 
-    /// <summary>Sets up the secure round for <paramref name="ticket"/>.</summary>
+    /// <summary>
+    /// Sets up the secure round for <paramref name="ticket"/>. When it cannot be set up (parameters that do not fit,
+    /// a participant without a key), the next <see cref="Poll"/> returns a failed outcome with the reason.
+    /// </summary>
     /// <param name="ticket">The round the coordinator started.</param>
     /// <param name="modelLength">The model's parameter count.</param>
-    /// <param name="identityKeys">Each participant's enrolled Ed25519 key, in ticket order.</param>
+    /// <param name="keyOf">Each participant's enrolled Ed25519 public key, or null.</param>
     /// <param name="dpClipNorm">The DP-FedAvg clip norm, or null without DP.</param>
-    public void Begin(RoundTicket ticket, int modelLength, IReadOnlyList<byte[]> identityKeys, double? dpClipNorm)
+    public void Begin(RoundTicket ticket, int modelLength, Func<string, byte[]?> keyOf, double? dpClipNorm)
+    {
+        _current = null;
+        _last = null;
+        _setupFailure = null;
+        try
+        {
+            var keys = ticket.Participants.Select(id => keyOf(id) ?? throw new ArgumentException($"Participant '{id}' has no enrolled key.")).ToArray();
+            Start(ticket, modelLength, keys, dpClipNorm);
+        }
+        catch (ArgumentException ex)
+        {
+            _setupFailure = new SecureRoundOutcome([], null, 0, [], $"secure aggregation could not be set up: {ex.Message}");
+        }
+    }
+
+    private void Start(RoundTicket ticket, int modelLength, byte[][] identityKeys, double? dpClipNorm)
     {
         int n = ticket.Participants.Count;
         int k = Math.Min(settings.Neighbours ?? NeighbourGraph.RecommendedDegree(n), n - 1);
@@ -122,7 +147,6 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
 
         var index = ticket.Participants.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i, StringComparer.Ordinal);
         _current = new Running(ticket, driver, index, new StochasticQuantizer(quantizer), setup);
-        _last = null;
     }
 
     /// <summary>The setup a participant of the running round needs, or null.</summary>
@@ -183,6 +207,12 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
     /// </summary>
     public SecureRoundOutcome? Poll()
     {
+        if (_setupFailure is { } failure)
+        {
+            _setupFailure = null;
+            return failure;
+        }
+
         if (_current is not { } running)
         {
             return null;
