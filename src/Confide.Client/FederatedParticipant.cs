@@ -14,9 +14,8 @@ namespace Confide.Client;
 /// exhausted) are retried with exponential backoff and jitter; a round is never submitted twice, even across restarts
 /// (see <see cref="ParticipantProgress"/>).
 /// </summary>
-/// <remarks>When the task carries a SecAgg setup, the update goes through secure aggregation (Bonawitz et al. 2017) instead of
-/// SubmitUpdate: the client quantizes its clipped, weighted update and runs the protocol's stages over the SecAgg RPC.
-/// The client adds no noise of its own (DP-FedAvg noise is added by the server to the sum).</remarks>
+/// <remarks>When the task carries a SecAgg setup, the update goes through secure aggregation instead of SubmitUpdate (see
+/// <c>FederatedParticipant.SecAgg.cs</c>). The client adds no noise of its own (DP-FedAvg noise is added by the server).</remarks>
 public sealed partial class FederatedParticipant
 {
     private readonly FederationClient _client;
@@ -44,12 +43,6 @@ public sealed partial class FederatedParticipant
 
     /// <summary>Consecutive transient failures after which the loop gives up.</summary>
     public int MaxConsecutiveFailures { get; init; } = 20;
-
-    /// <summary>The source of every SecAgg secret and of the quantizer's rounding (the OS CSPRNG by default).</summary>
-    public IRandomSource Random { get; init; } = CryptoRandomSource.Instance;
-
-    /// <summary>Test hook: in secure rounds, vanish silently before sending this stage's message (a dropout).</summary>
-    internal Protocol.SecureAggregation.SecAggStage? VanishBeforeSecAggStage { get; init; }
 
     /// <summary>Rounds this participant submitted (accepted) in this run.</summary>
     public int SubmittedRounds { get; private set; }
@@ -112,6 +105,12 @@ public sealed partial class FederatedParticipant
 
         var settings = new LocalTrainingSettings(task.Training?.Epochs ?? 1, task.Training?.BatchSize ?? 32, task.Training?.LearningRate ?? 0.1);
         var result = _trainer.Train(global, settings, task.Round, cancellationToken);
+        if (task.SecureAggregation is { } setup)
+        {
+            await SecureAggregateAsync(task, setup, global, result, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var delta = result.Trained.Clone();
         System.Numerics.Tensors.TensorPrimitives.Subtract(delta.AsSpan(), global.AsSpan(), delta.AsSpan());
         if (task.ClipNorm > 0)
@@ -119,13 +118,17 @@ public sealed partial class FederatedParticipant
             L2Clipping.Clip(delta.AsSpan(), task.ClipNorm);
         }
 
-        if (task.SecureAggregation is { } setup)
+        byte[] payload = Safetensors.Write(delta);
+        try
         {
-            await SecureAggregateAsync(task, setup, delta, result.SampleCount, cancellationToken).ConfigureAwait(false);
+            await _client.SubmitUpdateAsync(task.Round, task.LayoutFingerprint, payload, result.SampleCount, result.TrainLoss, cancellationToken).ConfigureAwait(false);
+            SubmittedRounds++;
+            LogSubmitted(task.Round, result.SampleCount);
         }
-        else
+        catch (RpcException ex) when (!IsTransient(ex.StatusCode))
         {
-            await SubmitAsync(task, delta, result, cancellationToken).ConfigureAwait(false);
+            // A definitive answer (rejected, too late, already submitted): never send this round again.
+            LogRefused(task.Round, ex.StatusCode, ex.Status.Detail);
         }
 
         _progress.MarkSubmitted(task.Round);
@@ -143,59 +146,11 @@ public sealed partial class FederatedParticipant
         }
     }
 
-    private async Task SecureAggregateAsync(Wire.V1.RoundTask task, Wire.V1.SecAggSetup setup, ModelParameters delta, long sampleCount, CancellationToken cancellationToken)
-    {
-        // From the first SecAgg message on, the round counts as submitted: its secrets are gone if this client restarts.
-        _progress.MarkSubmitted(task.Round);
-        try
-        {
-            var (outcome, detail) = await Internal.SecAggWireClient.RunAsync(_client, setup, task.Round, delta.AsSpan().ToArray(), sampleCount, Random, VanishBeforeSecAggStage, cancellationToken).ConfigureAwait(false);
-            if (outcome == Internal.SecAggWireOutcome.Completed)
-            {
-                SubmittedRounds++;
-                LogSubmitted(task.Round, sampleCount);
-            }
-            else
-            {
-                LogSecAggEnded(task.Round, outcome.ToString(), detail);
-            }
-        }
-        catch (RpcException ex) when (!IsTransient(ex.StatusCode))
-        {
-            // A definitive answer (dropped out, out of stage, malformed): this round is over for this client.
-            LogRefused(task.Round, ex.StatusCode, ex.Status.Detail);
-        }
-        catch (InvalidDataException ex)
-        {
-            // The server's setup or messages do not validate, or the update does not fit the quantizer: sit this round out.
-            LogSecAggEnded(task.Round, "refused", ex.Message);
-        }
-    }
-
-    private async Task SubmitAsync(Wire.V1.RoundTask task, ModelParameters delta, LocalTrainingResult result, CancellationToken cancellationToken)
-    {
-        byte[] payload = Safetensors.Write(delta);
-        try
-        {
-            await _client.SubmitUpdateAsync(task.Round, task.LayoutFingerprint, payload, result.SampleCount, result.TrainLoss, cancellationToken).ConfigureAwait(false);
-            SubmittedRounds++;
-            LogSubmitted(task.Round, result.SampleCount);
-        }
-        catch (RpcException ex) when (!IsTransient(ex.StatusCode))
-        {
-            // A definitive answer (rejected, too late, already submitted): never send this round again.
-            LogRefused(task.Round, ex.StatusCode, ex.Status.Detail);
-        }
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Submitted round {Round} ({Samples} samples)")]
     private partial void LogSubmitted(long round, long samples);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Round {Round}: the server refused ({Code}): {Detail}")]
     private partial void LogRefused(long round, StatusCode code, string detail);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Round {Round}: secure aggregation ended for this client ({Outcome}): {Detail}")]
-    private partial void LogSecAggEnded(long round, string outcome, string detail);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Transient failure ({Code}); retrying in {DelayMs} ms")]
     private partial void LogRetry(StatusCode code, double delayMs);

@@ -34,6 +34,9 @@ public sealed record ServerOptions
     /// <summary>The privacy budget, required when <see cref="RoundOptions.Privacy"/> is set.</summary>
     public PrivacyBudget? PrivacyBudget { get; init; }
 
+    /// <summary>Secure aggregation of every round, or null for plain rounds.</summary>
+    public SecureAggregationSettings? SecureAggregation { get; init; }
+
     /// <summary>The address to listen on (loopback by default).</summary>
     public IPAddress ListenAddress { get; init; } = IPAddress.Loopback;
 
@@ -72,9 +75,6 @@ public sealed record ServerOptions
 
     /// <summary>Slack allowed over the global model's encoded size for an update payload.</summary>
     public int PayloadSlackBytes { get; init; } = 64 << 10;
-
-    /// <summary>Secure aggregation of every round, or null for plain rounds.</summary>
-    public SecureAggregationSettings? SecureAggregation { get; init; }
 
     /// <summary>Checks the combination of settings.</summary>
     internal void Validate()

@@ -45,14 +45,20 @@ internal static class ServerCommand
         var delta = new Option<double>("--delta") { Description = "DP: δ.", DefaultValueFactory = _ => 1e-5 };
         var linger = new Option<double>("--linger") { Description = "Seconds to keep answering after the run finishes, so clients learn it did.", DefaultValueFactory = _ => 5 };
         var verbose = new Option<bool>("--verbose") { Description = "Log each accepted update." };
+
+        var command = new Command("server", "Run a federation server (gRPC over TLS) until the configured rounds complete or the privacy budget would be exceeded.");
+        foreach (var o in new Option[] { state, listen, port, insecure, cert, certPassword, hosts, initial, rounds, perRound, fraction, minClients, minUpdates, deadline, aggregator, byzantine, serverLr, maxNorm, epochs, batch, lr, dpNoise, dpClip, dpClientClip, population, epsilon, delta, linger, verbose })
+        {
+            command.Options.Add(o);
+        }
+
+        // Secure aggregation (SecAgg+ over the wire), named as in `confide simulate`.
         var secureAgg = new Option<bool>("--secure-agg") { Description = "Run every round through secure aggregation (SecAgg+ over the wire): the server sees only the sum." };
         var neighbours = new Option<int?>("--neighbours") { Description = "With --secure-agg: SecAgg+ neighbourhood size k (default: ⌈2·log2 n⌉ rounded up to even, Bell et al.; n − 1 is the full graph)." };
         var secAggClip = new Option<double>("--secagg-clip") { Description = "With --secure-agg and no DP: per-coordinate clip range c before quantizing.", DefaultValueFactory = _ => 1.0 };
         var secAggBits = new Option<int>("--secagg-bits") { Description = "With --secure-agg: the modulus exponent (sums live in Z_2^bits).", DefaultValueFactory = _ => 32 };
         var stageDeadline = new Option<double>("--stage-deadline") { Description = "With --secure-agg: seconds each SecAgg stage after AdvertiseKeys waits (AdvertiseKeys waits --deadline).", DefaultValueFactory = _ => 30 };
-
-        var command = new Command("server", "Run a federation server (gRPC over TLS) until the configured rounds complete or the privacy budget would be exceeded.");
-        foreach (var o in new Option[] { state, listen, port, insecure, cert, certPassword, hosts, initial, rounds, perRound, fraction, minClients, minUpdates, deadline, aggregator, byzantine, serverLr, maxNorm, epochs, batch, lr, dpNoise, dpClip, dpClientClip, population, epsilon, delta, linger, verbose, secureAgg, neighbours, secAggClip, secAggBits, stageDeadline })
+        foreach (var o in new Option[] { secureAgg, neighbours, secAggClip, secAggBits, stageDeadline })
         {
             command.Options.Add(o);
         }
@@ -82,15 +88,6 @@ internal static class ServerCommand
                 budget = new PrivacyBudget(parse.GetValue(epsilon), parse.GetValue(delta));
             }
 
-            var roundOptions = new RoundOptions(
-                parse.GetValue(rounds),
-                sampling,
-                TimeSpan.FromSeconds(parse.GetValue(deadline)),
-                needed,
-                new AggregatorSettings(parse.GetValue(aggregator)!, parse.GetValue(byzantine)),
-                parse.GetValue(serverLr),
-                maxUpdateNorm: parse.GetValue(maxNorm),
-                privacy: dp);
             SecureAggregationSettings? secure = null;
             if (parse.GetValue(secureAgg))
             {
@@ -101,18 +98,27 @@ internal static class ServerCommand
                 throw new CliException("--neighbours needs --secure-agg.", 2);
             }
 
+            var roundOptions = new RoundOptions(
+                parse.GetValue(rounds),
+                sampling,
+                TimeSpan.FromSeconds(parse.GetValue(deadline)),
+                needed,
+                new AggregatorSettings(parse.GetValue(aggregator)!, parse.GetValue(byzantine)),
+                parse.GetValue(serverLr),
+                maxUpdateNorm: parse.GetValue(maxNorm),
+                privacy: dp);
             string? initialPath = parse.GetValue(initial);
             ModelParameters model = initialPath is null ? DigitsFederation.InitialModel() : ReadModel(initialPath);
             var options = new ServerOptions(parse.GetValue(state)!, roundOptions, model)
             {
                 ListenAddress = address,
+                SecureAggregation = secure,
                 Port = parse.GetValue(port),
                 Insecure = parse.GetValue(insecure),
                 CertificatePath = parse.GetValue(cert),
                 CertificatePassword = parse.GetValue(certPassword),
                 HostNames = parse.GetValue(hosts) ?? [],
                 PrivacyBudget = budget,
-                SecureAggregation = secure,
                 Training = new Wire.V1.TrainingConfig { Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr) },
             };
 

@@ -113,6 +113,11 @@ internal static class SecAggWireClient
             // The client refused to go on (a bad signature, an inconsistent survivor list…): it has zeroed its secrets.
             return (SecAggWireOutcome.Aborted, ex.Message);
         }
+        finally
+        {
+            // The unmasked quantized update is as sensitive as the update itself.
+            Array.Clear(input);
+        }
     }
 
     /// <summary>Validates the setup and builds the session, this client's protocol id, the roster and the quantizer.</summary>
