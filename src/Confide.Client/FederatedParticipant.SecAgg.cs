@@ -22,8 +22,10 @@ public sealed partial class FederatedParticipant
     /// and masked by <see cref="SecAggWireClient"/>; the server only ever unmasks the sum. From the first SecAgg message
     /// on, the round counts as submitted: its protocol secrets are gone if this client restarts.
     /// </summary>
-    private async Task SecureAggregateAsync(Wire.V1.RoundTask task, Wire.V1.SecAggSetup setup, ModelParameters global, LocalTrainingResult result, CancellationToken cancellationToken)
+    private async Task SecureAggregateAsync(Wire.V1.RoundTask task, Wire.V1.SecAggSetup setup, ModelParameters global, CancellationToken cancellationToken)
     {
+        var settings = new LocalTrainingSettings(task.Training?.Epochs ?? 1, task.Training?.BatchSize ?? 32, task.Training?.LearningRate ?? 0.1);
+        var result = _trainer.Train(global, settings, task.Round, cancellationToken);
         float[] delta = result.Trained.AsSpan().ToArray();
         System.Numerics.Tensors.TensorPrimitives.Subtract(delta, global.AsSpan(), delta);
         if (task.ClipNorm > 0)

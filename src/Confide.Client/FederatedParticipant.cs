@@ -103,14 +103,14 @@ public sealed partial class FederatedParticipant
             throw new InvalidDataException($"The downloaded model's layout {global.Layout.FingerprintHex[..16]}… differs from the task's {task.LayoutFingerprint}.");
         }
 
-        var settings = new LocalTrainingSettings(task.Training?.Epochs ?? 1, task.Training?.BatchSize ?? 32, task.Training?.LearningRate ?? 0.1);
-        var result = _trainer.Train(global, settings, task.Round, cancellationToken);
         if (task.SecureAggregation is { } setup)
         {
-            await SecureAggregateAsync(task, setup, global, result, cancellationToken).ConfigureAwait(false);
+            await SecureAggregateAsync(task, setup, global, cancellationToken).ConfigureAwait(false);
             return;
         }
 
+        var settings = new LocalTrainingSettings(task.Training?.Epochs ?? 1, task.Training?.BatchSize ?? 32, task.Training?.LearningRate ?? 0.1);
+        var result = _trainer.Train(global, settings, task.Round, cancellationToken);
         var delta = result.Trained.Clone();
         System.Numerics.Tensors.TensorPrimitives.Subtract(delta.AsSpan(), global.AsSpan(), delta.AsSpan());
         if (task.ClipNorm > 0)

@@ -47,18 +47,8 @@ internal static class ServerCommand
         var verbose = new Option<bool>("--verbose") { Description = "Log each accepted update." };
 
         var command = new Command("server", "Run a federation server (gRPC over TLS) until the configured rounds complete or the privacy budget would be exceeded.");
+        var secureAggregation = SecureAggregationCliOptions.AddTo(command);
         foreach (var o in new Option[] { state, listen, port, insecure, cert, certPassword, hosts, initial, rounds, perRound, fraction, minClients, minUpdates, deadline, aggregator, byzantine, serverLr, maxNorm, epochs, batch, lr, dpNoise, dpClip, dpClientClip, population, epsilon, delta, linger, verbose })
-        {
-            command.Options.Add(o);
-        }
-
-        // Secure aggregation (SecAgg+ over the wire), named as in `confide simulate`.
-        var secureAgg = new Option<bool>("--secure-agg") { Description = "Run every round through secure aggregation (SecAgg+ over the wire): the server sees only the sum." };
-        var neighbours = new Option<int?>("--neighbours") { Description = "With --secure-agg: SecAgg+ neighbourhood size k (default: ⌈2·log2 n⌉ rounded up to even, Bell et al.; n − 1 is the full graph)." };
-        var secAggClip = new Option<double>("--secagg-clip") { Description = "With --secure-agg and no DP: per-coordinate clip range c before quantizing.", DefaultValueFactory = _ => 1.0 };
-        var secAggBits = new Option<int>("--secagg-bits") { Description = "With --secure-agg: the modulus exponent (sums live in Z_2^bits).", DefaultValueFactory = _ => 32 };
-        var stageDeadline = new Option<double>("--stage-deadline") { Description = "With --secure-agg: seconds each SecAgg stage after AdvertiseKeys waits (AdvertiseKeys waits --deadline).", DefaultValueFactory = _ => 30 };
-        foreach (var o in new Option[] { secureAgg, neighbours, secAggClip, secAggBits, stageDeadline })
         {
             command.Options.Add(o);
         }
@@ -88,16 +78,6 @@ internal static class ServerCommand
                 budget = new PrivacyBudget(parse.GetValue(epsilon), parse.GetValue(delta));
             }
 
-            SecureAggregationSettings? secure = null;
-            if (parse.GetValue(secureAgg))
-            {
-                secure = new SecureAggregationSettings(TimeSpan.FromSeconds(parse.GetValue(stageDeadline)), parse.GetValue(neighbours), parse.GetValue(secAggBits), parse.GetValue(secAggClip));
-            }
-            else if (parse.GetValue(neighbours) is not null)
-            {
-                throw new CliException("--neighbours needs --secure-agg.", 2);
-            }
-
             var roundOptions = new RoundOptions(
                 parse.GetValue(rounds),
                 sampling,
@@ -112,7 +92,7 @@ internal static class ServerCommand
             var options = new ServerOptions(parse.GetValue(state)!, roundOptions, model)
             {
                 ListenAddress = address,
-                SecureAggregation = secure,
+                SecureAggregation = secureAggregation.Read(parse),
                 Port = parse.GetValue(port),
                 Insecure = parse.GetValue(insecure),
                 CertificatePath = parse.GetValue(cert),
@@ -140,9 +120,9 @@ internal static class ServerCommand
                 Console.Out.WriteLine("WARNING: serving plain HTTP/2 without TLS (--insecure, loopback only)");
             }
 
-            if (secure is not null)
+            if (options.SecureAggregation is { } secure)
             {
-                Console.Out.WriteLine($"secure aggregation on: SecAgg+ {(secure.Neighbours is int k ? $"k = {k}" : "k = ⌈2·log2 n⌉")}, Z_2^{secure.ModulusBits}, {secure.StageTimeout.TotalSeconds:G4} s per stage");
+                Console.Out.WriteLine(SecureAggregationCliOptions.Describe(secure));
             }
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
