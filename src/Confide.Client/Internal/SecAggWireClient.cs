@@ -30,6 +30,8 @@ internal enum SecAggWireOutcome
 /// </summary>
 internal static class SecAggWireClient
 {
+    private const int MaxAttempts = 6;
+
     /// <summary>Runs this client's part of the secure round; returns how it ended.</summary>
     /// <param name="client">The connection (enrolled; its key is the roster's identity key).</param>
     /// <param name="setup">The task's SecAgg setup.</param>
@@ -71,7 +73,7 @@ internal static class SecAggWireClient
                 return (SecAggWireOutcome.Vanished, "vanished before AdvertiseKeys");
             }
 
-            var response = await client.SecAggAsync(Request(round, setup.SessionId, secAgg.AdvertiseKeys(), roster, session.Options.ModulusBits), cancellationToken).ConfigureAwait(false);
+            var response = await SendAsync(client, Request(round, setup.SessionId, secAgg.AdvertiseKeys(), roster, session.Options.ModulusBits), cancellationToken).ConfigureAwait(false);
             while (true)
             {
                 switch (response.Outcome)
@@ -91,7 +93,7 @@ internal static class SecAggWireClient
                 {
                     int wait = Math.Clamp(response.RetryAfterMs > 0 ? response.RetryAfterMs : setup.PollIntervalMs, 10, 10_000);
                     await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
-                    response = await client.SecAggAsync(new SecAggRequest { Round = round, SessionId = setup.SessionId, Poll = new SecAggPoll() }, cancellationToken).ConfigureAwait(false);
+                    response = await SendAsync(client, Poll(round, setup.SessionId), cancellationToken).ConfigureAwait(false);
                     continue;
                 }
 
@@ -101,7 +103,7 @@ internal static class SecAggWireClient
                 }
 
                 SecAggClientMessage reply = secAgg.Handle(next);
-                response = await client.SecAggAsync(Request(round, setup.SessionId, reply, roster, session.Options.ModulusBits), cancellationToken).ConfigureAwait(false);
+                response = await SendAsync(client, Request(round, setup.SessionId, reply, roster, session.Options.ModulusBits), cancellationToken).ConfigureAwait(false);
                 if (reply is UnmaskingResponseMessage)
                 {
                     return (SecAggWireOutcome.Completed, "sent the unmasking shares");
@@ -119,6 +121,37 @@ internal static class SecAggWireClient
             Array.Clear(input);
         }
     }
+
+    /// <summary>
+    /// Sends one request, retrying transient failures (unavailable, deadline exceeded, rate limited…) a few times with
+    /// exponential backoff: a secure round cannot be rejoined, so one lost call must not cost the round. When a stage
+    /// message was delivered but its answer was lost, the retry gets ALREADY_EXISTS; the client then polls instead.
+    /// </summary>
+    private static async Task<SecAggResponse> SendAsync(FederationClient client, SecAggRequest request, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await client.SecAggAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException ex) when (attempt > 1 && ex.StatusCode == StatusCode.AlreadyExists && request.StageCase != SecAggRequest.StageOneofCase.Poll)
+            {
+                request = Poll(request.Round, request.SessionId);
+            }
+            catch (RpcException ex) when (attempt < MaxAttempts && IsTransient(ex.StatusCode) && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay *= 2;
+            }
+        }
+    }
+
+    private static bool IsTransient(StatusCode code) =>
+        code is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.ResourceExhausted or StatusCode.Aborted or StatusCode.Internal or StatusCode.Unknown;
+
+    private static SecAggRequest Poll(long round, string sessionId) => new() { Round = round, SessionId = sessionId, Poll = new SecAggPoll() };
 
     /// <summary>Validates the setup and builds the session, this client's protocol id, the roster and the quantizer.</summary>
     internal static (SecAggSession Session, int Me, string[] Roster, StochasticQuantizer Quantizer) Open(SecAggSetup setup, long round, string clientId, int modelLength)
