@@ -25,9 +25,6 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
     /// <summary>True while a secure round runs.</summary>
     public bool IsRunning => _current is not null;
 
-    /// <summary>The stage of the running round, for status.</summary>
-    public SecAggStage? Stage => _current?.Driver.Stage;
-
     /// <summary>Refuses settings that cannot work with secure aggregation.</summary>
     public static void Validate(ServerOptions options)
     {
