@@ -127,14 +127,19 @@ internal static class SecAggWireClient
     /// exponential backoff: a secure round cannot be rejoined, so one lost call must not cost the round. When a stage
     /// message was delivered but its answer was lost, the retry gets ALREADY_EXISTS; the client then polls instead.
     /// </summary>
-    private static async Task<SecAggResponse> SendAsync(FederationClient client, SecAggRequest request, CancellationToken cancellationToken)
+    private static Task<SecAggResponse> SendAsync(FederationClient client, SecAggRequest request, CancellationToken cancellationToken) =>
+        SendWithRetryAsync(client.SecAggAsync, request, TimeSpan.FromMilliseconds(100), cancellationToken);
+
+    /// <summary>The retry rule of <see cref="SendAsync"/> over any call (tests pass a fake one).</summary>
+    internal static async Task<SecAggResponse> SendWithRetryAsync(
+        Func<SecAggRequest, CancellationToken, Task<SecAggResponse>> call, SecAggRequest request, TimeSpan firstDelay, CancellationToken cancellationToken)
     {
-        var delay = TimeSpan.FromMilliseconds(100);
+        var delay = firstDelay;
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                return await client.SecAggAsync(request, cancellationToken).ConfigureAwait(false);
+                return await call(request, cancellationToken).ConfigureAwait(false);
             }
             catch (RpcException ex) when (attempt > 1 && ex.StatusCode == StatusCode.AlreadyExists && request.StageCase != SecAggRequest.StageOneofCase.Poll)
             {
