@@ -77,10 +77,14 @@ public sealed class SecAggRoundHostTests
         var again = Assert.Throws<RpcException>(() => host.Handle("a", first));
         Assert.Equal(StatusCode.AlreadyExists, again.StatusCode);
 
-        // b advertises; c never does. At the deadline c is a dropout of AdvertiseKeys.
+        // b advertises; c never does. At the deadline c is a dropout of AdvertiseKeys, and the close wakes long polls.
         host.Handle("b", Advertise(1));
+        var changed = host.Changed;
+        Assert.False(host.Poll() is not null || changed.IsCompleted);
         clock.Advance(Rounds.CollectTimeout + TimeSpan.FromSeconds(1));
         Assert.Null(host.Poll());
+        Assert.True(changed.IsCompleted);
+        Assert.False(host.Changed.IsCompleted);
         var dropped = Assert.Throws<RpcException>(() => host.Handle("c", new SecAggRequest { Round = 0, SessionId = setup.SessionId, Poll = new SecAggPoll() }));
         Assert.Equal(StatusCode.FailedPrecondition, dropped.StatusCode);
         Assert.Contains("sent nothing for stage AdvertiseKeys", dropped.Status.Detail, StringComparison.Ordinal);

@@ -32,6 +32,9 @@ internal static class SecAggWireClient
 {
     private const int MaxAttempts = 6;
 
+    /// <summary>How long the server may hold a poll (a long poll): a client learns of a closed stage at once.</summary>
+    private const int LongPollMs = 5_000;
+
     /// <summary>Runs this client's part of the secure round; returns how it ended.</summary>
     /// <param name="client">The connection (enrolled; its key is the roster's identity key).</param>
     /// <param name="setup">The task's SecAgg setup.</param>
@@ -74,6 +77,7 @@ internal static class SecAggWireClient
             }
 
             var response = await SendAsync(client, Request(round, setup.SessionId, secAgg.AdvertiseKeys(), roster, session.Options.ModulusBits), cancellationToken).ConfigureAwait(false);
+            bool justSent = true;
             while (true)
             {
                 switch (response.Outcome)
@@ -91,9 +95,16 @@ internal static class SecAggWireClient
                 SecAggServerMessage? next = Decode(response, session, me, index);
                 if (next is null)
                 {
-                    int wait = Math.Clamp(response.RetryAfterMs > 0 ? response.RetryAfterMs : setup.PollIntervalMs, 10, 10_000);
-                    await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                    // Right after a stage message the long poll starts at once; after a poll that came back empty the
+                    // client waits retry_after_ms first (a server that does not hold polls is not hammered).
+                    if (!justSent)
+                    {
+                        int wait = Math.Clamp(response.RetryAfterMs > 0 ? response.RetryAfterMs : setup.PollIntervalMs, 10, 10_000);
+                        await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                    }
+
                     response = await SendAsync(client, Poll(round, setup.SessionId), cancellationToken).ConfigureAwait(false);
+                    justSent = false;
                     continue;
                 }
 
@@ -104,6 +115,7 @@ internal static class SecAggWireClient
 
                 SecAggClientMessage reply = secAgg.Handle(next);
                 response = await SendAsync(client, Request(round, setup.SessionId, reply, roster, session.Options.ModulusBits), cancellationToken).ConfigureAwait(false);
+                justSent = true;
                 if (reply is UnmaskingResponseMessage)
                 {
                     return (SecAggWireOutcome.Completed, "sent the unmasking shares");
@@ -156,7 +168,7 @@ internal static class SecAggWireClient
     private static bool IsTransient(StatusCode code) =>
         code is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.ResourceExhausted or StatusCode.Aborted or StatusCode.Internal or StatusCode.Unknown;
 
-    private static SecAggRequest Poll(long round, string sessionId) => new() { Round = round, SessionId = sessionId, Poll = new SecAggPoll() };
+    private static SecAggRequest Poll(long round, string sessionId) => new() { Round = round, SessionId = sessionId, Poll = new SecAggPoll { WaitMs = LongPollMs } };
 
     /// <summary>Validates the setup and builds the session, this client's protocol id, the roster and the quantizer.</summary>
     internal static (SecAggSession Session, int Me, string[] Roster, StochasticQuantizer Quantizer) Open(SecAggSetup setup, long round, string clientId, int modelLength)

@@ -23,6 +23,37 @@ internal sealed partial class RoundHost
         }
     }
 
+    /// <summary>
+    /// Handles one authenticated SecAgg request; a poll with <c>wait_ms</c> is held (outside the lock) until the client's
+    /// next input is ready, the round ends, or the wait (at most 10 s) is over.
+    /// </summary>
+    public async Task<SecAggResponse> SecAggAsync(string clientId, SecAggRequest request, CancellationToken cancellationToken)
+    {
+        SecAggResponse response;
+        Task changed;
+        lock (_gate)
+        {
+            response = SecAgg(clientId, request);
+            changed = _secure!.Changed;
+        }
+
+        int waitMs = request.StageCase == SecAggRequest.StageOneofCase.Poll ? Math.Clamp(request.Poll.WaitMs, 0, 10_000) : 0;
+        long until = Environment.TickCount64 + waitMs;
+        while (SecAggRoundHost.IsWaiting(response) && Environment.TickCount64 < until)
+        {
+            // Stage closes wake the waiters; the timeout bounds the wait when nothing happens.
+            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, until - Environment.TickCount64)), cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            lock (_gate)
+            {
+                response = SecAgg(clientId, request);
+                changed = _secure!.Changed;
+            }
+        }
+
+        return response;
+    }
+
     /// <summary>Sets up the secure round the coordinator just started (a round that cannot be set up fails at the next poll).</summary>
     private void BeginSecure(RoundTicket ticket) =>
         _secure!.Begin(ticket, _coordinator.Layout.TotalLength, id => _store.FindClientKey(id), _options.Rounds.Privacy is null ? null : _coordinator.ClientClipNorm);

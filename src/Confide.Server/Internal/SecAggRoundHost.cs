@@ -21,6 +21,11 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
     private Running? _current;
     private Running? _last;
     private SecureRoundOutcome? _setupFailure;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private (int Reports, bool Finished) _seen;
+
+    /// <summary>Completes when a stage of the running round closes (or a round starts or ends): long polls wait on it.</summary>
+    public Task Changed => _changed.Task;
 
     /// <summary>True while a secure round runs.</summary>
     public bool IsRunning => _current is not null;
@@ -144,6 +149,8 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
 
         var index = ticket.Participants.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i, StringComparer.Ordinal);
         _current = new Running(ticket, driver, index, new StochasticQuantizer(quantizer), setup);
+        _seen = (0, false);
+        Wake();
     }
 
     /// <summary>The setup a participant of the running round needs, or null.</summary>
@@ -156,6 +163,7 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
         }
 
         c.Driver.Poll();
+        SignalIfChanged(c);
         return c.Driver.Stage == SecAggStage.AdvertiseKeys && !c.Driver.HasSent(u) ? c.Setup : null;
     }
 
@@ -193,9 +201,20 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
             {
                 throw ToRpc(ex);
             }
+            finally
+            {
+                SignalIfChanged(running);
+            }
         }
 
-        return Answer(running, u);
+        try
+        {
+            return Answer(running, u);
+        }
+        finally
+        {
+            SignalIfChanged(running);
+        }
     }
 
     /// <summary>
@@ -217,6 +236,7 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
 
         var driver = running.Driver;
         driver.Poll();
+        SignalIfChanged(running);
         if (!driver.IsFinished)
         {
             return null;
@@ -240,6 +260,26 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
 
     /// <summary>Abandons the running round (the server is shutting down).</summary>
     public void Abort(string reason) => _current?.Driver.Abort(reason);
+
+    /// <summary>True when <paramref name="response"/> says "nothing yet, ask again".</summary>
+    public static bool IsWaiting(SecAggResponse response) => response.NextCase == SecAggResponse.NextOneofCase.None && response.Outcome.Length == 0;
+
+    private void SignalIfChanged(Running running)
+    {
+        var now = (running.Driver.Reports.Count, running.Driver.IsFinished);
+        if (now != _seen)
+        {
+            _seen = now;
+            Wake();
+        }
+    }
+
+    private void Wake()
+    {
+        var old = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        old.TrySetResult();
+    }
 
     private SecAggResponse Answer(Running running, int u)
     {
