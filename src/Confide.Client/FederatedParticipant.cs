@@ -14,8 +14,8 @@ namespace Confide.Client;
 /// exhausted) are retried with exponential backoff and jitter; a round is never submitted twice, even across restarts
 /// (see <see cref="ParticipantProgress"/>).
 /// </summary>
-/// <remarks>First cut: SecAgg is not joined (the server does not run it over the wire yet), and the client adds no noise
-/// of its own (DP-FedAvg noise is added by the server).</remarks>
+/// <remarks>When the task carries a SecAgg setup, the update goes through secure aggregation instead of SubmitUpdate (see
+/// <c>FederatedParticipant.SecAgg.cs</c>). The client adds no noise of its own (DP-FedAvg noise is added by the server).</remarks>
 public sealed partial class FederatedParticipant
 {
     private readonly FederationClient _client;
@@ -101,6 +101,12 @@ public sealed partial class FederatedParticipant
         if (global.Layout.FingerprintHex != task.LayoutFingerprint)
         {
             throw new InvalidDataException($"The downloaded model's layout {global.Layout.FingerprintHex[..16]}… differs from the task's {task.LayoutFingerprint}.");
+        }
+
+        if (task.SecureAggregation is { } setup)
+        {
+            await SecureAggregateAsync(task, setup, global, cancellationToken).ConfigureAwait(false);
+            return;
         }
 
         var settings = new LocalTrainingSettings(task.Training?.Epochs ?? 1, task.Training?.BatchSize ?? 32, task.Training?.LearningRate ?? 0.1);

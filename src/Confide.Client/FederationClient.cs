@@ -69,6 +69,9 @@ public sealed class FederationClient : IDisposable
     /// <summary>The id the server gave at enrollment, or null before.</summary>
     public string? ClientId { get; private set; }
 
+    /// <summary>The identity key (it also signs this client's SecAgg messages).</summary>
+    internal IdentityKeyPair IdentityKey => _key;
+
     /// <summary>The generated stub, for tests that need to send what a well-behaved client never would.</summary>
     internal Federation.FederationClient Raw { get; }
 

@@ -128,7 +128,7 @@ public sealed class ConfideServer : IAsyncDisposable
             });
             builder.Services.AddGrpc(grpc =>
             {
-                grpc.MaxReceiveMessageSize = options.MaxMessageBytes;
+                grpc.MaxReceiveMessageSize = SecAggRoundHost.MaxReceiveBytes(options);
                 grpc.MaxSendMessageSize = options.MaxMessageBytes;
                 grpc.EnableDetailedErrors = false;
             });

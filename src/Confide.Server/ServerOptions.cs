@@ -34,6 +34,9 @@ public sealed record ServerOptions
     /// <summary>The privacy budget, required when <see cref="RoundOptions.Privacy"/> is set.</summary>
     public PrivacyBudget? PrivacyBudget { get; init; }
 
+    /// <summary>Secure aggregation of every round, or null for plain rounds.</summary>
+    public SecureAggregationSettings? SecureAggregation { get; init; }
+
     /// <summary>The address to listen on (loopback by default).</summary>
     public IPAddress ListenAddress { get; init; } = IPAddress.Loopback;
 
@@ -88,5 +91,7 @@ public sealed record ServerOptions
         {
             throw new ArgumentException("DP-FedAvg is configured, so a privacy budget (ε, δ) is required.");
         }
+
+        Internal.SecAggRoundHost.Validate(this);
     }
 }

@@ -138,6 +138,38 @@ public sealed class FederationCommandTests
         }
     }
 
+    [Theory]
+    [InlineData("--aggregator", "krum", "needs each update")]
+    [InlineData("--dp-noise", "1", "--dp-client-clip")]
+    [InlineData("--max-update-norm", "2", "never sees an individual update")]
+    public void Server_refuses_secure_aggregation_settings_that_cannot_work(string option, string value, string expected)
+    {
+        string dir = TempDir();
+        try
+        {
+            var (code, _, stderr) = CliRunner.Run("server", "--state", dir, "--insecure", "--port", "0", "--rounds", "1", "--clients-per-round", "3",
+                "--population", "10", "--byzantine", "0", "--secure-agg", option, value);
+            Assert.NotEqual(0, code);
+            Assert.Contains(expected, stderr);
+            Assert.DoesNotContain("   at ", stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void Server_refuses_neighbours_without_secure_aggregation()
+    {
+        var (code, _, stderr) = CliRunner.Run("server", "--state", TempDir(), "--insecure", "--port", "0", "--neighbours", "4");
+        Assert.Equal(2, code);
+        Assert.Contains("--neighbours needs --secure-agg", stderr);
+    }
+
     [Fact]
     public void Client_without_enrollment_or_token_says_what_to_do()
     {

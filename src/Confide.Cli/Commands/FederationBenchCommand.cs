@@ -26,8 +26,9 @@ internal static class FederationBenchCommand
         var parameters = new Option<int>("--params") { Description = "Model parameters.", DefaultValueFactory = _ => 100_000 };
         var rounds = new Option<int>("--rounds") { Description = "Rounds.", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure") { Description = "Plain HTTP/2 on loopback instead of TLS." };
+        var secureAgg = new Option<bool>("--secure-agg") { Description = "Run the rounds through secure aggregation (SecAgg+ over the wire)." };
         var command = new Command("federation", "Measure networked rounds on loopback: N clients × D parameters through a real server.");
-        foreach (var o in new Option[] { clients, parameters, rounds, insecure })
+        foreach (var o in new Option[] { clients, parameters, rounds, insecure, secureAgg })
         {
             command.Options.Add(o);
         }
@@ -43,7 +44,7 @@ internal static class FederationBenchCommand
             string state = Path.Combine(Path.GetTempPath(), "confide-bench-" + Guid.NewGuid().ToString("N"));
             try
             {
-                await RunAsync(n, d, r, parse.GetValue(insecure), state, cancellationToken);
+                await RunAsync(n, d, r, parse.GetValue(insecure), parse.GetValue(secureAgg), state, cancellationToken);
             }
             finally
             {
@@ -58,7 +59,7 @@ internal static class FederationBenchCommand
         return command;
     }
 
-    private static async Task RunAsync(int n, int d, int r, bool insecure, string state, CancellationToken cancellationToken)
+    private static async Task RunAsync(int n, int d, int r, bool insecure, bool secureAgg, string state, CancellationToken cancellationToken)
     {
         var layout = ParameterLayout.Create(("weights", [d]));
         var options = new RoundOptions(r, ClientSampling.OfCount(n), TimeSpan.FromMinutes(30), n, new AggregatorSettings("fedavg"), maxSampleCount: 1_000_000);
@@ -69,6 +70,7 @@ internal static class FederationBenchCommand
             TickInterval = TimeSpan.FromMilliseconds(10),
             RetryAfter = TimeSpan.FromMilliseconds(50),
             RateLimits = null, // hundreds of clients enroll from one address here; the bench measures transfer, not limits
+            SecureAggregation = secureAgg ? new SecureAggregationSettings(TimeSpan.FromMinutes(10)) { PollInterval = TimeSpan.FromMilliseconds(50) } : null,
         };
         await using var server = await ConfideServer.StartAsync(serverOptions, cancellationToken: cancellationToken);
         var keys = new List<IdentityKeyPair>();
@@ -100,7 +102,7 @@ internal static class FederationBenchCommand
             long moved = 2L * n * modelBytes * r;
             double raw = RawLoopbackSeconds(2L * n * modelBytes);
             var process = Process.GetCurrentProcess();
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"clients {n}, params {d:N0}, rounds {r}, {(insecure ? "h2c" : "TLS")} on loopback"));
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"clients {n}, params {d:N0}, rounds {r}, {(insecure ? "h2c" : "TLS")} on loopback{(secureAgg ? ", secure aggregation" : "")}"));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round latency (server start→aggregate, mean): {perRound:F2} s; whole run incl. polling: {clock.Elapsed.TotalSeconds:F2} s"));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bytes moved (models down + updates up): {moved / 1e6:F1} MB; throughput {moved / 1e6 / (perRound * r):F1} MB/s"));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw loopback TCP for one round's bytes: {raw:F2} s; ratio round/raw {perRound / raw:F1}×"));

@@ -47,6 +47,7 @@ internal static class ServerCommand
         var verbose = new Option<bool>("--verbose") { Description = "Log each accepted update." };
 
         var command = new Command("server", "Run a federation server (gRPC over TLS) until the configured rounds complete or the privacy budget would be exceeded.");
+        var secureAggregation = SecureAggregationCliOptions.AddTo(command);
         foreach (var o in new Option[] { state, listen, port, insecure, cert, certPassword, hosts, initial, rounds, perRound, fraction, minClients, minUpdates, deadline, aggregator, byzantine, serverLr, maxNorm, epochs, batch, lr, dpNoise, dpClip, dpClientClip, population, epsilon, delta, linger, verbose })
         {
             command.Options.Add(o);
@@ -104,6 +105,7 @@ internal static class ServerCommand
             var options = new ServerOptions(parse.GetValue(state)!, roundOptions, model)
             {
                 ListenAddress = address,
+                SecureAggregation = secureAggregation.Read(parse),
                 Port = parse.GetValue(port),
                 Insecure = parse.GetValue(insecure),
                 CertificatePath = parse.GetValue(cert),
@@ -130,6 +132,11 @@ internal static class ServerCommand
             else
             {
                 Console.Out.WriteLine("WARNING: serving plain HTTP/2 without TLS (--insecure, loopback only)");
+            }
+
+            if (options.SecureAggregation is { } secure)
+            {
+                Console.Out.WriteLine(SecureAggregationCliOptions.Describe(secure));
             }
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -32,6 +32,7 @@ public sealed class RoundCoordinator
     private readonly UpdateValidator _validator;
     private readonly ICheckpointableServerOptimizer _optimizer;
     private readonly DpFedAvg? _dp;
+    private readonly IGaussianNoise? _noise;
     private readonly ModelParameters _model;
     private readonly Dictionary<string, ClientUpdate> _accepted = new(StringComparer.Ordinal);
     private readonly List<RejectedUpdate> _rejected = [];
@@ -69,6 +70,7 @@ public sealed class RoundCoordinator
         _optimizer = options.ServerOptimizer.Create();
         _validator = new UpdateValidator(new UpdateValidationOptions(globalModel.Layout, options.MaxSampleCount, options.MaxUpdateNorm));
         Ledger = ledger;
+        _noise = noise;
         if (options.Privacy is not null)
         {
             if (ledger is null || noise is null)
@@ -329,6 +331,113 @@ public sealed class RoundCoordinator
         }
 
         return Complete(now);
+    }
+
+    /// <summary>
+    /// Completes the collecting round from a secure-aggregation outcome instead of individual updates (Bonawitz et al.
+    /// 2017): the server only ever holds the decoded sum. Without DP the aggregate is the weighted mean Σ w·clip(x) / Σ w;
+    /// with DP-FedAvg (client-side clipping, weight 1 per client) the ledger is charged first, then N(0, z²C²) is added to
+    /// the sum once and it is divided by the expected number of clients m, as <see cref="DpFedAvg"/> does. A round with
+    /// fewer than <see cref="RoundOptions.MinUpdates"/> contributors, or an aborted protocol, fails: nothing is charged
+    /// and the model is unchanged.
+    /// </summary>
+    /// <remarks>The sample counts of contributors are hidden under the masks; <see cref="RoundResult.Accepted"/> lists them with 0.
+    /// Dropouts are reported as stragglers and, with the stage they missed, as flagged.</remarks>
+    /// <exception cref="InvalidOperationException"><paramref name="round"/> is not the collecting round.</exception>
+    /// <exception cref="ArgumentException">The sum's length differs from the model's, or a contributor was not sampled.</exception>
+    public RoundResult CompleteSecure(long round, SecureRoundOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        if (_current is null || _current.Round != round)
+        {
+            throw new InvalidOperationException($"Round {round} is not collecting (stage {Stage}, round {Round}).");
+        }
+
+        if (_dp is not null && _dp.Options.Placement != ClippingPlacement.Client)
+        {
+            throw new InvalidOperationException("DP-FedAvg over secure aggregation needs client-side clipping: the server never sees an individual update to clip.");
+        }
+
+        if (outcome.WeightedSum is { } given && given.Length != _model.Layout.TotalLength)
+        {
+            throw new ArgumentException($"The secure sum has {given.Length} values; the model has {_model.Layout.TotalLength}.", nameof(outcome));
+        }
+
+        if (outcome.Contributors.FirstOrDefault(c => !_participants.Contains(c)) is { } stranger)
+        {
+            throw new ArgumentException($"Contributor '{stranger}' was not sampled into round {round}.", nameof(outcome));
+        }
+
+        var ticket = _current;
+        var now = _clock.UtcNow;
+        string? failure = outcome.FailureReason;
+        if (failure is null && (outcome.WeightedSum is null || outcome.Contributors.Count < Options.MinUpdates))
+        {
+            failure = $"only {outcome.Contributors.Count} of the {Options.MinUpdates} required clients completed secure aggregation";
+        }
+
+        if (failure is null && _dp is null && outcome.TotalWeight <= 0)
+        {
+            failure = $"the secure sum carries a total weight of {outcome.TotalWeight}; expected a positive sum of sample counts";
+        }
+
+        PrivacySpent? spent = null;
+        if (failure is null)
+        {
+            double[] sum = outcome.WeightedSum!;
+            var aggregate = new float[sum.Length];
+            if (_dp is not null)
+            {
+                // Charge before any noise is drawn: a refused round releases nothing.
+                var p = _dp.Options;
+                spent = Ledger!.Charge(new PrivacyRelease(ticket.Round, "dp-fedavg+secagg", p.SampleRate, p.NoiseMultiplier));
+                for (int i = 0; i < sum.Length; i++)
+                {
+                    aggregate[i] = (float)sum[i];
+                }
+
+                new GaussianMechanism(p.UpdateNoiseMultiplier, _dp.CurrentClipNorm).AddNoise(aggregate, _noise!);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(aggregate, (float)(1.0 / p.ExpectedClientsPerRound), aggregate);
+            }
+            else
+            {
+                for (int i = 0; i < sum.Length; i++)
+                {
+                    aggregate[i] = (float)(sum[i] / outcome.TotalWeight);
+                }
+            }
+
+            _optimizer.Step(_model.AsSpan(), aggregate);
+        }
+
+        if (spent is null && Ledger is not null)
+        {
+            spent = Ledger.Spent;
+        }
+
+        var contributors = new HashSet<string>(outcome.Contributors, StringComparer.Ordinal);
+        var result = new RoundResult(
+            ticket.Round,
+            failure is null,
+            failure,
+            ticket.Participants,
+            outcome.Contributors.Order(StringComparer.Ordinal).Select(c => (c, 0L)).ToArray(),
+            [],
+            ticket.Participants.Where(p => !contributors.Contains(p)).ToArray(),
+            outcome.Dropouts,
+            _model.Clone(),
+            spent,
+            ticket.StartedAt,
+            now);
+
+        _current = null;
+        _participants.Clear();
+        _accepted.Clear();
+        _rejected.Clear();
+        Round = ticket.Round + 1;
+        Stage = RoundStage.WaitingForClients;
+        CheckStop();
+        return result;
     }
 
     private void Begin(RoundTicket ticket)

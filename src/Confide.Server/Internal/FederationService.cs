@@ -179,11 +179,11 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
         return Task.FromResult(new ReportMetricsResponse());
     }
 
-    public override Task<SecAggResponse> SecAgg(SecAggRequest request, ServerCallContext context)
+    public override async Task<SecAggResponse> SecAgg(SecAggRequest request, ServerCallContext context)
     {
-        AuthenticateUnary(request, context);
-        throw new RpcException(new Status(StatusCode.FailedPrecondition,
-            $"secure aggregation is not running on this server, so a {request.StageCase} message is out of stage (SecAgg over the wire is not wired yet)"));
+        // The signature and the body hash are checked before a single field of the body is decoded.
+        string clientId = AuthenticateUnary(request, context);
+        return await host.SecAggAsync(clientId, request, context.CancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads the next stream message, turning a message that does not parse into INVALID_ARGUMENT.</summary>

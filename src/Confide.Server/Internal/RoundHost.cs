@@ -25,6 +25,7 @@ internal sealed partial class RoundHost
     private readonly ISystemClock _clock;
     private readonly ILogger _logger;
     private readonly RoundCoordinator _coordinator;
+    private readonly SecAggRoundHost? _secure;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[] _modelBytes;
     private int _arrivals;
@@ -36,6 +37,7 @@ internal sealed partial class RoundHost
         _store = store;
         _clock = clock;
         _logger = logger;
+        _secure = options.SecureAggregation is { } secure ? new SecAggRoundHost(secure, options.Rounds, clock, random) : null;
         var initial = store.LoadOrSaveInitialModel(options.InitialModel);
         store.DeleteOrphanPendingUpdates();
         var (completed, model) = store.LoadLastCheckpoint(initial.Layout);
@@ -60,14 +62,18 @@ internal sealed partial class RoundHost
 
         _modelBytes = Safetensors.Write(_coordinator.GlobalModel);
         var collecting = store.LoadCollectingRound(initial.Layout);
-        if (collecting is { } c && _coordinator.Stage == RoundStage.WaitingForClients && c.Ticket.Round == _coordinator.Round)
+        if (_secure is not null && collecting is { } s && _coordinator.Stage == RoundStage.WaitingForClients && s.Ticket.Round == _coordinator.Round)
+        {
+            AbortInterruptedSecureRound(s.Ticket);
+        }
+        else if (collecting is { } c && _coordinator.Stage == RoundStage.WaitingForClients && c.Ticket.Round == _coordinator.Round)
         {
             _coordinator.Restore(c.Ticket, c.Accepted, c.Rejected);
             _arrivals = c.Accepted.Count + c.Rejected.Count;
             LogRestored(c.Ticket.Round, c.Accepted.Count, c.Rejected.Count);
         }
 
-        LogResumed(completed, _coordinator.Stage);
+        LogResumed(_completedRounds, _coordinator.Stage);
         if (_coordinator.Stage == RoundStage.Finished)
         {
             _finished.TrySetResult();
@@ -144,16 +150,25 @@ internal sealed partial class RoundHost
                     _store.BeginRound(ticket);
                     _arrivals = 0;
                     LogRoundStarted(ticket.Round, ticket.Participants.Count, connected.Length);
+                    if (_secure is not null)
+                    {
+                        BeginSecure(ticket);
+                    }
                 }
             }
 
-            var result = _coordinator.Poll();
+            var result = _secure is null ? _coordinator.Poll() : PollSecure();
             if (result is not null)
             {
                 _store.CompleteRound(result, _coordinator.Ledger, _coordinator.ExportServerState());
                 _completedRounds = result.Round + 1;
                 Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
                 LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
+                if (_secure is not null)
+                {
+                    RecordSecureContributors(result);
+                }
+
                 if (_coordinator.Stage == RoundStage.Finished)
                 {
                     LogFinished(_coordinator.StopReason!.Value, _completedRounds);
@@ -180,7 +195,7 @@ internal sealed partial class RoundHost
                 return new Wire.V1.RoundTask { Kind = Wire.V1.RoundTask.Types.Kind.Wait, Round = _coordinator.Round, RetryAfterMs = (int)_options.RetryAfter.TotalMilliseconds };
             }
 
-            return new Wire.V1.RoundTask
+            var task = new Wire.V1.RoundTask
             {
                 Kind = Wire.V1.RoundTask.Types.Kind.Train,
                 Round = current.Round,
@@ -192,6 +207,12 @@ internal sealed partial class RoundHost
                 ModelBytes = ModelByteCount,
                 RetryAfterMs = (int)_options.RetryAfter.TotalMilliseconds,
             };
+            if (_secure is not null && !TryAddSecureSetup(clientId, task))
+            {
+                return new Wire.V1.RoundTask { Kind = Wire.V1.RoundTask.Types.Kind.Wait, Round = _coordinator.Round, RetryAfterMs = (int)_options.RetryAfter.TotalMilliseconds };
+            }
+
+            return task;
         }
     }
 
@@ -226,6 +247,11 @@ internal sealed partial class RoundHost
     {
         lock (_gate)
         {
+            if (_secure is not null)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "this server runs secure aggregation: updates go through the SecAgg stages, never SubmitUpdate"));
+            }
+
             if (_coordinator.CheckPlace(round, clientId) is { } refusal)
             {
                 throw ToRpc(refusal);

@@ -1,0 +1,322 @@
+using Confide.Privacy;
+using Confide.Protocol.Rounds;
+using Confide.Protocol.SecureAggregation;
+using Confide.Randomness;
+using Confide.SecureAggregation;
+using Confide.Time;
+using Confide.Wire.V1;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Confide.Server.Internal;
+
+/// <summary>
+/// The server side of secure aggregation over gRPC: sets up one <see cref="SecAggRoundDriver"/> per round (roster,
+/// session, SecAgg+ graph, quantizer), maps SecAgg RPCs to protocol messages and back (<see cref="SecAggWireMapping"/>),
+/// and turns a finished round into a <see cref="SecureRoundOutcome"/> for the coordinator. No protocol logic lives here.
+/// </summary>
+/// <remarks>Not thread-safe: <see cref="RoundHost"/> calls it under its lock.</remarks>
+internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundOptions rounds, ISystemClock clock, IRandomSource random)
+{
+    private Running? _current;
+    private Running? _last;
+    private SecureRoundOutcome? _setupFailure;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private (int Reports, bool Finished) _seen;
+
+    /// <summary>Completes when a stage of the running round closes (or a round starts or ends): long polls wait on it.</summary>
+    public Task Changed => _changed.Task;
+
+    /// <summary>True while a secure round runs.</summary>
+    public bool IsRunning => _current is not null;
+
+    /// <summary>Refuses settings that cannot work with secure aggregation.</summary>
+    public static void Validate(ServerOptions options)
+    {
+        if (options.SecureAggregation is null)
+        {
+            return;
+        }
+
+        var r = options.Rounds;
+        if (r.Privacy is { } dp && dp.Placement != ClippingPlacement.Client)
+        {
+            throw new ArgumentException("Secure aggregation with DP-FedAvg needs client-side clipping (--dp-client-clip): the server never sees an update to clip.");
+        }
+
+        if (r.Privacy?.AdaptiveClipping is not null)
+        {
+            throw new ArgumentException("Adaptive clipping cannot run under secure aggregation yet: the server would need each client's 'norm ≤ C' bit, which is hidden in the sum. Use a fixed clip norm.");
+        }
+
+        if (r.Privacy is null && !string.Equals(r.Aggregator.Method, "fedavg", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"Secure aggregation shows the server only the sum of the updates; aggregator '{r.Aggregator.Method}' needs each update. Use fedavg (or DP-FedAvg).");
+        }
+
+        if ((r.Sampling.Count ?? r.Sampling.Minimum) < 2)
+        {
+            throw new ArgumentException("Secure aggregation needs at least 2 clients per round (a sum of one update is that update).");
+        }
+
+        if (r.MaxUpdateNorm is not null)
+        {
+            throw new ArgumentException("--max-update-norm cannot be checked under secure aggregation: the server never sees an individual update.");
+        }
+    }
+
+    /// <summary>
+    /// The largest single gRPC message the server must accept: a masked input is one unary message of D + 1 words, which
+    /// outgrows the default bound (one model chunk) for models above about a quarter of a million parameters.
+    /// </summary>
+    public static int MaxReceiveBytes(ServerOptions options)
+    {
+        if (options.SecureAggregation is not { } secure)
+        {
+            return options.MaxMessageBytes;
+        }
+
+        long masked = (StochasticQuantizer.EncodedLength(options.InitialModel.Layout.TotalLength) * (long)SecAggWireMapping.WordSize(secure.ModulusBits)) + (64 << 10);
+        return (int)Math.Min(int.MaxValue, Math.Max(options.MaxMessageBytes, masked));
+    }
+
+    /// <summary>
+    /// Sets up the secure round for <paramref name="ticket"/>. When it cannot be set up (parameters that do not fit,
+    /// a participant without a key), the next <see cref="Poll"/> returns a failed outcome with the reason.
+    /// </summary>
+    /// <param name="ticket">The round the coordinator started.</param>
+    /// <param name="modelLength">The model's parameter count.</param>
+    /// <param name="keyOf">Each participant's enrolled Ed25519 public key, or null.</param>
+    /// <param name="dpClipNorm">The DP-FedAvg clip norm, or null without DP.</param>
+    public void Begin(RoundTicket ticket, int modelLength, Func<string, byte[]?> keyOf, double? dpClipNorm)
+    {
+        _current = null;
+        _last = null;
+        _setupFailure = null;
+        try
+        {
+            var keys = ticket.Participants.Select(id => keyOf(id) ?? throw new ArgumentException($"Participant '{id}' has no enrolled key.")).ToArray();
+            Start(ticket, modelLength, keys, dpClipNorm);
+        }
+        catch (ArgumentException ex)
+        {
+            _setupFailure = new SecureRoundOutcome([], null, 0, [], $"secure aggregation could not be set up: {ex.Message}");
+        }
+    }
+
+    private void Start(RoundTicket ticket, int modelLength, byte[][] identityKeys, double? dpClipNorm)
+    {
+        int n = ticket.Participants.Count;
+        int k = Math.Min(settings.Neighbours ?? NeighbourGraph.RecommendedDegree(n), n - 1);
+        if (k < n - 1 && k % 2 == 1 && n % 2 == 1)
+        {
+            // A k-regular Harary graph needs n·k even: step down to the even degree, as simulate does.
+            k--;
+        }
+
+        var options = new SecAggOptions(n, (k / 2) + 1, StochasticQuantizer.EncodedLength(modelLength), k, settings.ModulusBits);
+        long maxWeight = dpClipNorm is null ? rounds.MaxSampleCount : 1;
+        var quantizer = QuantizerOptions.WithLargestScale(dpClipNorm ?? settings.ClipRange, maxWeight, n, settings.ModulusBits);
+        byte[] id = new byte[16];
+        random.NextBytes(id);
+        string sessionId = $"round-{ticket.Round}-{Convert.ToHexStringLower(id)}";
+        byte[] graphSeed = new byte[32];
+        random.NextBytes(graphSeed);
+        var keys = identityKeys.Select(k => IdentityPublicKey.FromBytes(k)).ToArray();
+        var session = new SecAggSession(sessionId, ticket.Round, options, keys, graphSeed);
+        var deadlines = SecAggStageDeadlines.Uniform(ticket.Deadline - ticket.StartedAt, settings.StageTimeout);
+        var driver = new SecAggRoundDriver(session, deadlines, clock, random.Fork((ulong)ticket.Round));
+        var setup = new SecAggSetup
+        {
+            SessionId = sessionId,
+            Threshold = options.Threshold,
+            NeighbourCount = options.NeighbourCount,
+            ModulusBits = options.ModulusBits,
+            SignatureQuorum = options.SignatureQuorum,
+            GraphSeed = ByteString.CopyFrom(graphSeed),
+            Dimension = options.Dimension,
+            ClipRange = quantizer.ClipRange,
+            Scale = quantizer.Scale,
+            MaxWeight = quantizer.MaxWeight,
+            MaxClients = quantizer.MaxClients,
+            UnitWeight = dpClipNorm is not null,
+            PollIntervalMs = (int)settings.PollInterval.TotalMilliseconds,
+        };
+        for (int i = 0; i < n; i++)
+        {
+            setup.Roster.Add(new SecAggRosterEntry { ClientId = ticket.Participants[i], IdentityPublicKey = ByteString.CopyFrom(identityKeys[i]) });
+        }
+
+        var index = ticket.Participants.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i, StringComparer.Ordinal);
+        _current = new Running(ticket, driver, index, new StochasticQuantizer(quantizer), setup);
+        _seen = (0, false);
+        Wake();
+    }
+
+    /// <summary>The setup a participant of the running round needs, or null.</summary>
+    /// <remarks>Only while AdvertiseKeys is open and the client has not advertised: a client that joins later is a dropout anyway.</remarks>
+    public SecAggSetup? SetupFor(string clientId)
+    {
+        if (_current is not { } c || !c.Index.TryGetValue(clientId, out int u))
+        {
+            return null;
+        }
+
+        c.Driver.Poll();
+        SignalIfChanged(c);
+        return c.Driver.Stage == SecAggStage.AdvertiseKeys && !c.Driver.HasSent(u) ? c.Setup : null;
+    }
+
+    /// <summary>When the AdvertiseKeys stage of the running round closes.</summary>
+    public DateTimeOffset? AdvertiseDeadline => _current is { Driver.Stage: SecAggStage.AdvertiseKeys } c ? c.Driver.StageDeadline : null;
+
+    /// <summary>Handles one authenticated SecAgg request; throws an RpcException saying why when it is refused.</summary>
+    public SecAggResponse Handle(string clientId, SecAggRequest request)
+    {
+        var running = _current ?? _last;
+        if (running is null || running.Ticket.Round != request.Round)
+        {
+            throw Precondition($"no secure-aggregation round {request.Round} is running{(running is null ? "" : $" (the current one is round {running.Ticket.Round})")}");
+        }
+
+        if (request.SessionId != running.Setup.SessionId)
+        {
+            throw Precondition($"session '{Truncate(request.SessionId)}' is not the session of round {request.Round}; the round was restarted or aborted: fetch the task again");
+        }
+
+        if (!running.Index.TryGetValue(clientId, out int u))
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"client '{clientId}' was not sampled into round {request.Round}"));
+        }
+
+        var driver = running.Driver;
+        if (request.StageCase != SecAggRequest.StageOneofCase.Poll)
+        {
+            var message = SecAggWireMapping.Decode(request, driver.Session, running.Index, u);
+            try
+            {
+                driver.Receive(message);
+            }
+            catch (SecAggProtocolException ex)
+            {
+                throw ToRpc(ex);
+            }
+            finally
+            {
+                SignalIfChanged(running);
+            }
+        }
+
+        try
+        {
+            return Answer(running, u);
+        }
+        finally
+        {
+            SignalIfChanged(running);
+        }
+    }
+
+    /// <summary>
+    /// Advances the running round's clock-driven stages; when it has finished returns its outcome (and keeps it only to
+    /// answer late polls), otherwise null.
+    /// </summary>
+    public SecureRoundOutcome? Poll()
+    {
+        if (_setupFailure is { } failure)
+        {
+            _setupFailure = null;
+            return failure;
+        }
+
+        if (_current is not { } running)
+        {
+            return null;
+        }
+
+        var driver = running.Driver;
+        driver.Poll();
+        SignalIfChanged(running);
+        if (!driver.IsFinished)
+        {
+            return null;
+        }
+
+        _last = running;
+        _current = null;
+        var ids = running.Ticket.Participants;
+        var dropouts = driver.Reports
+            .SelectMany(r => r.Dropped.Select(u => (ids[u], $"secure aggregation: sent nothing for stage {r.Stage} before it closed")))
+            .ToList();
+        if (driver.Result is not { } result)
+        {
+            return new SecureRoundOutcome([], null, 0, dropouts, driver.AbortReason ?? "secure aggregation aborted");
+        }
+
+        var sum = new double[result.Sum.Length - 1];
+        long total = running.Quantizer.DequantizeSum(result.Sum, sum);
+        return new SecureRoundOutcome(result.Survivors.Select(u => ids[u]).ToArray(), sum, total, dropouts, null);
+    }
+
+    /// <summary>Abandons the running round (the server is shutting down).</summary>
+    public void Abort(string reason) => _current?.Driver.Abort(reason);
+
+    /// <summary>True when <paramref name="response"/> says "nothing yet, ask again".</summary>
+    public static bool IsWaiting(SecAggResponse response) => response.NextCase == SecAggResponse.NextOneofCase.None && response.Outcome.Length == 0;
+
+    private void SignalIfChanged(Running running)
+    {
+        var now = (running.Driver.Reports.Count, running.Driver.IsFinished);
+        if (now != _seen)
+        {
+            _seen = now;
+            Wake();
+        }
+    }
+
+    private void Wake()
+    {
+        var old = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        old.TrySetResult();
+    }
+
+    private SecAggResponse Answer(Running running, int u)
+    {
+        var driver = running.Driver;
+        if (driver.Stage == SecAggStage.Completed)
+        {
+            return new SecAggResponse { Outcome = "completed" };
+        }
+
+        if (driver.Stage == SecAggStage.Aborted)
+        {
+            return new SecAggResponse { Outcome = "aborted", Detail = driver.AbortReason ?? "" };
+        }
+
+        if (driver.MessageFor(u) is { } next)
+        {
+            return SecAggWireMapping.Encode(next, running.Ticket.Participants);
+        }
+
+        if (driver.DroppedAt(u) is { } stage)
+        {
+            throw Precondition($"client '{running.Ticket.Participants[u]}' dropped out of round {running.Ticket.Round}: it sent nothing for stage {stage} before that stage closed");
+        }
+
+        return new SecAggResponse { RetryAfterMs = (int)settings.PollInterval.TotalMilliseconds };
+    }
+
+    private static RpcException ToRpc(SecAggProtocolException ex) => ex switch
+    {
+        SecAggOutOfOrderException or SecAggNotInRoundException => Precondition($"SecAgg message out of stage: {ex.Message}"),
+        SecAggReplayException => new RpcException(new Status(StatusCode.AlreadyExists, ex.Message)),
+        _ => new RpcException(new Status(StatusCode.InvalidArgument, $"SecAgg message refused: {ex.Message}")),
+    };
+
+    private static RpcException Precondition(string message) => new(new Status(StatusCode.FailedPrecondition, message));
+
+    private static string Truncate(string s) => s.Length <= 80 ? s : s[..80] + "…";
+
+    private sealed record Running(RoundTicket Ticket, SecAggRoundDriver Driver, Dictionary<string, int> Index, StochasticQuantizer Quantizer, SecAggSetup Setup);
+}
