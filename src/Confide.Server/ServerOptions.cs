@@ -70,6 +70,28 @@ public sealed record ServerOptions
     /// <summary>The largest single gRPC message accepted (a model chunk plus framing).</summary>
     public int MaxMessageBytes { get; init; } = (1 << 20) + (64 << 10);
 
+    /// <summary>
+    /// The payload bytes per FetchModel chunk. Below the 85,000-byte large-object threshold, so that the per-message
+    /// buffers on both ends are short-lived small objects rather than large-object-heap churn; at most
+    /// <see cref="MaxMessageBytes"/> minus framing. Clients accept chunks of up to 1 MiB.
+    /// </summary>
+    public int ModelChunkBytes
+    {
+        get => field;
+        init => field = value is >= 1024 and <= 1 << 20 ? value : throw new ArgumentOutOfRangeException(nameof(ModelChunkBytes), value, "A model chunk is 1 KiB to 1 MiB.");
+    } = 64 << 10;
+
+    /// <summary>
+    /// The HTTP/2 receive window per stream (the connection window is twice this): how many bytes of an upload a client
+    /// may send before the server acknowledges them. Larger windows mean fewer stalls per upload and more memory per
+    /// upload in flight.
+    /// </summary>
+    public int Http2StreamWindowBytes
+    {
+        get => field;
+        init => field = value is >= 65_535 and <= 16 << 20 ? value : throw new ArgumentOutOfRangeException(nameof(Http2StreamWindowBytes), value, "An HTTP/2 stream window is 65,535 bytes to 16 MiB.");
+    } = 1 << 20;
+
     /// <summary>Slack allowed over the global model's encoded size for an update payload.</summary>
     public int PayloadSlackBytes { get; init; } = 64 << 10;
 

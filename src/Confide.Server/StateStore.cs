@@ -321,6 +321,12 @@ public sealed class StateStore : IDisposable
     public string WritePendingUpdate(long round, byte[] payload)
     {
         ArgumentNullException.ThrowIfNull(payload);
+        return WritePendingUpdate(round, payload.AsSpan());
+    }
+
+    /// <summary>Writes an update's payload durably under <c>pending/</c>; see <see cref="WritePendingUpdate(long, byte[])"/>.</summary>
+    public string WritePendingUpdate(long round, ReadOnlySpan<byte> payload)
+    {
         string name = $"round-{round:D6}-{Guid.NewGuid():N}.safetensors";
         System.IO.Directory.CreateDirectory(PendingDirectory);
         WriteFileDurably(Path.Combine(PendingDirectory, name), payload);
@@ -603,7 +609,7 @@ public sealed class StateStore : IDisposable
     }
 
     /// <summary>Writes to a temporary file, flushes it to disk, then renames it over <paramref name="path"/>.</summary>
-    private static void WriteFileDurably(string path, byte[] content)
+    private static void WriteFileDurably(string path, ReadOnlySpan<byte> content)
     {
         string temp = path + ".tmp";
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
+using System.Text.Json;
 using Confide.Aggregation;
+using Confide.Cli.Federation;
 using Confide.Client;
 using Confide.Parameters;
 using Confide.Protocol.Rounds;
@@ -26,8 +26,9 @@ internal static class FederationBenchCommand
         var parameters = new Option<int>("--params") { Description = "Model parameters.", DefaultValueFactory = _ => 100_000 };
         var rounds = new Option<int>("--rounds") { Description = "Rounds.", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure") { Description = "Plain HTTP/2 on loopback instead of TLS." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
         var command = new Command("federation", "Measure networked rounds on loopback: N clients × D parameters through a real server.");
-        foreach (var o in new Option[] { clients, parameters, rounds, insecure })
+        foreach (var o in new Option[] { clients, parameters, rounds, insecure, json })
         {
             command.Options.Add(o);
         }
@@ -43,7 +44,7 @@ internal static class FederationBenchCommand
             string state = Path.Combine(Path.GetTempPath(), "confide-bench-" + Guid.NewGuid().ToString("N"));
             try
             {
-                await RunAsync(n, d, r, parse.GetValue(insecure), state, cancellationToken);
+                await RunAsync(n, d, r, parse.GetValue(insecure), parse.GetValue(json), state, cancellationToken);
             }
             finally
             {
@@ -58,7 +59,7 @@ internal static class FederationBenchCommand
         return command;
     }
 
-    private static async Task RunAsync(int n, int d, int r, bool insecure, string state, CancellationToken cancellationToken)
+    private static async Task RunAsync(int n, int d, int r, bool insecure, bool json, string state, CancellationToken cancellationToken)
     {
         var layout = ParameterLayout.Create(("weights", [d]));
         var options = new RoundOptions(r, ClientSampling.OfCount(n), TimeSpan.FromMinutes(30), n, new AggregatorSettings("fedavg"), maxSampleCount: 1_000_000);
@@ -89,21 +90,76 @@ internal static class FederationBenchCommand
             }
 
             long modelBytes = Safetensors.Write(ModelParameters.Zeros(layout)).Length;
+            using var phases = new ServerPhaseRecorder();
+            var process = Process.GetCurrentProcess();
+            var cpuBefore = process.TotalProcessorTime;
+            var pauseBefore = GC.GetTotalPauseDuration();
+            long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+            int gen2Before = GC.CollectionCount(2);
             var clock = Stopwatch.StartNew();
             await Task.WhenAll(participants.Select(p => Task.Run(() => p.RunAsync(cancellationToken), cancellationToken)));
             await server.Finished;
             clock.Stop();
+            process.Refresh();
+            double cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+            double pause = (GC.GetTotalPauseDuration() - pauseBefore).TotalSeconds;
+            double allocated = (GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / 1e6;
+            int gen2 = GC.CollectionCount(2) - gen2Before;
+            long peak = process.PeakWorkingSet64;
 
             var stored = server.Store.ListRounds();
             double perRound = stored.Average(s => (s.CompletedAt!.Value - s.StartedAt).TotalSeconds);
-            long moved = 2L * n * modelBytes * r;
-            double raw = RawLoopbackSeconds(2L * n * modelBytes);
-            var process = Process.GetCurrentProcess();
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"clients {n}, params {d:N0}, rounds {r}, {(insecure ? "h2c" : "TLS")} on loopback"));
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round latency (server start→aggregate, mean): {perRound:F2} s; whole run incl. polling: {clock.Elapsed.TotalSeconds:F2} s"));
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bytes moved (models down + updates up): {moved / 1e6:F1} MB; throughput {moved / 1e6 / (perRound * r):F1} MB/s"));
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw loopback TCP for one round's bytes: {raw:F2} s; ratio round/raw {perRound / raw:F1}×"));
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"peak working set of the process (server and all clients): {process.PeakWorkingSet64 / 1e6:F0} MB"));
+            int accepted = stored.Sum(s => s.Accepted.Count);
+            long roundBytes = 2L * n * modelBytes;
+            long moved = roundBytes * r;
+
+            // The floors, measured now, in the same process, on the same (possibly loaded) machine.
+            double rawTcp = await RawLoopbackTransfer.TcpSecondsAsync(roundBytes, cancellationToken);
+            double? rawTls = null;
+            if (!insecure)
+            {
+                using var certificate = ServerCertificate.LoadOrCreate(state, [], out _);
+                rawTls = await RawLoopbackTransfer.TlsSecondsAsync(roundBytes, certificate, cancellationToken);
+            }
+
+            double raw = rawTls ?? rawTcp;
+            string load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+            var phaseNames = new[]
+            {
+                ServerMetrics.ModelSend, ServerMetrics.UpdateReceive, ServerMetrics.UpdateDecode, ServerMetrics.UpdatePersist,
+                ServerMetrics.UpdateCommit, ServerMetrics.RoundAggregate, ServerMetrics.RoundPersist,
+            };
+            if (json)
+            {
+                var result = new Dictionary<string, object>
+                {
+                    ["clients"] = n, ["params"] = d, ["rounds"] = r, ["transport"] = insecure ? "h2c" : "tls",
+                    ["round_seconds"] = perRound, ["run_seconds"] = clock.Elapsed.TotalSeconds, ["accepted_updates"] = accepted,
+                    ["bytes_moved"] = moved, ["throughput_mb_per_s"] = moved / 1e6 / (perRound * r),
+                    ["raw_tcp_seconds"] = rawTcp, ["raw_tls_seconds"] = (object?)rawTls ?? "n/a", ["ratio_to_raw"] = perRound / raw,
+                    ["ratio_to_raw_tcp"] = perRound / rawTcp, ["cpu_seconds"] = cpu, ["gc_pause_seconds"] = pause, ["gen2_collections"] = gen2,
+                    ["allocated_mb"] = allocated, ["peak_working_set_mb"] = peak / 1e6, ["load_average"] = load, ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
+                    ["phases"] = phaseNames.ToDictionary(p => p, p => new { count = phases[p].Count, sum_seconds = phases[p].Sum, max_seconds = phases[p].Max }),
+                };
+                Console.Out.WriteLine(JsonSerializer.Serialize(result));
+                return;
+            }
+
+            var o = Console.Out;
+            o.WriteLine(Invariant($"clients {n}, params {d:N0}, rounds {r}, {(insecure ? "h2c" : "TLS")} on loopback; load average {load}"));
+            o.WriteLine(Invariant($"round latency (server start→aggregate, mean): {perRound:F2} s; whole run incl. polling: {clock.Elapsed.TotalSeconds:F2} s; accepted updates {accepted}"));
+            o.WriteLine(Invariant($"bytes moved (models down + updates up): {moved / 1e6:F1} MB; throughput {moved / 1e6 / (perRound * r):F1} MB/s"));
+            o.WriteLine(Invariant($"raw transfer of one round's bytes over one loopback connection: TCP {rawTcp:F2} s{(rawTls is { } t ? Invariant($", TLS {t:F2} s") : "")}"));
+            o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×)"));
+            o.WriteLine(Invariant($"process CPU during the run: {cpu:F2} s; GC: {allocated:F0} MB allocated, {gen2} gen2 collections, {pause:F2} s paused"));
+            o.WriteLine(Invariant($"peak working set of the process (server and all clients): {peak / 1e6:F0} MB"));
+            o.WriteLine(Invariant($"FetchTask requests served: {phases[ServerMetrics.TaskRequests].Sum:F0}"));
+            o.WriteLine("server phases (summed over concurrent requests, so they can exceed the round):");
+            foreach (string p in phaseNames)
+            {
+                var phase = phases[p];
+                o.WriteLine(Invariant($"  {p,-32} n {phase.Count,5}  sum {phase.Sum,8:F3} s  mean {(phase.Count == 0 ? 0 : phase.Sum / phase.Count) * 1e3,8:F2} ms  max {phase.Max * 1e3,8:F2} ms"));
+            }
         }
         finally
         {
@@ -119,41 +175,7 @@ internal static class FederationBenchCommand
         }
     }
 
-    /// <summary>Seconds to push <paramref name="bytes"/> through one loopback TCP connection (the floor for the transfer).</summary>
-    private static double RawLoopbackSeconds(long bytes)
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var receive = Task.Run(() =>
-        {
-            using var socket = listener.AcceptSocket();
-            var buffer = new byte[1 << 20];
-            long total = 0;
-            int read;
-            while ((read = socket.Receive(buffer)) > 0)
-            {
-                total += read;
-            }
-
-            return total;
-        });
-        var clock = Stopwatch.StartNew();
-        using (var sender = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            sender.Connect(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-            var chunk = new byte[1 << 20];
-            for (long sent = 0; sent < bytes; sent += chunk.Length)
-            {
-                sender.Send(chunk, (int)Math.Min(chunk.Length, bytes - sent), SocketFlags.None);
-            }
-
-            sender.Shutdown(SocketShutdown.Send);
-            receive.Wait();
-        }
-
-        clock.Stop();
-        return clock.Elapsed.TotalSeconds;
-    }
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A trainer that costs nothing: it moves every weight by a small client-specific step.</summary>
     private sealed class ConstantStepTrainer(int index) : ILocalTrainer

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Confide.Parameters;
 using Confide.Protocol.Authentication;
@@ -16,8 +18,6 @@ namespace Confide.Server.Internal;
 internal sealed class FederationService(RoundHost host, StateStore store, RequestAuthenticator authenticator, ServerOptions options, ISystemClock clock)
     : Federation.FederationBase
 {
-    private const int ChunkSize = 1 << 20;
-
     public override Task<EnrollResponse> Enroll(EnrollRequest request, ServerCallContext context)
     {
         if (request.PublicKey.Length != 32)
@@ -57,23 +57,30 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
     public override Task<RoundTask> FetchTask(FetchTaskRequest request, ServerCallContext context)
     {
         string clientId = AuthenticateUnary(request, context);
+        ServerMetrics.TaskRequestCount.Add(1);
         return Task.FromResult(host.TaskFor(clientId));
     }
 
     public override async Task FetchModel(FetchModelRequest request, IServerStreamWriter<ModelChunk> responseStream, ServerCallContext context)
     {
         string clientId = AuthenticateUnary(request, context);
+        long start = Stopwatch.GetTimestamp();
         byte[] model = host.ModelFor(clientId, request.Round);
-        for (int offset = 0; offset < model.Length; offset += ChunkSize)
+        int chunkSize = options.ModelChunkBytes;
+        for (int offset = 0; offset < model.Length; offset += chunkSize)
         {
-            int length = Math.Min(ChunkSize, model.Length - offset);
+            int length = Math.Min(chunkSize, model.Length - offset);
+
+            // No copy: the encoded model is never written to after it is published (a new round publishes a new array).
             await responseStream.WriteAsync(new ModelChunk
             {
                 Offset = offset,
                 TotalBytes = model.Length,
-                Data = ByteString.CopyFrom(model, offset, length),
+                Data = UnsafeByteOperations.UnsafeWrap(model.AsMemory(offset, length)),
             }, context.CancellationToken).ConfigureAwait(false);
         }
+
+        ServerMetrics.RecordSince(ServerMetrics.ModelSendSeconds, start);
     }
 
     public override async Task<SubmitUpdateResponse> SubmitUpdate(IAsyncStreamReader<UpdateMessage> requestStream, ServerCallContext context)
@@ -112,54 +119,70 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update declares {header.TotalBytes} bytes; a model of this layout takes {host.ModelByteCount} bytes (at most {limit} accepted)"));
         }
 
+        long start = Stopwatch.GetTimestamp();
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(header.ToByteArray());
-        var payload = new byte[header.TotalBytes];
-        long received = 0;
-        while (await NextAsync(requestStream, context).ConfigureAwait(false))
-        {
-            var message = requestStream.Current;
-            if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
-            {
-                throw Invalid("only UpdateChunk messages may follow the header");
-            }
+        int total = checked((int)header.TotalBytes);
 
-            var data = message.Chunk.Data.Span;
-            if (received + data.Length > header.TotalBytes)
-            {
-                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update sends more than the {header.TotalBytes} bytes its header declares"));
-            }
-
-            hash.AppendData(data);
-            data.CopyTo(payload.AsSpan(checked((int)received)));
-            received += data.Length;
-        }
-
-        if (received != header.TotalBytes)
-        {
-            throw Invalid($"the update stream ended after {received} of the {header.TotalBytes} declared bytes");
-        }
-
-        RequestAuthenticator.CheckBody(signedHash, hash.GetHashAndReset());
-
-        // Only now, with the body authenticated, is it decoded into a model.
-        if (header.LayoutFingerprint != host.GlobalLayoutFingerprint)
-        {
-            throw host.Reject(clientId, header.Round, $"the update was trained on layout {Short(header.LayoutFingerprint)}, but this round's layout is {Short(host.GlobalLayoutFingerprint)}");
-        }
-
-        ModelParameters delta;
+        // A pooled buffer: updates are model-sized, and a fresh one per upload churns the large object heap. It holds
+        // an individual update, so it is cleared before it goes back to the pool.
+        byte[] payload = ArrayPool<byte>.Shared.Rent(total);
         try
         {
-            delta = Safetensors.Read(payload).Parameters;
-        }
-        catch (Exception ex) when (ex is InvalidDataException or ArgumentException or FormatException)
-        {
-            throw host.Reject(clientId, header.Round, $"the payload is not a valid safetensors model: {ex.Message}");
-        }
+            long received = 0;
+            while (await NextAsync(requestStream, context).ConfigureAwait(false))
+            {
+                var message = requestStream.Current;
+                if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
+                {
+                    throw Invalid("only UpdateChunk messages may follow the header");
+                }
 
-        host.Submit(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), payload);
-        return new SubmitUpdateResponse { Accepted = true, Round = header.Round };
+                var data = message.Chunk.Data.Span;
+                if (received + data.Length > total)
+                {
+                    throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update sends more than the {total} bytes its header declares"));
+                }
+
+                hash.AppendData(data);
+                data.CopyTo(payload.AsSpan((int)received));
+                received += data.Length;
+            }
+
+            if (received != total)
+            {
+                throw Invalid($"the update stream ended after {received} of the {total} declared bytes");
+            }
+
+            RequestAuthenticator.CheckBody(signedHash, hash.GetHashAndReset());
+            ServerMetrics.RecordSince(ServerMetrics.UpdateReceiveSeconds, start);
+
+            // Only now, with the body authenticated, is it decoded into a model.
+            if (header.LayoutFingerprint != host.GlobalLayoutFingerprint)
+            {
+                throw host.Reject(clientId, header.Round, $"the update was trained on layout {Short(header.LayoutFingerprint)}, but this round's layout is {Short(host.GlobalLayoutFingerprint)}");
+            }
+
+            var body = payload.AsMemory(0, total);
+            ModelParameters delta;
+            start = Stopwatch.GetTimestamp();
+            try
+            {
+                delta = Safetensors.Read(body.Span).Parameters;
+                ServerMetrics.RecordSince(ServerMetrics.UpdateDecodeSeconds, start);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or ArgumentException or FormatException)
+            {
+                throw host.Reject(clientId, header.Round, $"the payload is not a valid safetensors model: {ex.Message}");
+            }
+
+            host.Submit(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), body);
+            return new SubmitUpdateResponse { Accepted = true, Round = header.Round };
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(payload, clearArray: true);
+        }
     }
 
     public override Task<ReportMetricsResponse> ReportMetrics(EvaluationReport request, ServerCallContext context)

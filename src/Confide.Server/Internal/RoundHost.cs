@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Confide.Parameters;
 using Confide.Privacy;
 using Confide.Protocol.Rounds;
@@ -141,10 +142,14 @@ internal sealed partial class RoundHost
                 }
             }
 
+            long start = Stopwatch.GetTimestamp();
             var result = _coordinator.Poll();
             if (result is not null)
             {
+                ServerMetrics.RecordSince(ServerMetrics.RoundAggregateSeconds, start);
+                start = Stopwatch.GetTimestamp();
                 _store.CompleteRound(result, _coordinator.Ledger);
+                ServerMetrics.RecordSince(ServerMetrics.RoundPersistSeconds, start);
                 _completedRounds = result.Round + 1;
                 Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
                 LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
@@ -244,10 +249,13 @@ internal sealed partial class RoundHost
     }
 
     /// <summary>Submits a decoded update; persists the outcome; throws the matching RpcException unless accepted.</summary>
-    public void Submit(long round, ClientUpdate update, byte[] payload)
+    public void Submit(long round, ClientUpdate update, ReadOnlyMemory<byte> payload)
     {
         // The payload reaches the disk before the lock is taken; only a small row is written under it.
-        string pending = _store.WritePendingUpdate(round, payload);
+        long start = Stopwatch.GetTimestamp();
+        string pending = _store.WritePendingUpdate(round, payload.Span);
+        ServerMetrics.RecordSince(ServerMetrics.UpdatePersistSeconds, start);
+        start = Stopwatch.GetTimestamp();
         lock (_gate)
         {
             var result = _coordinator.Submit(round, update);
@@ -273,6 +281,8 @@ internal sealed partial class RoundHost
 
             LogAccepted(update.ClientId, round);
         }
+
+        ServerMetrics.RecordSince(ServerMetrics.UpdateCommitSeconds, start);
     }
 
     public Wire.V1.StatusResponse Status()
