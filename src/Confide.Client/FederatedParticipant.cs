@@ -47,6 +47,12 @@ public sealed partial class FederatedParticipant
     /// <summary>Consecutive transient failures after which the loop gives up.</summary>
     public int MaxConsecutiveFailures { get; init; } = 20;
 
+    /// <summary>
+    /// How long the server may hold a FetchTask when there is nothing to do (a long poll), so a waiting participant
+    /// learns of a new round at once without polling. Zero polls (every <c>retry_after_ms</c>).
+    /// </summary>
+    public TimeSpan TaskWait { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Rounds this participant submitted (accepted) in this run.</summary>
     public int SubmittedRounds { get; private set; }
 
@@ -60,7 +66,7 @@ public sealed partial class FederatedParticipant
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                var task = await _client.FetchTaskAsync(_progress.LastSubmittedRound, cancellationToken).ConfigureAwait(false);
+                var task = await _client.FetchTaskAsync(_progress.LastSubmittedRound, TaskWait, cancellationToken).ConfigureAwait(false);
                 failures = 0;
                 backoff = InitialBackoff;
                 switch (task.Kind)

@@ -106,10 +106,23 @@ public sealed class FederationClient : IDisposable
         await Raw.GetStatusAsync(new StatusRequest(), deadline: Deadline(Options.CallTimeout), cancellationToken: cancellationToken).ConfigureAwait(false);
 
     /// <summary>Asks what to do now.</summary>
-    public async Task<RoundTask> FetchTaskAsync(long lastRound, CancellationToken cancellationToken = default)
+    public async Task<RoundTask> FetchTaskAsync(long lastRound, CancellationToken cancellationToken = default) =>
+        await FetchTaskAsync(lastRound, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Asks what to do now, letting the server hold the request up to <paramref name="wait"/> when the answer would be
+    /// WAIT (a long poll: it answers as soon as a round starts or completes). The call's deadline is the unary timeout
+    /// plus the wait. A server that does not long-poll answers at once.
+    /// </summary>
+    public async Task<RoundTask> FetchTaskAsync(long lastRound, TimeSpan wait, CancellationToken cancellationToken = default)
     {
-        var request = new FetchTaskRequest { LastRound = lastRound };
-        return await Raw.FetchTaskAsync(request, Signed("FetchTask", request.ToByteArray(), Options.CallTimeout, cancellationToken)).ConfigureAwait(false);
+        if (wait < TimeSpan.Zero || wait > TimeSpan.FromMinutes(5))
+        {
+            throw new ArgumentOutOfRangeException(nameof(wait), wait, "The long-poll wait is 0 to 5 minutes.");
+        }
+
+        var request = new FetchTaskRequest { LastRound = lastRound, WaitMs = (int)wait.TotalMilliseconds };
+        return await Raw.FetchTaskAsync(request, Signed("FetchTask", request.ToByteArray(), Options.CallTimeout + wait, cancellationToken)).ConfigureAwait(false);
     }
 
     /// <summary>Downloads the global model of <paramref name="round"/> as safetensors bytes.</summary>

@@ -142,6 +142,8 @@ public sealed class ConfideServer : IAsyncDisposable
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(clock);
             builder.Services.AddSingleton(new RequestAuthenticator(store, clock, options.TimestampWindow));
+            builder.Services.AddKeyedSingleton("downloads", new TransferGate(options.MaxConcurrentTransfers));
+            builder.Services.AddKeyedSingleton("uploads", new TransferGate(options.MaxConcurrentTransfers));
             var app = builder.Build();
             app.MapGrpcService<FederationService>();
             await app.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -64,6 +64,16 @@ public sealed record ServerOptions
     /// <summary>How often the coordinator is polled (round start and completion).</summary>
     public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// The longest a FetchTask long poll is held when there is nothing to do (also kept under half of
+    /// <see cref="ConnectedWindow"/>, so a waiting client stays connected). Zero answers every FetchTask at once.
+    /// </summary>
+    public TimeSpan MaxTaskWait
+    {
+        get => field;
+        init => field = value >= TimeSpan.Zero && value <= TimeSpan.FromMinutes(5) ? value : throw new ArgumentOutOfRangeException(nameof(MaxTaskWait), value, "The long-poll wait is 0 to 5 minutes.");
+    } = TimeSpan.FromSeconds(20);
+
     /// <summary>How long a client told to wait should wait.</summary>
     public TimeSpan RetryAfter { get; init; } = TimeSpan.FromMilliseconds(500);
 
@@ -91,6 +101,16 @@ public sealed record ServerOptions
         get => field;
         init => field = value is >= 65_535 and <= 16 << 20 ? value : throw new ArgumentOutOfRangeException(nameof(Http2StreamWindowBytes), value, "An HTTP/2 stream window is 65,535 bytes to 16 MiB.");
     } = 1 << 20;
+
+    /// <summary>
+    /// How many model downloads and update uploads move at once (each kind counted separately); the rest wait their
+    /// turn. A few streams at full speed cost less per byte than many interleaved ones when the cores are few.
+    /// </summary>
+    public int MaxConcurrentTransfers
+    {
+        get => field;
+        init => field = value is >= 1 and <= 10_000 ? value : throw new ArgumentOutOfRangeException(nameof(MaxConcurrentTransfers), value, "Concurrent transfers are 1 to 10,000.");
+    } = Math.Max(4, 2 * Environment.ProcessorCount);
 
     /// <summary>Slack allowed over the global model's encoded size for an update payload.</summary>
     public int PayloadSlackBytes { get; init; } = 64 << 10;

@@ -27,8 +27,9 @@ internal static class FederationBenchCommand
         var rounds = new Option<int>("--rounds") { Description = "Rounds.", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure") { Description = "Plain HTTP/2 on loopback instead of TLS." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var transfers = new Option<int?>("--max-transfers") { Description = "The server's limit on concurrent model downloads and on concurrent uploads (default: the server's default)." };
         var command = new Command("federation", "Measure networked rounds on loopback: N clients × D parameters through a real server.");
-        foreach (var o in new Option[] { clients, parameters, rounds, insecure, json })
+        foreach (var o in new Option[] { clients, parameters, rounds, insecure, json, transfers })
         {
             command.Options.Add(o);
         }
@@ -36,15 +37,16 @@ internal static class FederationBenchCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             int n = parse.GetValue(clients), d = parse.GetValue(parameters), r = parse.GetValue(rounds);
-            if (n is < 1 or > 5000 || d is < 1 or > 50_000_000 || r is < 1 or > 100)
+            int? maxTransfers = parse.GetValue(transfers);
+            if (n is < 1 or > 5000 || d is < 1 or > 50_000_000 || r is < 1 or > 100 || maxTransfers is < 1 or > 10_000)
             {
-                throw new CliException("--clients must be in 1..5000, --params in 1..50000000 and --rounds in 1..100.", 2);
+                throw new CliException("--clients must be in 1..5000, --params in 1..50000000, --rounds in 1..100 and --max-transfers in 1..10000.", 2);
             }
 
             string state = Path.Combine(Path.GetTempPath(), "confide-bench-" + Guid.NewGuid().ToString("N"));
             try
             {
-                await RunAsync(n, d, r, parse.GetValue(insecure), parse.GetValue(json), state, cancellationToken);
+                await RunAsync(n, d, r, parse.GetValue(insecure), parse.GetValue(json), maxTransfers, state, cancellationToken);
             }
             finally
             {
@@ -59,7 +61,7 @@ internal static class FederationBenchCommand
         return command;
     }
 
-    private static async Task RunAsync(int n, int d, int r, bool insecure, bool json, string state, CancellationToken cancellationToken)
+    private static async Task RunAsync(int n, int d, int r, bool insecure, bool json, int? maxTransfers, string state, CancellationToken cancellationToken)
     {
         var layout = ParameterLayout.Create(("weights", [d]));
         var options = new RoundOptions(r, ClientSampling.OfCount(n), TimeSpan.FromMinutes(30), n, new AggregatorSettings("fedavg"), maxSampleCount: 1_000_000);
@@ -70,6 +72,11 @@ internal static class FederationBenchCommand
             TickInterval = TimeSpan.FromMilliseconds(10),
             RetryAfter = TimeSpan.FromMilliseconds(50),
         };
+        if (maxTransfers is { } limit)
+        {
+            serverOptions = serverOptions with { MaxConcurrentTransfers = limit };
+        }
+
         await using var server = await ConfideServer.StartAsync(serverOptions, cancellationToken: cancellationToken);
         var keys = new List<IdentityKeyPair>();
         var participants = new List<FederatedParticipant>();
@@ -108,7 +115,8 @@ internal static class FederationBenchCommand
             long peak = process.PeakWorkingSet64;
 
             var stored = server.Store.ListRounds();
-            double perRound = stored.Average(s => (s.CompletedAt!.Value - s.StartedAt).TotalSeconds);
+            double[] latencies = [.. stored.Select(s => (s.CompletedAt!.Value - s.StartedAt).TotalSeconds)];
+            double perRound = latencies.Average();
             int accepted = stored.Sum(s => s.Accepted.Count);
             long roundBytes = 2L * n * modelBytes;
             long moved = roundBytes * r;
@@ -133,8 +141,8 @@ internal static class FederationBenchCommand
             {
                 var result = new Dictionary<string, object>
                 {
-                    ["clients"] = n, ["params"] = d, ["rounds"] = r, ["transport"] = insecure ? "h2c" : "tls",
-                    ["round_seconds"] = perRound, ["run_seconds"] = clock.Elapsed.TotalSeconds, ["accepted_updates"] = accepted,
+                    ["clients"] = n, ["params"] = d, ["rounds"] = r, ["transport"] = insecure ? "h2c" : "tls", ["max_transfers"] = serverOptions.MaxConcurrentTransfers,
+                    ["round_seconds"] = perRound, ["round_latencies"] = latencies, ["run_seconds"] = clock.Elapsed.TotalSeconds, ["accepted_updates"] = accepted,
                     ["bytes_moved"] = moved, ["throughput_mb_per_s"] = moved / 1e6 / (perRound * r),
                     ["raw_tcp_seconds"] = rawTcp, ["raw_tls_seconds"] = (object?)rawTls ?? "n/a", ["ratio_to_raw"] = perRound / raw,
                     ["ratio_to_raw_tcp"] = perRound / rawTcp, ["cpu_seconds"] = cpu, ["gc_pause_seconds"] = pause, ["gen2_collections"] = gen2,
@@ -146,8 +154,13 @@ internal static class FederationBenchCommand
             }
 
             var o = Console.Out;
-            o.WriteLine(Invariant($"clients {n}, params {d:N0}, rounds {r}, {(insecure ? "h2c" : "TLS")} on loopback; load average {load}"));
+            o.WriteLine(Invariant($"clients {n}, params {d:N0}, rounds {r}, {(insecure ? "h2c" : "TLS")} on loopback, at most {serverOptions.MaxConcurrentTransfers} concurrent transfers each way; load average {load}"));
             o.WriteLine(Invariant($"round latency (server start→aggregate, mean): {perRound:F2} s; whole run incl. polling: {clock.Elapsed.TotalSeconds:F2} s; accepted updates {accepted}"));
+            if (r > 1)
+            {
+                o.WriteLine("each round (the first includes the JIT warm-up of a fresh process): " + string.Join(", ", latencies.Select(l => Invariant($"{l:F2} s"))));
+            }
+
             o.WriteLine(Invariant($"bytes moved (models down + updates up): {moved / 1e6:F1} MB; throughput {moved / 1e6 / (perRound * r):F1} MB/s"));
             o.WriteLine(Invariant($"raw transfer of one round's bytes over one loopback connection: TCP {rawTcp:F2} s{(rawTls is { } t ? Invariant($", TLS {t:F2} s") : "")}"));
             o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×)"));

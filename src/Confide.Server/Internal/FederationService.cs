@@ -8,6 +8,8 @@ using Confide.Updates;
 using Confide.Wire.V1;
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Confide.Server.Internal;
 
@@ -15,7 +17,15 @@ namespace Confide.Server.Internal;
 /// The gRPC mapping of confide.v1.Federation: authenticates, checks sizes, decodes, and hands over to
 /// <see cref="RoundHost"/>. Every refusal is an RpcException with a status and a message saying why.
 /// </summary>
-internal sealed class FederationService(RoundHost host, StateStore store, RequestAuthenticator authenticator, ServerOptions options, ISystemClock clock)
+internal sealed class FederationService(
+    RoundHost host,
+    StateStore store,
+    RequestAuthenticator authenticator,
+    ServerOptions options,
+    ISystemClock clock,
+    [FromKeyedServices("downloads")] TransferGate downloads,
+    [FromKeyedServices("uploads")] TransferGate uploads,
+    IHostApplicationLifetime lifetime)
     : Federation.FederationBase
 {
     public override Task<EnrollResponse> Enroll(EnrollRequest request, ServerCallContext context)
@@ -54,18 +64,52 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
 
     public override Task<StatusResponse> GetStatus(StatusRequest request, ServerCallContext context) => Task.FromResult(host.Status());
 
-    public override Task<RoundTask> FetchTask(FetchTaskRequest request, ServerCallContext context)
+    public override async Task<RoundTask> FetchTask(FetchTaskRequest request, ServerCallContext context)
     {
         string clientId = AuthenticateUnary(request, context);
         ServerMetrics.TaskRequestCount.Add(1);
-        return Task.FromResult(host.TaskFor(clientId));
+        var changed = host.Changed;
+        var task = host.TaskFor(clientId);
+        var wait = LongPollWait(request.WaitMs, context.Deadline);
+        if (task.Kind != RoundTask.Types.Kind.Wait || wait <= TimeSpan.Zero)
+        {
+            return task;
+        }
+
+        // Long poll: hold the request until a round starts or completes, the wait runs out, the client goes away or
+        // the server stops; then answer afresh. Many clients waiting cost nothing, where polling costs a signed request each.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        await changed.WaitAsync(wait, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        return host.TaskFor(clientId);
+    }
+
+    /// <summary>The long-poll wait: what the client asked, capped by the server and kept 2 s inside the call's deadline.</summary>
+    private TimeSpan LongPollWait(int requestedMs, DateTime deadline)
+    {
+        if (requestedMs <= 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var wait = TimeSpan.FromMilliseconds(requestedMs);
+        wait = wait < options.MaxTaskWait ? wait : options.MaxTaskWait;
+        var half = options.ConnectedWindow / 2;
+        wait = wait < half ? wait : half;
+        if (deadline != DateTime.MaxValue)
+        {
+            var left = deadline.ToUniversalTime() - DateTime.UtcNow - TimeSpan.FromSeconds(2);
+            wait = wait < left ? wait : left;
+        }
+
+        return wait;
     }
 
     public override async Task FetchModel(FetchModelRequest request, IServerStreamWriter<ModelChunk> responseStream, ServerCallContext context)
     {
         string clientId = AuthenticateUnary(request, context);
-        long start = Stopwatch.GetTimestamp();
         byte[] model = host.ModelFor(clientId, request.Round);
+        using var slot = await downloads.EnterAsync(context.CancellationToken).ConfigureAwait(false);
+        long start = Stopwatch.GetTimestamp();
         int chunkSize = options.ModelChunkBytes;
         for (int offset = 0; offset < model.Length; offset += chunkSize)
         {
@@ -130,23 +174,28 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
         try
         {
             long received = 0;
-            while (await NextAsync(requestStream, context).ConfigureAwait(false))
+
+            // The slot covers reading the stream only; persisting, which waits on the disk, does not hold it.
+            using (await uploads.EnterAsync(context.CancellationToken).ConfigureAwait(false))
             {
-                var message = requestStream.Current;
-                if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
+                while (await NextAsync(requestStream, context).ConfigureAwait(false))
                 {
-                    throw Invalid("only UpdateChunk messages may follow the header");
-                }
+                    var message = requestStream.Current;
+                    if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
+                    {
+                        throw Invalid("only UpdateChunk messages may follow the header");
+                    }
 
-                var data = message.Chunk.Data.Span;
-                if (received + data.Length > total)
-                {
-                    throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update sends more than the {total} bytes its header declares"));
-                }
+                    var data = message.Chunk.Data.Span;
+                    if (received + data.Length > total)
+                    {
+                        throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update sends more than the {total} bytes its header declares"));
+                    }
 
-                hash.AppendData(data);
-                data.CopyTo(payload.AsSpan((int)received));
-                received += data.Length;
+                    hash.AppendData(data);
+                    data.CopyTo(payload.AsSpan((int)received));
+                    received += data.Length;
+                }
             }
 
             if (received != total)

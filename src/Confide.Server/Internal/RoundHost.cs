@@ -27,6 +27,7 @@ internal sealed partial class RoundHost
     private readonly ILogger _logger;
     private readonly RoundCoordinator _coordinator;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[] _modelBytes;
     private int _arrivals;
     private long _completedRounds;
@@ -70,6 +71,21 @@ internal sealed partial class RoundHost
     }
 
     public Task Finished => _finished.Task;
+
+    /// <summary>
+    /// Completes at the next change that can turn a WAIT into another answer: a round starting or completing. Take it
+    /// before asking <see cref="TaskFor"/>, so a change in between is not missed.
+    /// </summary>
+    public Task Changed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _changed.Task;
+            }
+        }
+    }
 
     public RoundStage Stage
     {
@@ -139,6 +155,7 @@ internal sealed partial class RoundHost
                     _store.BeginRound(ticket);
                     _arrivals = 0;
                     LogRoundStarted(ticket.Round, ticket.Participants.Count, connected.Length);
+                    SignalChange();
                 }
             }
 
@@ -152,6 +169,7 @@ internal sealed partial class RoundHost
                 ServerMetrics.RecordSince(ServerMetrics.RoundPersistSeconds, start);
                 _completedRounds = result.Round + 1;
                 Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
+                SignalChange();
                 LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
                 if (_coordinator.Stage == RoundStage.Finished)
                 {
@@ -160,6 +178,14 @@ internal sealed partial class RoundHost
                 }
             }
         }
+    }
+
+    /// <summary>Wakes the long polls waiting on <see cref="Changed"/>; called under the gate.</summary>
+    private void SignalChange()
+    {
+        var changed = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
     }
 
     /// <summary>What <paramref name="clientId"/> should do now; also marks it connected.</summary>
