@@ -17,10 +17,10 @@ public static class ServerMetrics
     /// <summary>The meter's name.</summary>
     public const string MeterName = "Confide.Server";
 
-    /// <summary>FetchModel: from the authenticated request to the last chunk written.</summary>
+    /// <summary>FetchModel: from getting a transfer slot to the last chunk written.</summary>
     public const string ModelSend = "confide.server.model.send";
 
-    /// <summary>SubmitUpdate: reading, hashing and buffering the streamed body, after the signature check.</summary>
+    /// <summary>SubmitUpdate: from getting a transfer slot to the body read, hashed, buffered and checked against the signed hash.</summary>
     public const string UpdateReceive = "confide.server.update.receive";
 
     /// <summary>SubmitUpdate: decoding the authenticated payload into a model.</summary>
@@ -31,6 +31,18 @@ public static class ServerMetrics
 
     /// <summary>SubmitUpdate: waiting for the round lock, validating in the coordinator and recording the submission row.</summary>
     public const string UpdateCommit = "confide.server.update.commit";
+
+    /// <summary>SubmitUpdate, part of <see cref="UpdateCommit"/>: waiting for the round lock.</summary>
+    public const string UpdateLockWait = "confide.server.update.lock_wait";
+
+    /// <summary>SubmitUpdate, part of <see cref="UpdateCommit"/>: the coordinator's validation (layout, finite values, bounds).</summary>
+    public const string UpdateValidate = "confide.server.update.validate";
+
+    /// <summary>SubmitUpdate, part of <see cref="UpdateCommit"/>: the submission row's SQLite commit (not yet flushed for an acceptance).</summary>
+    public const string UpdateRecord = "confide.server.update.record";
+
+    /// <summary>SubmitUpdate, after the commit: waiting for the group flush that makes the acceptance durable.</summary>
+    public const string UpdateFlush = "confide.server.update.flush";
 
     /// <summary>The round's aggregation step (the coordinator's poll that aggregates, including DP and the optimiser).</summary>
     public const string RoundAggregate = "confide.server.round.aggregate";
@@ -48,6 +60,10 @@ public static class ServerMetrics
     internal static readonly Histogram<double> UpdateDecodeSeconds = Meter.CreateHistogram<double>(UpdateDecode, "s");
     internal static readonly Histogram<double> UpdatePersistSeconds = Meter.CreateHistogram<double>(UpdatePersist, "s");
     internal static readonly Histogram<double> UpdateCommitSeconds = Meter.CreateHistogram<double>(UpdateCommit, "s");
+    internal static readonly Histogram<double> UpdateLockWaitSeconds = Meter.CreateHistogram<double>(UpdateLockWait, "s");
+    internal static readonly Histogram<double> UpdateValidateSeconds = Meter.CreateHistogram<double>(UpdateValidate, "s");
+    internal static readonly Histogram<double> UpdateRecordSeconds = Meter.CreateHistogram<double>(UpdateRecord, "s");
+    internal static readonly Histogram<double> UpdateFlushSeconds = Meter.CreateHistogram<double>(UpdateFlush, "s");
     internal static readonly Histogram<double> RoundAggregateSeconds = Meter.CreateHistogram<double>(RoundAggregate, "s");
     internal static readonly Histogram<double> RoundPersistSeconds = Meter.CreateHistogram<double>(RoundPersist, "s");
     internal static readonly Counter<long> TaskRequestCount = Meter.CreateCounter<long>(TaskRequests, "{request}");

@@ -135,7 +135,9 @@ internal static class FederationBenchCommand
             var phaseNames = new[]
             {
                 ServerMetrics.ModelSend, ServerMetrics.UpdateReceive, ServerMetrics.UpdateDecode, ServerMetrics.UpdatePersist,
-                ServerMetrics.UpdateCommit, ServerMetrics.RoundAggregate, ServerMetrics.RoundPersist,
+                ServerMetrics.UpdateCommit, ServerMetrics.UpdateLockWait, ServerMetrics.UpdateValidate, ServerMetrics.UpdateRecord,
+                ServerMetrics.UpdateFlush,
+                ServerMetrics.RoundAggregate, ServerMetrics.RoundPersist,
             };
             if (json)
             {

@@ -163,7 +163,6 @@ internal sealed class FederationService(
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update declares {header.TotalBytes} bytes; a model of this layout takes {host.ModelByteCount} bytes (at most {limit} accepted)"));
         }
 
-        long start = Stopwatch.GetTimestamp();
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(header.ToByteArray());
         int total = checked((int)header.TotalBytes);
@@ -176,8 +175,10 @@ internal sealed class FederationService(
             long received = 0;
 
             // The slot covers reading the stream only; persisting, which waits on the disk, does not hold it.
+            long start;
             using (await uploads.EnterAsync(context.CancellationToken).ConfigureAwait(false))
             {
+                start = Stopwatch.GetTimestamp();
                 while (await NextAsync(requestStream, context).ConfigureAwait(false))
                 {
                     var message = requestStream.Current;
@@ -225,7 +226,7 @@ internal sealed class FederationService(
                 throw host.Reject(clientId, header.Round, $"the payload is not a valid safetensors model: {ex.Message}");
             }
 
-            host.Submit(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), body);
+            await host.SubmitAsync(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), body).ConfigureAwait(false);
             return new SubmitUpdateResponse { Accepted = true, Round = header.Round };
         }
         finally
