@@ -28,10 +28,24 @@ public sealed class FederationBenchCommandTests
         Assert.True(phases.GetProperty("confide.server.model.send").GetProperty("count").GetInt64() >= 2);
     }
 
+    [Fact]
+    public void Clients_in_child_processes_report_their_own_figures()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("bench", "federation", "--clients", "3", "--params", "500", "--client-processes", "2", "--json");
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var root = json.RootElement;
+        Assert.Equal(3, root.GetProperty("accepted_updates").GetInt32());
+        Assert.Equal(2, root.GetProperty("client_processes").GetInt32());
+        Assert.True(root.GetProperty("client_cpu_seconds").GetDouble() > 0);
+        Assert.True(root.GetProperty("client_peak_working_set_mb").GetDouble() > 0);
+    }
+
     [Theory]
     [InlineData("--clients", "0")]
     [InlineData("--params", "0")]
     [InlineData("--rounds", "101")]
+    [InlineData("--client-processes", "-1")]
     public void Out_of_range_settings_are_refused(string option, string value)
     {
         var (code, _, stderr) = CliRunner.Run("bench", "federation", option, value);

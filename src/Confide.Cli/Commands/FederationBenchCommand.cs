@@ -16,7 +16,8 @@ namespace Confide.Cli.Commands;
 /// <summary>
 /// <c>confide bench federation</c>: one or more rounds of N in-process clients × D parameters against a real server on
 /// loopback (TLS unless --insecure), reporting round latency, bytes moved, throughput, the process's peak working set
-/// (server and clients share the process), and the time a plain loopback TCP socket takes to move the same bytes.
+/// (server and clients share it, unless --client-processes puts the clients in child processes), and the time plain
+/// TCP and TLS loopback connections take to move the same bytes.
 /// </summary>
 internal static class FederationBenchCommand
 {
@@ -27,26 +28,29 @@ internal static class FederationBenchCommand
         var rounds = new Option<int>("--rounds") { Description = "Rounds.", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure") { Description = "Plain HTTP/2 on loopback instead of TLS." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var processes = new Option<int>("--client-processes") { Description = "Run the clients in this many child processes (0: in the server's process), so the server's memory and CPU are its own." };
         var transfers = new Option<int?>("--max-transfers") { Description = "The server's limit on concurrent model downloads and on concurrent uploads (default: the server's default)." };
         var command = new Command("federation", "Measure networked rounds on loopback: N clients × D parameters through a real server.");
-        foreach (var o in new Option[] { clients, parameters, rounds, insecure, json, transfers })
+        foreach (var o in new Option[] { clients, parameters, rounds, insecure, json, transfers, processes })
         {
             command.Options.Add(o);
         }
 
+        command.Subcommands.Add(BenchClientProcesses.CreateCommand(index => new ConstantStepTrainer(index)));
         command.SetAction(async (parse, cancellationToken) =>
         {
             int n = parse.GetValue(clients), d = parse.GetValue(parameters), r = parse.GetValue(rounds);
             int? maxTransfers = parse.GetValue(transfers);
-            if (n is < 1 or > 5000 || d is < 1 or > 50_000_000 || r is < 1 or > 100 || maxTransfers is < 1 or > 10_000)
+            int childProcesses = parse.GetValue(processes);
+            if (n is < 1 or > 5000 || d is < 1 or > 50_000_000 || r is < 1 or > 100 || maxTransfers is < 1 or > 10_000 || childProcesses < 0 || childProcesses > n)
             {
-                throw new CliException("--clients must be in 1..5000, --params in 1..50000000, --rounds in 1..100 and --max-transfers in 1..10000.", 2);
+                throw new CliException("--clients must be in 1..5000, --params in 1..50000000, --rounds in 1..100, --max-transfers in 1..10000 and --client-processes in 0..clients.", 2);
             }
 
             string state = Path.Combine(Path.GetTempPath(), "confide-bench-" + Guid.NewGuid().ToString("N"));
             try
             {
-                await RunAsync(n, d, r, parse.GetValue(insecure), parse.GetValue(json), maxTransfers, state, cancellationToken);
+                await RunAsync(n, d, r, parse.GetValue(insecure), parse.GetValue(json), maxTransfers, childProcesses, state, cancellationToken);
             }
             finally
             {
@@ -61,7 +65,7 @@ internal static class FederationBenchCommand
         return command;
     }
 
-    private static async Task RunAsync(int n, int d, int r, bool insecure, bool json, int? maxTransfers, string state, CancellationToken cancellationToken)
+    private static async Task RunAsync(int n, int d, int r, bool insecure, bool json, int? maxTransfers, int childProcesses, string state, CancellationToken cancellationToken)
     {
         var layout = ParameterLayout.Create(("weights", [d]));
         var options = new RoundOptions(r, ClientSampling.OfCount(n), TimeSpan.FromMinutes(30), n, new AggregatorSettings("fedavg"), maxSampleCount: 1_000_000);
@@ -81,9 +85,10 @@ internal static class FederationBenchCommand
         var keys = new List<IdentityKeyPair>();
         var participants = new List<FederatedParticipant>();
         var federationClients = new List<FederationClient>();
+        List<Process> children = [];
         try
         {
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < n && childProcesses == 0; i++)
             {
                 var key = IdentityKeyPair.Generate(CryptoRandomSource.Instance);
                 keys.Add(key);
@@ -104,8 +109,22 @@ internal static class FederationBenchCommand
             long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
             int gen2Before = GC.CollectionCount(2);
             var clock = Stopwatch.StartNew();
-            await Task.WhenAll(participants.Select(p => Task.Run(() => p.RunAsync(cancellationToken), cancellationToken)));
-            await server.Finished;
+            List<BenchClientProcesses.ChildReport> reports = [];
+            if (childProcesses > 0)
+            {
+                var tokens = Enumerable.Range(0, n).Select(_ => server.IssueToken()).ToList();
+                children = BenchClientProcesses.Start(childProcesses, tokens, server.Address, server.CertificateFingerprint, d, state);
+                var collecting = BenchClientProcesses.CollectAsync(children, cancellationToken);
+                await Task.WhenAny(collecting, server.Finished);
+                await server.Finished;
+                reports = await collecting;
+            }
+            else
+            {
+                await Task.WhenAll(participants.Select(p => Task.Run(() => p.RunAsync(cancellationToken), cancellationToken)));
+                await server.Finished;
+            }
+
             clock.Stop();
             process.Refresh();
             double cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
@@ -148,7 +167,8 @@ internal static class FederationBenchCommand
                     ["bytes_moved"] = moved, ["throughput_mb_per_s"] = moved / 1e6 / (perRound * r),
                     ["raw_tcp_seconds"] = rawTcp, ["raw_tls_seconds"] = (object?)rawTls ?? "n/a", ["ratio_to_raw"] = perRound / raw,
                     ["ratio_to_raw_tcp"] = perRound / rawTcp, ["cpu_seconds"] = cpu, ["gc_pause_seconds"] = pause, ["gen2_collections"] = gen2,
-                    ["allocated_mb"] = allocated, ["peak_working_set_mb"] = peak / 1e6, ["load_average"] = load, ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
+                    ["allocated_mb"] = allocated, ["peak_working_set_mb"] = peak / 1e6, ["client_processes"] = childProcesses,
+                    ["client_cpu_seconds"] = reports.Sum(c => c.CpuSeconds), ["client_peak_working_set_mb"] = reports.Count == 0 ? 0 : reports.Max(c => c.PeakWorkingSetMb), ["load_average"] = load, ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
                     ["phases"] = phaseNames.ToDictionary(p => p, p => new { count = phases[p].Count, sum_seconds = phases[p].Sum, max_seconds = phases[p].Max }),
                 };
                 Console.Out.WriteLine(JsonSerializer.Serialize(result));
@@ -166,8 +186,18 @@ internal static class FederationBenchCommand
             o.WriteLine(Invariant($"bytes moved (models down + updates up): {moved / 1e6:F1} MB; throughput {moved / 1e6 / (perRound * r):F1} MB/s"));
             o.WriteLine(Invariant($"raw transfer of one round's bytes over one loopback connection: TCP {rawTcp:F2} s{(rawTls is { } t ? Invariant($", TLS {t:F2} s") : "")}"));
             o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×)"));
-            o.WriteLine(Invariant($"process CPU during the run: {cpu:F2} s; GC: {allocated:F0} MB allocated, {gen2} gen2 collections, {pause:F2} s paused"));
-            o.WriteLine(Invariant($"peak working set of the process (server and all clients): {peak / 1e6:F0} MB"));
+            if (childProcesses > 0)
+            {
+                o.WriteLine(Invariant($"server process CPU during the run: {cpu:F2} s; GC: {allocated:F0} MB allocated, {gen2} gen2 collections, {pause:F2} s paused"));
+                o.WriteLine(Invariant($"peak working set of the server process: {peak / 1e6:F0} MB"));
+                o.WriteLine(Invariant($"{childProcesses} client processes: CPU {reports.Sum(c => c.CpuSeconds):F2} s in all (whole life: start-up, enrollment, JIT), largest peak working set {reports.Max(c => c.PeakWorkingSetMb):F0} MB"));
+            }
+            else
+            {
+                o.WriteLine(Invariant($"process CPU during the run: {cpu:F2} s; GC: {allocated:F0} MB allocated, {gen2} gen2 collections, {pause:F2} s paused"));
+                o.WriteLine(Invariant($"peak working set of the process (server and all clients): {peak / 1e6:F0} MB"));
+            }
+
             o.WriteLine(Invariant($"FetchTask requests served: {phases[ServerMetrics.TaskRequests].Sum:F0}"));
             o.WriteLine("server phases (summed over concurrent requests, so they can exceed the round):");
             foreach (string p in phaseNames)
@@ -178,6 +208,11 @@ internal static class FederationBenchCommand
         }
         finally
         {
+            foreach (var child in children.Where(c => !HasExited(c)))
+            {
+                child.Kill(entireProcessTree: true);
+            }
+
             foreach (var c in federationClients)
             {
                 c.Dispose();
@@ -187,6 +222,18 @@ internal static class FederationBenchCommand
             {
                 k.Dispose();
             }
+        }
+    }
+
+    private static bool HasExited(Process process)
+    {
+        try
+        {
+            return process.HasExited;
+        }
+        catch (InvalidOperationException)
+        {
+            return true; // already disposed after its report was read
         }
     }
 
