@@ -123,6 +123,11 @@ public sealed record ServerOptions
             throw new ArgumentException($"--insecure (plain HTTP/2 without TLS) is allowed only on a loopback address, not on {ListenAddress}.");
         }
 
+        if (ModelChunkBytes + 1024 > MaxMessageBytes)
+        {
+            throw new ArgumentException($"A {ModelChunkBytes}-byte model chunk plus framing does not fit the {MaxMessageBytes}-byte message limit; lower ModelChunkBytes or raise MaxMessageBytes.");
+        }
+
         if (Rounds.Privacy is not null && PrivacyBudget is null)
         {
             throw new ArgumentException("DP-FedAvg is configured, so a privacy budget (ε, δ) is required.");

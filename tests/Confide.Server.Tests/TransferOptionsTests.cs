@@ -23,6 +23,14 @@ public sealed class TransferOptionsTests
     }
 
     [Fact]
+    public async Task A_chunk_that_does_not_fit_the_message_limit_is_refused_at_start()
+    {
+        var o = Options() with { ModelChunkBytes = 1 << 20, MaxMessageBytes = 1 << 20 };
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => ConfideServer.StartAsync(o));
+        Assert.Contains("does not fit", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_defaults_keep_chunks_off_the_large_object_heap_and_inside_the_message_limit()
     {
         var o = Options();
