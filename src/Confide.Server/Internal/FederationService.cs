@@ -108,7 +108,7 @@ internal sealed class FederationService(
     {
         string clientId = AuthenticateUnary(request, context);
         byte[] model = host.ModelFor(clientId, request.Round);
-        using var slot = await downloads.EnterAsync(context.CancellationToken).ConfigureAwait(false);
+        using var lease = await downloads.EnterAsync(context.CancellationToken).ConfigureAwait(false);
         long start = Stopwatch.GetTimestamp();
         int chunkSize = options.ModelChunkBytes;
         for (int offset = 0; offset < model.Length; offset += chunkSize)
@@ -116,12 +116,12 @@ internal sealed class FederationService(
             int length = Math.Min(chunkSize, model.Length - offset);
 
             // No copy: the encoded model is never written to after it is published (a new round publishes a new array).
-            await responseStream.WriteAsync(new ModelChunk
+            await lease.AwaitAsync(responseStream.WriteAsync(new ModelChunk
             {
                 Offset = offset,
                 TotalBytes = model.Length,
                 Data = UnsafeByteOperations.UnsafeWrap(model.AsMemory(offset, length)),
-            }, context.CancellationToken).ConfigureAwait(false);
+            }, context.CancellationToken), context.CancellationToken).ConfigureAwait(false);
         }
 
         ServerMetrics.RecordSince(ServerMetrics.ModelSendSeconds, start);
@@ -176,10 +176,10 @@ internal sealed class FederationService(
 
             // The slot covers reading the stream only; persisting, which waits on the disk, does not hold it.
             long start;
-            using (await uploads.EnterAsync(context.CancellationToken).ConfigureAwait(false))
+            using (var lease = await uploads.EnterAsync(context.CancellationToken).ConfigureAwait(false))
             {
                 start = Stopwatch.GetTimestamp();
-                while (await NextAsync(requestStream, context).ConfigureAwait(false))
+                while (await lease.AwaitAsync(NextAsync(requestStream, context), context.CancellationToken).ConfigureAwait(false))
                 {
                     var message = requestStream.Current;
                     if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
