@@ -115,7 +115,12 @@ internal static class FederationBenchCommand
                 var tokens = Enumerable.Range(0, n).Select(_ => server.IssueToken()).ToList();
                 children = BenchClientProcesses.Start(childProcesses, tokens, server.Address, server.CertificateFingerprint, d, state);
                 var collecting = BenchClientProcesses.CollectAsync(children, cancellationToken);
-                await Task.WhenAny(collecting, server.Finished);
+                if (await Task.WhenAny(collecting, server.Finished) == collecting)
+                {
+                    // The children end only after the run has: this throws at once if one of them failed.
+                    reports = await collecting;
+                }
+
                 await server.Finished;
                 reports = await collecting;
             }
