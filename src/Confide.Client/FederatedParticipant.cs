@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using Confide.Parameters;
 using Confide.Privacy;
 using Confide.Randomness;
@@ -44,6 +47,12 @@ public sealed partial class FederatedParticipant
     /// <summary>Consecutive transient failures after which the loop gives up.</summary>
     public int MaxConsecutiveFailures { get; init; } = 20;
 
+    /// <summary>
+    /// How long the server may hold a FetchTask when there is nothing to do (a long poll), so a waiting participant
+    /// learns of a new round at once without polling. Zero polls (every <c>retry_after_ms</c>).
+    /// </summary>
+    public TimeSpan TaskWait { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Rounds this participant submitted (accepted) in this run.</summary>
     public int SubmittedRounds { get; private set; }
 
@@ -57,7 +66,7 @@ public sealed partial class FederatedParticipant
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                var task = await _client.FetchTaskAsync(_progress.LastSubmittedRound, cancellationToken).ConfigureAwait(false);
+                var task = await _client.FetchTaskAsync(_progress.LastSubmittedRound, TaskWait, cancellationToken).ConfigureAwait(false);
                 failures = 0;
                 backoff = InitialBackoff;
                 switch (task.Kind)
@@ -96,8 +105,7 @@ public sealed partial class FederatedParticipant
 
     private async Task ParticipateAsync(Wire.V1.RoundTask task, CancellationToken cancellationToken)
     {
-        byte[] encoded = await _client.FetchModelAsync(task.Round, cancellationToken).ConfigureAwait(false);
-        var global = Safetensors.Read(encoded).Parameters;
+        var global = await _client.FetchModelAsync(task.Round, encoded => Safetensors.Read(encoded.Span).Parameters, cancellationToken).ConfigureAwait(false);
         if (global.Layout.FingerprintHex != task.LayoutFingerprint)
         {
             throw new InvalidDataException($"The downloaded model's layout {global.Layout.FingerprintHex[..16]}… differs from the task's {task.LayoutFingerprint}.");
@@ -111,17 +119,10 @@ public sealed partial class FederatedParticipant
 
         var settings = new LocalTrainingSettings(task.Training?.Epochs ?? 1, task.Training?.BatchSize ?? 32, task.Training?.LearningRate ?? 0.1);
         var result = _trainer.Train(global, settings, task.Round, cancellationToken);
-        var delta = result.Trained.Clone();
-        System.Numerics.Tensors.TensorPrimitives.Subtract(delta.AsSpan(), global.AsSpan(), delta.AsSpan());
-        if (task.ClipNorm > 0)
-        {
-            L2Clipping.Clip(delta.AsSpan(), task.ClipNorm);
-        }
-
-        byte[] payload = Safetensors.Write(delta);
+        var (payload, length) = EncodeDelta(result.Trained, global, task.ClipNorm);
         try
         {
-            await _client.SubmitUpdateAsync(task.Round, task.LayoutFingerprint, payload, result.SampleCount, result.TrainLoss, cancellationToken).ConfigureAwait(false);
+            await _client.SubmitUpdateAsync(task.Round, task.LayoutFingerprint, payload.AsMemory(0, length), result.SampleCount, result.TrainLoss, cancellationToken).ConfigureAwait(false);
             SubmittedRounds++;
             LogSubmitted(task.Round, result.SampleCount);
         }
@@ -129,6 +130,11 @@ public sealed partial class FederatedParticipant
         {
             // A definitive answer (rejected, too late, already submitted): never send this round again.
             LogRefused(task.Round, ex.StatusCode, ex.Status.Detail);
+        }
+        finally
+        {
+            // The buffer held this client's individual update: cleared before the pool hands it to anyone else.
+            ArrayPool<byte>.Shared.Return(payload, clearArray: true);
         }
 
         _progress.MarkSubmitted(task.Round);
@@ -144,6 +150,51 @@ public sealed partial class FederatedParticipant
                 LogRefused(task.Round, ex.StatusCode, ex.Status.Detail);
             }
         }
+    }
+
+    /// <summary>
+    /// The safetensors encoding of trained − global, clipped to <paramref name="clipNorm"/> when it is positive, in a
+    /// buffer rented from the shared pool (the caller returns it, cleared). The difference is computed straight into
+    /// the encoded data (safetensors F32 data is little-endian floats in layout order), so no model-sized intermediate
+    /// is allocated.
+    /// </summary>
+    internal static (byte[] Buffer, int Length) EncodeDelta(ModelParameters trained, ModelParameters global, double clipNorm)
+    {
+        if (trained.Layout.FingerprintHex != global.Layout.FingerprintHex)
+        {
+            throw new InvalidOperationException($"The trainer returned a model of layout {trained.Layout.FingerprintHex[..16]}…, not the global model's {global.Layout.FingerprintHex[..16]}….");
+        }
+
+        byte[] header = Safetensors.WriteHeader(global.Layout);
+        int length = checked(header.Length + (4 * global.Length));
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        header.CopyTo(buffer, 0);
+        var data = buffer.AsSpan(header.Length, 4 * global.Length);
+        if (BitConverter.IsLittleEndian)
+        {
+            var values = MemoryMarshal.Cast<byte, float>(data);
+            System.Numerics.Tensors.TensorPrimitives.Subtract(trained.AsSpan(), global.AsSpan(), values);
+            if (clipNorm > 0)
+            {
+                L2Clipping.Clip(values, clipNorm);
+            }
+        }
+        else
+        {
+            var delta = new float[global.Length];
+            System.Numerics.Tensors.TensorPrimitives.Subtract(trained.AsSpan(), global.AsSpan(), delta);
+            if (clipNorm > 0)
+            {
+                L2Clipping.Clip(delta, clipNorm);
+            }
+
+            for (int i = 0; i < delta.Length; i++)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(data[(4 * i)..], delta[i]);
+            }
+        }
+
+        return (buffer, length);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Submitted round {Round} ({Samples} samples)")]

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net.Security;
 using System.Security.Cryptography;
@@ -20,7 +21,11 @@ namespace Confide.Client;
 /// </summary>
 public sealed class FederationClient : IDisposable
 {
-    private const int ChunkSize = 1 << 20;
+    /// <summary>The bytes per upload chunk: below the 85,000-byte large-object threshold (see ServerOptions.ModelChunkBytes).</summary>
+    private const int UploadChunkBytes = 64 << 10;
+
+    /// <summary>The largest model chunk accepted from a server (older servers send 1 MiB chunks).</summary>
+    private const int MaxDownloadChunkBytes = 1 << 20;
     private readonly GrpcChannel _channel;
     private readonly IdentityKeyPair _key;
     private readonly ISystemClock _clock;
@@ -41,7 +46,15 @@ public sealed class FederationClient : IDisposable
         ClientId = clientId;
         _clock = clock ?? SystemClock.Instance;
         _random = random ?? CryptoRandomSource.Instance;
-        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = TimeSpan.FromSeconds(10) };
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+
+            // Model downloads are large streams: start the receive window at 1 MiB instead of 64 KiB so a download does
+            // not wait for the window to grow (it still grows dynamically from there).
+            InitialHttp2StreamWindowSize = 1 << 20,
+        };
         if (!options.Insecure)
         {
             byte[] pinned = options.PinnedFingerprint!;
@@ -57,7 +70,7 @@ public sealed class FederationClient : IDisposable
         {
             HttpHandler = handler,
             DisposeHttpClient = true,
-            MaxReceiveMessageSize = ChunkSize + (64 << 10),
+            MaxReceiveMessageSize = MaxDownloadChunkBytes + (64 << 10),
             MaxSendMessageSize = 64 << 20,
         });
         Raw = new Federation.FederationClient(_channel);
@@ -96,55 +109,111 @@ public sealed class FederationClient : IDisposable
         await Raw.GetStatusAsync(new StatusRequest(), deadline: Deadline(Options.CallTimeout), cancellationToken: cancellationToken).ConfigureAwait(false);
 
     /// <summary>Asks what to do now.</summary>
-    public async Task<RoundTask> FetchTaskAsync(long lastRound, CancellationToken cancellationToken = default)
+    public async Task<RoundTask> FetchTaskAsync(long lastRound, CancellationToken cancellationToken = default) =>
+        await FetchTaskAsync(lastRound, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Asks what to do now, letting the server hold the request up to <paramref name="wait"/> when the answer would be
+    /// WAIT (a long poll: it answers as soon as a round starts or completes). The call's deadline is the unary timeout
+    /// plus the wait. A server that does not long-poll answers at once.
+    /// </summary>
+    public async Task<RoundTask> FetchTaskAsync(long lastRound, TimeSpan wait, CancellationToken cancellationToken = default)
     {
-        var request = new FetchTaskRequest { LastRound = lastRound };
-        return await Raw.FetchTaskAsync(request, Signed("FetchTask", request.ToByteArray(), Options.CallTimeout, cancellationToken)).ConfigureAwait(false);
+        if (wait < TimeSpan.Zero || wait > TimeSpan.FromMinutes(5))
+        {
+            throw new ArgumentOutOfRangeException(nameof(wait), wait, "The long-poll wait is 0 to 5 minutes.");
+        }
+
+        var request = new FetchTaskRequest { LastRound = lastRound, WaitMs = (int)wait.TotalMilliseconds };
+        return await Raw.FetchTaskAsync(request, Signed("FetchTask", request.ToByteArray(), Options.CallTimeout + wait, cancellationToken)).ConfigureAwait(false);
     }
 
     /// <summary>Downloads the global model of <paramref name="round"/> as safetensors bytes.</summary>
     public async Task<byte[]> FetchModelAsync(long round, CancellationToken cancellationToken = default)
     {
+        var (model, _) = await ReceiveModelAsync(round, length => new byte[length], cancellationToken).ConfigureAwait(false);
+        return model;
+    }
+
+    /// <summary>
+    /// Downloads the global model of <paramref name="round"/> into a buffer rented from the shared pool, hands the
+    /// bytes to <paramref name="decode"/>, and returns the buffer; saves a model-sized allocation per round.
+    /// </summary>
+    internal async Task<T> FetchModelAsync<T>(long round, Func<ReadOnlyMemory<byte>, T> decode, CancellationToken cancellationToken = default)
+    {
+        byte[]? buffer = null;
+        try
+        {
+            (buffer, int length) = await ReceiveModelAsync(round, ArrayPool<byte>.Shared.Rent, cancellationToken).ConfigureAwait(false);
+            return decode(buffer.AsMemory(0, length));
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                // The global model is sent to every participant, so it is not cleared (unlike an update).
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private async Task<(byte[] Buffer, int Length)> ReceiveModelAsync(long round, Func<int, byte[]> allocate, CancellationToken cancellationToken)
+    {
         var request = new FetchModelRequest { Round = round };
         using var call = Raw.FetchModel(request, Signed("FetchModel", request.ToByteArray(), Options.TransferTimeout, cancellationToken));
+        // A buffer lost to an exception below is simply collected; the pool does not need it back.
         byte[]? model = null;
+        int total = 0;
         long received = 0;
         while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
         {
             var chunk = call.ResponseStream.Current;
             if (model is null)
             {
-                if (chunk.TotalBytes <= 0 || chunk.TotalBytes > Options.MaxModelBytes)
+                if (chunk.TotalBytes <= 0 || chunk.TotalBytes > Math.Min(Options.MaxModelBytes, Array.MaxLength))
                 {
                     throw new InvalidDataException($"The server announces a {chunk.TotalBytes}-byte model; at most {Options.MaxModelBytes} bytes are accepted.");
                 }
 
-                model = new byte[chunk.TotalBytes];
+                total = (int)chunk.TotalBytes;
+                model = allocate(total);
             }
 
-            if (chunk.Offset != received || chunk.TotalBytes != model.Length || received + chunk.Data.Length > model.Length)
+            if (chunk.Offset != received || chunk.TotalBytes != total || received + chunk.Data.Length > total)
             {
-                throw new InvalidDataException($"Model chunk at offset {chunk.Offset} ({chunk.Data.Length} bytes) does not continue the {received} bytes received of {model.Length}.");
+                throw new InvalidDataException($"Model chunk at offset {chunk.Offset} ({chunk.Data.Length} bytes) does not continue the {received} bytes received of {total}.");
             }
 
             chunk.Data.Span.CopyTo(model.AsSpan(checked((int)received)));
             received += chunk.Data.Length;
         }
 
-        if (model is null || received != model.Length)
+        if (model is null || received != total)
         {
-            throw new InvalidDataException($"The model stream ended after {received} of {model?.Length ?? 0} bytes.");
+            throw new InvalidDataException($"The model stream ended after {received} of {total} bytes.");
         }
 
-        return model;
+        return (model, total);
     }
 
-    /// <summary>Uploads an update (the safetensors encoding of trained − global) for <paramref name="round"/>.</summary>
+    /// <summary>
+    /// Uploads an update (the safetensors encoding of trained − global) for <paramref name="round"/>. The payload is
+    /// sent without copying, so it must not change until the returned task completes.
+    /// </summary>
     public async Task<SubmitUpdateResponse> SubmitUpdateAsync(long round, string layoutFingerprint, byte[] payload, long sampleCount, double trainLoss, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(payload);
+        return await SubmitUpdateAsync(round, layoutFingerprint, payload.AsMemory(), sampleCount, trainLoss, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Uploads an update held in part of a buffer (for instance a pooled one); see
+    /// <see cref="SubmitUpdateAsync(long, string, byte[], long, double, CancellationToken)"/>.
+    /// </summary>
+    public async Task<SubmitUpdateResponse> SubmitUpdateAsync(long round, string layoutFingerprint, ReadOnlyMemory<byte> payload, long sampleCount, double trainLoss, CancellationToken cancellationToken = default)
+    {
         var header = new UpdateHeader { Round = round, SampleCount = sampleCount, TotalBytes = payload.Length, LayoutFingerprint = layoutFingerprint ?? "", TrainLoss = trainLoss };
-        return await SubmitRawAsync(header, payload, Split(payload), cancellationToken).ConfigureAwait(false);
+        return await SubmitCoreAsync(header, payload, Split(payload), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reports a local evaluation of the model produced by <paramref name="round"/>.</summary>
@@ -165,11 +234,14 @@ public sealed class FederationClient : IDisposable
     public void Dispose() => _channel.Dispose();
 
     /// <summary>Uploads a header and chunks signed over <paramref name="signedPayload"/> (tests pass mismatching ones).</summary>
-    internal async Task<SubmitUpdateResponse> SubmitRawAsync(UpdateHeader header, byte[] signedPayload, IEnumerable<ReadOnlyMemory<byte>> chunks, CancellationToken cancellationToken)
+    internal Task<SubmitUpdateResponse> SubmitRawAsync(UpdateHeader header, byte[] signedPayload, IEnumerable<ReadOnlyMemory<byte>> chunks, CancellationToken cancellationToken) =>
+        SubmitCoreAsync(header, signedPayload, chunks, cancellationToken);
+
+    private async Task<SubmitUpdateResponse> SubmitCoreAsync(UpdateHeader header, ReadOnlyMemory<byte> signedPayload, IEnumerable<ReadOnlyMemory<byte>> chunks, CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(header.ToByteArray());
-        hash.AppendData(signedPayload);
+        hash.AppendData(signedPayload.Span);
         using var call = Raw.SubmitUpdate(SignedWithHash("SubmitUpdate", hash.GetHashAndReset(), Options.TransferTimeout, cancellationToken, null));
         using var writes = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var response = call.ResponseAsync;
@@ -199,7 +271,8 @@ public sealed class FederationClient : IDisposable
         await stream.WriteAsync(new UpdateMessage { Header = header }, cancellationToken).ConfigureAwait(false);
         foreach (var chunk in chunks)
         {
-            await stream.WriteAsync(new UpdateMessage { Chunk = new UpdateChunk { Data = ByteString.CopyFrom(chunk.Span) } }, cancellationToken).ConfigureAwait(false);
+            // No copy: the payload was hashed and signed already, so the caller must not change it while it uploads.
+            await stream.WriteAsync(new UpdateMessage { Chunk = new UpdateChunk { Data = UnsafeByteOperations.UnsafeWrap(chunk) } }, cancellationToken).ConfigureAwait(false);
         }
 
         await stream.CompleteAsync().ConfigureAwait(false);
@@ -233,11 +306,11 @@ public sealed class FederationClient : IDisposable
 
     private static DateTime Deadline(TimeSpan timeout) => DateTime.UtcNow + timeout;
 
-    private static IEnumerable<ReadOnlyMemory<byte>> Split(byte[] payload)
+    private static IEnumerable<ReadOnlyMemory<byte>> Split(ReadOnlyMemory<byte> payload)
     {
-        for (int offset = 0; offset < payload.Length; offset += ChunkSize)
+        for (int offset = 0; offset < payload.Length; offset += UploadChunkBytes)
         {
-            yield return payload.AsMemory(offset, Math.Min(ChunkSize, payload.Length - offset));
+            yield return payload.Slice(offset, Math.Min(UploadChunkBytes, payload.Length - offset));
         }
     }
 }

@@ -117,6 +117,13 @@ public sealed class ConfideServer : IAsyncDisposable
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.Limits.MaxRequestBodySize = null; // the service enforces its own per-update bound
+
+                // Uploads are model-sized streams. Kestrel's default HTTP/2 receive windows (96 KiB per stream, 128 KiB per
+                // connection) make a sender stop for a WINDOW_UPDATE every few frames; with many clients on few cores each
+                // of those waits is a trip through the scheduler. 1 MiB per stream (2 MiB per connection) bounds what one
+                // upload can have in flight to the server's memory at the same order as a single pooled chunk buffer.
+                kestrel.Limits.Http2.InitialStreamWindowSize = options.Http2StreamWindowBytes;
+                kestrel.Limits.Http2.InitialConnectionWindowSize = Math.Max(2 * options.Http2StreamWindowBytes, 128 << 10);
                 kestrel.Listen(options.ListenAddress, options.Port, listen =>
                 {
                     listen.Protocols = HttpProtocols.Http2;
@@ -146,6 +153,8 @@ public sealed class ConfideServer : IAsyncDisposable
             builder.Services.AddSingleton<StateStoreHealthCheck>(); // one instance, so its ping cache is shared
             builder.Services.AddGrpcHealthChecks(health => health.Services.Map(FederationServiceName, _ => true))
                 .AddCheck<StateStoreHealthCheck>("state-store");
+            builder.Services.AddKeyedSingleton("downloads", new TransferGate(options.MaxConcurrentTransfers));
+            builder.Services.AddKeyedSingleton("uploads", new TransferGate(options.MaxConcurrentTransfers));
             var app = builder.Build();
             app.MapGrpcService<FederationEndpoint>();
             app.MapGrpcHealthChecksService();

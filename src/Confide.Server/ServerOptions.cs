@@ -67,11 +67,53 @@ public sealed record ServerOptions
     /// <summary>How often the coordinator is polled (round start and completion).</summary>
     public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// The longest a FetchTask long poll is held when there is nothing to do (also kept under half of
+    /// <see cref="ConnectedWindow"/>, so a waiting client stays connected). Zero answers every FetchTask at once.
+    /// </summary>
+    public TimeSpan MaxTaskWait
+    {
+        get => field;
+        init => field = value >= TimeSpan.Zero && value <= TimeSpan.FromMinutes(5) ? value : throw new ArgumentOutOfRangeException(nameof(MaxTaskWait), value, "The long-poll wait is 0 to 5 minutes.");
+    } = TimeSpan.FromSeconds(20);
+
     /// <summary>How long a client told to wait should wait.</summary>
     public TimeSpan RetryAfter { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The largest single gRPC message accepted (a model chunk plus framing).</summary>
     public int MaxMessageBytes { get; init; } = (1 << 20) + (64 << 10);
+
+    /// <summary>
+    /// The payload bytes per FetchModel chunk. Below the 85,000-byte large-object threshold, so that the per-message
+    /// buffers on both ends are short-lived small objects rather than large-object-heap churn; at most
+    /// <see cref="MaxMessageBytes"/> minus framing. Clients accept chunks of up to 1 MiB.
+    /// </summary>
+    public int ModelChunkBytes
+    {
+        get => field;
+        init => field = value is >= 1024 and <= 1 << 20 ? value : throw new ArgumentOutOfRangeException(nameof(ModelChunkBytes), value, "A model chunk is 1 KiB to 1 MiB.");
+    } = 64 << 10;
+
+    /// <summary>
+    /// The HTTP/2 receive window per stream (the connection window is twice this): how many bytes of an upload a client
+    /// may send before the server acknowledges them. Larger windows mean fewer stalls per upload and more memory per
+    /// upload in flight.
+    /// </summary>
+    public int Http2StreamWindowBytes
+    {
+        get => field;
+        init => field = value is >= 65_535 and <= 16 << 20 ? value : throw new ArgumentOutOfRangeException(nameof(Http2StreamWindowBytes), value, "An HTTP/2 stream window is 65,535 bytes to 16 MiB.");
+    } = 1 << 20;
+
+    /// <summary>
+    /// How many model downloads and update uploads move at once (each kind counted separately); the rest wait their
+    /// turn. A few streams at full speed cost less per byte than many interleaved ones when the cores are few.
+    /// </summary>
+    public int MaxConcurrentTransfers
+    {
+        get => field;
+        init => field = value is >= 1 and <= 10_000 ? value : throw new ArgumentOutOfRangeException(nameof(MaxConcurrentTransfers), value, "Concurrent transfers are 1 to 10,000.");
+    } = Math.Max(4, 2 * Environment.ProcessorCount);
 
     /// <summary>Slack allowed over the global model's encoded size for an update payload.</summary>
     public int PayloadSlackBytes { get; init; } = 64 << 10;
@@ -85,6 +127,11 @@ public sealed record ServerOptions
         if (Insecure && !IPAddress.IsLoopback(ListenAddress))
         {
             throw new ArgumentException($"--insecure (plain HTTP/2 without TLS) is allowed only on a loopback address, not on {ListenAddress}.");
+        }
+
+        if (ModelChunkBytes + 1024 > MaxMessageBytes)
+        {
+            throw new ArgumentException($"A {ModelChunkBytes}-byte model chunk plus framing does not fit the {MaxMessageBytes}-byte message limit; lower ModelChunkBytes or raise MaxMessageBytes.");
         }
 
         if (Rounds.Privacy is not null && PrivacyBudget is null)

@@ -26,6 +26,9 @@ public sealed class StateStore : IDisposable
     private readonly SqliteConnection _nonces;
     private readonly Lock _gate = new();
     private readonly Lock _nonceGate = new();
+    private readonly Lock _flushGate = new();
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _wal;
+    private bool _disposed;
 
     private StateStore(string directory, SqliteConnection connection, SqliteConnection nonces)
     {
@@ -344,11 +347,17 @@ public sealed class StateStore : IDisposable
     /// <summary>
     /// Writes an update's payload durably under <c>pending/</c> (a unique file name, flushed to disk) before the
     /// submission is recorded, so the slow part of persisting an update happens outside the round lock. Returns the
-    /// file name to pass to <see cref="RecordSubmission"/>, or to <see cref="DeletePendingUpdate"/> if it is refused.
+    /// file name to pass to <see cref="RecordSubmission(long, string, bool, string?, long?, int, string?, DateTimeOffset)"/>, or to <see cref="DeletePendingUpdate"/> if it is refused.
     /// </summary>
     public string WritePendingUpdate(long round, byte[] payload)
     {
         ArgumentNullException.ThrowIfNull(payload);
+        return WritePendingUpdate(round, payload.AsSpan());
+    }
+
+    /// <summary>Writes an update's payload durably under <c>pending/</c>; see <see cref="WritePendingUpdate(long, byte[])"/>.</summary>
+    public string WritePendingUpdate(long round, ReadOnlySpan<byte> payload)
+    {
         string name = $"round-{round:D6}-{Guid.NewGuid():N}.safetensors";
         System.IO.Directory.CreateDirectory(PendingDirectory);
         WriteFileDurably(Path.Combine(PendingDirectory, name), payload);
@@ -404,24 +413,79 @@ public sealed class StateStore : IDisposable
     /// Records one submission of the collecting round: accepted (naming its pending payload file, so a restart can
     /// restore the round) or rejected with the reason.
     /// </summary>
-    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now)
+    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now) =>
+        RecordSubmission(round, clientId, accepted, reason, sampleCount, arrival, payloadFile, now, durable: true);
+
+    /// <summary>
+    /// Records one submission; with <paramref name="durable"/> false the commit is not flushed to disk (it survives a
+    /// killed process, as the WAL is written, but not yet a power loss) and the caller must call <see cref="Flush"/>
+    /// before it acknowledges anything that depends on the row. Many such rows then share one flush (group commit).
+    /// </summary>
+    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now, bool durable)
     {
         lock (_gate)
         {
-            using var command = Command("""
-                INSERT INTO submissions (round, client_id, status, reason, sample_count, arrival, received_at, payload_file)
-                VALUES ($r, $c, $s, $reason, $n, $a, $t, $p)
-                """);
-            command.Parameters.AddWithValue("$r", round);
-            command.Parameters.AddWithValue("$c", clientId);
-            command.Parameters.AddWithValue("$s", accepted ? "accepted" : "rejected");
-            command.Parameters.AddWithValue("$reason", (object?)reason ?? DBNull.Value);
-            command.Parameters.AddWithValue("$n", (object?)sampleCount ?? DBNull.Value);
-            command.Parameters.AddWithValue("$a", arrival);
-            command.Parameters.AddWithValue("$t", Format(now));
-            command.Parameters.AddWithValue("$p", (object?)payloadFile ?? DBNull.Value);
-            command.ExecuteNonQuery();
+            if (!durable)
+            {
+                Execute(_connection, "PRAGMA synchronous=NORMAL;");
+            }
+
+            try
+            {
+                InsertSubmission(round, clientId, accepted, reason, sampleCount, arrival, payloadFile, now);
+            }
+            finally
+            {
+                if (!durable)
+                {
+                    Execute(_connection, "PRAGMA synchronous=FULL;");
+                }
+            }
         }
+    }
+
+    /// <summary>
+    /// Makes every commit so far durable by flushing the write-ahead log file to disk, without taking the store's lock:
+    /// commits made without a flush (see <see cref="RecordSubmission(long, string, bool, string?, long?, int, string?, DateTimeOffset, bool)"/>)
+    /// are complete in the log, and the flush makes them survive a power loss as a synchronous commit would. Commits
+    /// that SQLite has already checkpointed into the database file were flushed there by the checkpoint.
+    /// </summary>
+    public void Flush()
+    {
+        lock (_flushGate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_wal is null)
+            {
+                string path = Path.Combine(Directory, "state.db-wal");
+                if (!File.Exists(path))
+                {
+                    // No log yet means no commit is waiting in one.
+                    return;
+                }
+
+                _wal = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            }
+
+            RandomAccess.FlushToDisk(_wal);
+        }
+    }
+
+    private void InsertSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now)
+    {
+        using var command = Command("""
+            INSERT INTO submissions (round, client_id, status, reason, sample_count, arrival, received_at, payload_file)
+            VALUES ($r, $c, $s, $reason, $n, $a, $t, $p)
+            """);
+        command.Parameters.AddWithValue("$r", round);
+        command.Parameters.AddWithValue("$c", clientId);
+        command.Parameters.AddWithValue("$s", accepted ? "accepted" : "rejected");
+        command.Parameters.AddWithValue("$reason", (object?)reason ?? DBNull.Value);
+        command.Parameters.AddWithValue("$n", (object?)sampleCount ?? DBNull.Value);
+        command.Parameters.AddWithValue("$a", arrival);
+        command.Parameters.AddWithValue("$t", Format(now));
+        command.Parameters.AddWithValue("$p", (object?)payloadFile ?? DBNull.Value);
+        command.ExecuteNonQuery();
     }
 
     /// <summary>
@@ -693,6 +757,12 @@ public sealed class StateStore : IDisposable
     /// <summary>Closes the database.</summary>
     public void Dispose()
     {
+        lock (_flushGate)
+        {
+            _disposed = true;
+            _wal?.Dispose();
+        }
+
         lock (_nonceGate)
         {
             _nonces.Dispose();
@@ -728,7 +798,7 @@ public sealed class StateStore : IDisposable
     }
 
     /// <summary>Writes to a temporary file, flushes it to disk, then renames it over <paramref name="path"/>.</summary>
-    private static void WriteFileDurably(string path, byte[] content)
+    private static void WriteFileDurably(string path, ReadOnlySpan<byte> content)
     {
         string temp = path + ".tmp";
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
+using System.Text.Json;
 using Confide.Aggregation;
+using Confide.Cli.Federation;
 using Confide.Client;
 using Confide.Parameters;
 using Confide.Protocol.Rounds;
@@ -16,7 +16,8 @@ namespace Confide.Cli.Commands;
 /// <summary>
 /// <c>confide bench federation</c>: one or more rounds of N in-process clients × D parameters against a real server on
 /// loopback (TLS unless --insecure), reporting round latency, bytes moved, throughput, the process's peak working set
-/// (server and clients share the process), and the time a plain loopback TCP socket takes to move the same bytes.
+/// (server and clients share it, unless --client-processes puts the clients in child processes), and the time plain
+/// TCP and TLS loopback connections take to move the same bytes.
 /// </summary>
 internal static class FederationBenchCommand
 {
@@ -27,24 +28,30 @@ internal static class FederationBenchCommand
         var rounds = new Option<int>("--rounds") { Description = "Rounds.", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure") { Description = "Plain HTTP/2 on loopback instead of TLS." };
         var secureAgg = new Option<bool>("--secure-agg") { Description = "Run the rounds through secure aggregation (SecAgg+ over the wire)." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var processes = new Option<int>("--client-processes") { Description = "Run the clients in this many child processes (0: in the server's process), so the server's memory and CPU are its own." };
+        var transfers = new Option<int?>("--max-transfers") { Description = "The server's limit on concurrent model downloads and on concurrent uploads (default: the server's default)." };
         var command = new Command("federation", "Measure networked rounds on loopback: N clients × D parameters through a real server.");
-        foreach (var o in new Option[] { clients, parameters, rounds, insecure, secureAgg })
+        foreach (var o in new Option[] { clients, parameters, rounds, insecure, secureAgg, json, transfers, processes })
         {
             command.Options.Add(o);
         }
 
+        command.Subcommands.Add(BenchClientProcesses.CreateCommand(index => new ConstantStepTrainer(index)));
         command.SetAction(async (parse, cancellationToken) =>
         {
             int n = parse.GetValue(clients), d = parse.GetValue(parameters), r = parse.GetValue(rounds);
-            if (n is < 1 or > 5000 || d is < 1 or > 50_000_000 || r is < 1 or > 100)
+            int? maxTransfers = parse.GetValue(transfers);
+            int childProcesses = parse.GetValue(processes);
+            if (n is < 1 or > 5000 || d is < 1 or > 50_000_000 || r is < 1 or > 100 || maxTransfers is < 1 or > 10_000 || childProcesses < 0 || childProcesses > n)
             {
-                throw new CliException("--clients must be in 1..5000, --params in 1..50000000 and --rounds in 1..100.", 2);
+                throw new CliException("--clients must be in 1..5000, --params in 1..50000000, --rounds in 1..100, --max-transfers in 1..10000 and --client-processes in 0..clients.", 2);
             }
 
             string state = Path.Combine(Path.GetTempPath(), "confide-bench-" + Guid.NewGuid().ToString("N"));
             try
             {
-                await RunAsync(n, d, r, parse.GetValue(insecure), parse.GetValue(secureAgg), state, cancellationToken);
+                await RunAsync(n, d, r, parse.GetValue(insecure), parse.GetValue(secureAgg), parse.GetValue(json), maxTransfers, childProcesses, state, cancellationToken);
             }
             finally
             {
@@ -59,7 +66,7 @@ internal static class FederationBenchCommand
         return command;
     }
 
-    private static async Task RunAsync(int n, int d, int r, bool insecure, bool secureAgg, string state, CancellationToken cancellationToken)
+    private static async Task RunAsync(int n, int d, int r, bool insecure, bool secureAgg, bool json, int? maxTransfers, int childProcesses, string state, CancellationToken cancellationToken)
     {
         var layout = ParameterLayout.Create(("weights", [d]));
         var options = new RoundOptions(r, ClientSampling.OfCount(n), TimeSpan.FromMinutes(30), n, new AggregatorSettings("fedavg"), maxSampleCount: 1_000_000);
@@ -72,13 +79,19 @@ internal static class FederationBenchCommand
             RateLimits = null, // hundreds of clients enroll from one address here; the bench measures transfer, not limits
             SecureAggregation = secureAgg ? new SecureAggregationSettings(TimeSpan.FromMinutes(10)) { PollInterval = TimeSpan.FromMilliseconds(50) } : null,
         };
+        if (maxTransfers is { } limit)
+        {
+            serverOptions = serverOptions with { MaxConcurrentTransfers = limit };
+        }
+
         await using var server = await ConfideServer.StartAsync(serverOptions, cancellationToken: cancellationToken);
         var keys = new List<IdentityKeyPair>();
         var participants = new List<FederatedParticipant>();
         var federationClients = new List<FederationClient>();
+        List<Process> children = [];
         try
         {
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < n && childProcesses == 0; i++)
             {
                 var key = IdentityKeyPair.Generate(CryptoRandomSource.Instance);
                 keys.Add(key);
@@ -92,24 +105,122 @@ internal static class FederationBenchCommand
             }
 
             long modelBytes = Safetensors.Write(ModelParameters.Zeros(layout)).Length;
+            using var phases = new ServerPhaseRecorder();
+            var process = Process.GetCurrentProcess();
+            var cpuBefore = process.TotalProcessorTime;
+            var pauseBefore = GC.GetTotalPauseDuration();
+            long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+            int gen2Before = GC.CollectionCount(2);
             var clock = Stopwatch.StartNew();
-            await Task.WhenAll(participants.Select(p => Task.Run(() => p.RunAsync(cancellationToken), cancellationToken)));
-            await server.Finished;
+            List<BenchClientProcesses.ChildReport> reports = [];
+            if (childProcesses > 0)
+            {
+                var tokens = Enumerable.Range(0, n).Select(_ => server.IssueToken()).ToList();
+                children = BenchClientProcesses.Start(childProcesses, tokens, server.Address, server.CertificateFingerprint, d, state);
+                var collecting = BenchClientProcesses.CollectAsync(children, cancellationToken);
+                if (await Task.WhenAny(collecting, server.Finished) == collecting)
+                {
+                    // The children end only after the run has: this throws at once if one of them failed.
+                    reports = await collecting;
+                }
+
+                await server.Finished;
+                reports = await collecting;
+            }
+            else
+            {
+                await Task.WhenAll(participants.Select(p => Task.Run(() => p.RunAsync(cancellationToken), cancellationToken)));
+                await server.Finished;
+            }
+
             clock.Stop();
+            process.Refresh();
+            double cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+            double pause = (GC.GetTotalPauseDuration() - pauseBefore).TotalSeconds;
+            double allocated = (GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / 1e6;
+            int gen2 = GC.CollectionCount(2) - gen2Before;
+            long peak = process.PeakWorkingSet64;
 
             var stored = server.Store.ListRounds();
-            double perRound = stored.Average(s => (s.CompletedAt!.Value - s.StartedAt).TotalSeconds);
-            long moved = 2L * n * modelBytes * r;
-            double raw = RawLoopbackSeconds(2L * n * modelBytes);
-            var process = Process.GetCurrentProcess();
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"clients {n}, params {d:N0}, rounds {r}, {(insecure ? "h2c" : "TLS")} on loopback{(secureAgg ? ", secure aggregation" : "")}"));
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round latency (server start→aggregate, mean): {perRound:F2} s; whole run incl. polling: {clock.Elapsed.TotalSeconds:F2} s"));
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bytes moved (models down + updates up): {moved / 1e6:F1} MB; throughput {moved / 1e6 / (perRound * r):F1} MB/s"));
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw loopback TCP for one round's bytes: {raw:F2} s; ratio round/raw {perRound / raw:F1}×"));
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"peak working set of the process (server and all clients): {process.PeakWorkingSet64 / 1e6:F0} MB"));
+            double[] latencies = [.. stored.Select(s => (s.CompletedAt!.Value - s.StartedAt).TotalSeconds)];
+            double perRound = latencies.Average();
+            int accepted = stored.Sum(s => s.Accepted.Count);
+            long roundBytes = 2L * n * modelBytes;
+            long moved = roundBytes * r;
+
+            // The floors, measured now, in the same process, on the same (possibly loaded) machine.
+            double rawTcp = await RawLoopbackTransfer.TcpSecondsAsync(roundBytes, cancellationToken);
+            double? rawTls = null;
+            if (!insecure)
+            {
+                using var certificate = ServerCertificate.LoadOrCreate(state, [], out _);
+                rawTls = await RawLoopbackTransfer.TlsSecondsAsync(roundBytes, certificate, cancellationToken);
+            }
+
+            double raw = rawTls ?? rawTcp;
+            string load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+            var phaseNames = new[]
+            {
+                ServerMetrics.ModelSend, ServerMetrics.UpdateReceive, ServerMetrics.UpdateDecode, ServerMetrics.UpdatePersist,
+                ServerMetrics.UpdateCommit, ServerMetrics.UpdateLockWait, ServerMetrics.UpdateValidate, ServerMetrics.UpdateRecord,
+                ServerMetrics.UpdateFlush,
+                ServerMetrics.RoundAggregate, ServerMetrics.RoundPersist,
+            };
+            if (json)
+            {
+                var result = new Dictionary<string, object>
+                {
+                    ["clients"] = n, ["params"] = d, ["rounds"] = r, ["transport"] = insecure ? "h2c" : "tls", ["secure_agg"] = secureAgg, ["max_transfers"] = serverOptions.MaxConcurrentTransfers,
+                    ["round_seconds"] = perRound, ["round_latencies"] = latencies, ["run_seconds"] = clock.Elapsed.TotalSeconds, ["accepted_updates"] = accepted,
+                    ["bytes_moved"] = moved, ["throughput_mb_per_s"] = moved / 1e6 / (perRound * r),
+                    ["raw_tcp_seconds"] = rawTcp, ["raw_tls_seconds"] = (object?)rawTls ?? "n/a", ["ratio_to_raw"] = perRound / raw,
+                    ["ratio_to_raw_tcp"] = perRound / rawTcp, ["cpu_seconds"] = cpu, ["gc_pause_seconds"] = pause, ["gen2_collections"] = gen2,
+                    ["allocated_mb"] = allocated, ["peak_working_set_mb"] = peak / 1e6, ["client_processes"] = childProcesses,
+                    ["client_cpu_seconds"] = reports.Sum(c => c.CpuSeconds), ["client_peak_working_set_mb"] = reports.Count == 0 ? 0 : reports.Max(c => c.PeakWorkingSetMb), ["load_average"] = load, ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
+                    ["phases"] = phaseNames.ToDictionary(p => p, p => new { count = phases[p].Count, sum_seconds = phases[p].Sum, max_seconds = phases[p].Max }),
+                };
+                Console.Out.WriteLine(JsonSerializer.Serialize(result));
+                return;
+            }
+
+            var o = Console.Out;
+            o.WriteLine(Invariant($"clients {n}, params {d:N0}, rounds {r}, {(insecure ? "h2c" : "TLS")} on loopback{(secureAgg ? ", secure aggregation" : "")}, at most {serverOptions.MaxConcurrentTransfers} concurrent transfers each way; load average {load}"));
+            o.WriteLine(Invariant($"round latency (server start→aggregate, mean): {perRound:F2} s; whole run incl. polling: {clock.Elapsed.TotalSeconds:F2} s; accepted updates {accepted}"));
+            if (r > 1)
+            {
+                o.WriteLine("each round (the first includes the JIT warm-up of a fresh process): " + string.Join(", ", latencies.Select(l => Invariant($"{l:F2} s"))));
+            }
+
+            o.WriteLine(Invariant($"bytes moved (models down + updates up): {moved / 1e6:F1} MB; throughput {moved / 1e6 / (perRound * r):F1} MB/s"));
+            o.WriteLine(Invariant($"raw transfer of one round's bytes over one loopback connection: TCP {rawTcp:F2} s{(rawTls is { } t ? Invariant($", TLS {t:F2} s") : "")}"));
+            o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×)"));
+            if (childProcesses > 0)
+            {
+                o.WriteLine(Invariant($"server process CPU during the run: {cpu:F2} s; GC: {allocated:F0} MB allocated, {gen2} gen2 collections, {pause:F2} s paused"));
+                o.WriteLine(Invariant($"peak working set of the server process: {peak / 1e6:F0} MB"));
+                o.WriteLine(Invariant($"{childProcesses} client processes: CPU {reports.Sum(c => c.CpuSeconds):F2} s in all (whole life: start-up, enrollment, JIT), largest peak working set {reports.Max(c => c.PeakWorkingSetMb):F0} MB"));
+            }
+            else
+            {
+                o.WriteLine(Invariant($"process CPU during the run: {cpu:F2} s; GC: {allocated:F0} MB allocated, {gen2} gen2 collections, {pause:F2} s paused"));
+                o.WriteLine(Invariant($"peak working set of the process (server and all clients): {peak / 1e6:F0} MB"));
+            }
+
+            o.WriteLine(Invariant($"FetchTask requests served: {phases[ServerMetrics.TaskRequests].Sum:F0}"));
+            o.WriteLine("server phases (summed over concurrent requests, so they can exceed the round):");
+            foreach (string p in phaseNames)
+            {
+                var phase = phases[p];
+                o.WriteLine(Invariant($"  {p,-32} n {phase.Count,5}  sum {phase.Sum,8:F3} s  mean {(phase.Count == 0 ? 0 : phase.Sum / phase.Count) * 1e3,8:F2} ms  max {phase.Max * 1e3,8:F2} ms"));
+            }
         }
         finally
         {
+            foreach (var child in children.Where(c => !HasExited(c)))
+            {
+                child.Kill(entireProcessTree: true);
+            }
+
             foreach (var c in federationClients)
             {
                 c.Dispose();
@@ -122,41 +233,19 @@ internal static class FederationBenchCommand
         }
     }
 
-    /// <summary>Seconds to push <paramref name="bytes"/> through one loopback TCP connection (the floor for the transfer).</summary>
-    private static double RawLoopbackSeconds(long bytes)
+    private static bool HasExited(Process process)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var receive = Task.Run(() =>
+        try
         {
-            using var socket = listener.AcceptSocket();
-            var buffer = new byte[1 << 20];
-            long total = 0;
-            int read;
-            while ((read = socket.Receive(buffer)) > 0)
-            {
-                total += read;
-            }
-
-            return total;
-        });
-        var clock = Stopwatch.StartNew();
-        using (var sender = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            sender.Connect(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-            var chunk = new byte[1 << 20];
-            for (long sent = 0; sent < bytes; sent += chunk.Length)
-            {
-                sender.Send(chunk, (int)Math.Min(chunk.Length, bytes - sent), SocketFlags.None);
-            }
-
-            sender.Shutdown(SocketShutdown.Send);
-            receive.Wait();
+            return process.HasExited;
         }
-
-        clock.Stop();
-        return clock.Elapsed.TotalSeconds;
+        catch (InvalidOperationException)
+        {
+            return true; // already disposed after its report was read
+        }
     }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A trainer that costs nothing: it moves every weight by a small client-specific step.</summary>
     private sealed class ConstantStepTrainer(int index) : ILocalTrainer

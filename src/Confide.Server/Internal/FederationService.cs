@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Confide.Parameters;
 using Confide.Protocol.Authentication;
@@ -6,6 +8,8 @@ using Confide.Updates;
 using Confide.Wire.V1;
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Confide.Server.Internal;
 
@@ -13,11 +17,17 @@ namespace Confide.Server.Internal;
 /// The gRPC mapping of confide.v1.Federation: authenticates, checks sizes, decodes, and hands over to
 /// <see cref="RoundHost"/>. Every refusal is an RpcException with a status and a message saying why.
 /// </summary>
-internal sealed class FederationService(RoundHost host, StateStore store, RequestAuthenticator authenticator, ServerOptions options, ISystemClock clock)
+internal sealed class FederationService(
+    RoundHost host,
+    StateStore store,
+    RequestAuthenticator authenticator,
+    ServerOptions options,
+    ISystemClock clock,
+    [FromKeyedServices("downloads")] TransferGate downloads,
+    [FromKeyedServices("uploads")] TransferGate uploads,
+    IHostApplicationLifetime lifetime)
     : Federation.FederationBase
 {
-    private const int ChunkSize = 1 << 20;
-
     public override Task<EnrollResponse> Enroll(EnrollRequest request, ServerCallContext context)
     {
         authenticator.CheckUnsigned(context);
@@ -59,26 +69,67 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
         return Task.FromResult(host.Status());
     }
 
-    public override Task<RoundTask> FetchTask(FetchTaskRequest request, ServerCallContext context)
+    public override async Task<RoundTask> FetchTask(FetchTaskRequest request, ServerCallContext context)
     {
         string clientId = AuthenticateUnary(request, context);
-        return Task.FromResult(host.TaskFor(clientId));
+        ServerMetrics.TaskRequestCount.Add(1);
+        var changed = host.Changed;
+        var task = host.TaskFor(clientId);
+        var wait = LongPollWait(request.WaitMs, context.Deadline);
+        if (task.Kind != RoundTask.Types.Kind.Wait || wait <= TimeSpan.Zero)
+        {
+            return task;
+        }
+
+        // Long poll: hold the request until a round starts or completes, the wait runs out, the client goes away or
+        // the server stops; then answer afresh. Many clients waiting cost nothing, where polling costs a signed request each.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        await changed.WaitAsync(wait, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        return host.TaskFor(clientId);
+    }
+
+    /// <summary>The long-poll wait: what the client asked, capped by the server and kept 2 s inside the call's deadline.</summary>
+    private TimeSpan LongPollWait(int requestedMs, DateTime deadline)
+    {
+        if (requestedMs <= 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var wait = TimeSpan.FromMilliseconds(requestedMs);
+        wait = wait < options.MaxTaskWait ? wait : options.MaxTaskWait;
+        var half = options.ConnectedWindow / 2;
+        wait = wait < half ? wait : half;
+        if (deadline != DateTime.MaxValue)
+        {
+            var left = deadline.ToUniversalTime() - DateTime.UtcNow - TimeSpan.FromSeconds(2);
+            wait = wait < left ? wait : left;
+        }
+
+        return wait;
     }
 
     public override async Task FetchModel(FetchModelRequest request, IServerStreamWriter<ModelChunk> responseStream, ServerCallContext context)
     {
         string clientId = AuthenticateUnary(request, context);
         byte[] model = host.ModelFor(clientId, request.Round);
-        for (int offset = 0; offset < model.Length; offset += ChunkSize)
+        using var lease = await downloads.EnterAsync(context.CancellationToken).ConfigureAwait(false);
+        long start = Stopwatch.GetTimestamp();
+        int chunkSize = options.ModelChunkBytes;
+        for (int offset = 0; offset < model.Length; offset += chunkSize)
         {
-            int length = Math.Min(ChunkSize, model.Length - offset);
-            await responseStream.WriteAsync(new ModelChunk
+            int length = Math.Min(chunkSize, model.Length - offset);
+
+            // No copy: the encoded model is never written to after it is published (a new round publishes a new array).
+            await lease.AwaitAsync(responseStream.WriteAsync(new ModelChunk
             {
                 Offset = offset,
                 TotalBytes = model.Length,
-                Data = ByteString.CopyFrom(model, offset, length),
-            }, context.CancellationToken).ConfigureAwait(false);
+                Data = UnsafeByteOperations.UnsafeWrap(model.AsMemory(offset, length)),
+            }, context.CancellationToken), context.CancellationToken).ConfigureAwait(false);
         }
+
+        ServerMetrics.RecordSince(ServerMetrics.ModelSendSeconds, start);
     }
 
     public override async Task<SubmitUpdateResponse> SubmitUpdate(IAsyncStreamReader<UpdateMessage> requestStream, ServerCallContext context)
@@ -119,52 +170,74 @@ internal sealed class FederationService(RoundHost host, StateStore store, Reques
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(header.ToByteArray());
-        var payload = new byte[header.TotalBytes];
-        long received = 0;
-        while (await NextAsync(requestStream, context).ConfigureAwait(false))
-        {
-            var message = requestStream.Current;
-            if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
-            {
-                throw Invalid("only UpdateChunk messages may follow the header");
-            }
+        int total = checked((int)header.TotalBytes);
 
-            var data = message.Chunk.Data.Span;
-            if (received + data.Length > header.TotalBytes)
-            {
-                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update sends more than the {header.TotalBytes} bytes its header declares"));
-            }
-
-            hash.AppendData(data);
-            data.CopyTo(payload.AsSpan(checked((int)received)));
-            received += data.Length;
-        }
-
-        if (received != header.TotalBytes)
-        {
-            throw Invalid($"the update stream ended after {received} of the {header.TotalBytes} declared bytes");
-        }
-
-        RequestAuthenticator.CheckBody(signedHash, hash.GetHashAndReset());
-
-        // Only now, with the body authenticated, is it decoded into a model.
-        if (header.LayoutFingerprint != host.GlobalLayoutFingerprint)
-        {
-            throw host.Reject(clientId, header.Round, $"the update was trained on layout {Short(header.LayoutFingerprint)}, but this round's layout is {Short(host.GlobalLayoutFingerprint)}");
-        }
-
-        ModelParameters delta;
+        // A pooled buffer: updates are model-sized, and a fresh one per upload churns the large object heap. It holds
+        // an individual update, so it is cleared before it goes back to the pool.
+        byte[] payload = ArrayPool<byte>.Shared.Rent(total);
         try
         {
-            delta = Safetensors.Read(payload).Parameters;
-        }
-        catch (Exception ex) when (ex is InvalidDataException or ArgumentException or FormatException)
-        {
-            throw host.Reject(clientId, header.Round, $"the payload is not a valid safetensors model: {ex.Message}");
-        }
+            long received = 0;
 
-        host.Submit(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), payload);
-        return new SubmitUpdateResponse { Accepted = true, Round = header.Round };
+            // The slot covers reading the stream only; persisting, which waits on the disk, does not hold it.
+            long start;
+            using (var lease = await uploads.EnterAsync(context.CancellationToken).ConfigureAwait(false))
+            {
+                start = Stopwatch.GetTimestamp();
+                while (await lease.AwaitAsync(NextAsync(requestStream, context), context.CancellationToken).ConfigureAwait(false))
+                {
+                    var message = requestStream.Current;
+                    if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
+                    {
+                        throw Invalid("only UpdateChunk messages may follow the header");
+                    }
+
+                    var data = message.Chunk.Data.Span;
+                    if (received + data.Length > total)
+                    {
+                        throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update sends more than the {total} bytes its header declares"));
+                    }
+
+                    hash.AppendData(data);
+                    data.CopyTo(payload.AsSpan((int)received));
+                    received += data.Length;
+                }
+            }
+
+            if (received != total)
+            {
+                throw Invalid($"the update stream ended after {received} of the {total} declared bytes");
+            }
+
+            RequestAuthenticator.CheckBody(signedHash, hash.GetHashAndReset());
+            ServerMetrics.RecordSince(ServerMetrics.UpdateReceiveSeconds, start);
+
+            // Only now, with the body authenticated, is it decoded into a model.
+            if (header.LayoutFingerprint != host.GlobalLayoutFingerprint)
+            {
+                throw host.Reject(clientId, header.Round, $"the update was trained on layout {Short(header.LayoutFingerprint)}, but this round's layout is {Short(host.GlobalLayoutFingerprint)}");
+            }
+
+            var body = payload.AsMemory(0, total);
+            ModelParameters delta;
+            start = Stopwatch.GetTimestamp();
+            try
+            {
+                delta = Safetensors.Read(body.Span).Parameters;
+                ServerMetrics.RecordSince(ServerMetrics.UpdateDecodeSeconds, start);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or ArgumentException or FormatException)
+            {
+                throw host.Reject(clientId, header.Round, $"the payload is not a valid safetensors model: {ex.Message}");
+            }
+
+            await host.SubmitAsync(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), body).ConfigureAwait(false);
+            return new SubmitUpdateResponse { Accepted = true, Round = header.Round };
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(payload, clearArray: true);
+        }
     }
 
     public override Task<ReportMetricsResponse> ReportMetrics(EvaluationReport request, ServerCallContext context)

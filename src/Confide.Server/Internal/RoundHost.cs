@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Confide.Parameters;
 using Confide.Privacy;
 using Confide.Protocol.Rounds;
@@ -27,6 +28,8 @@ internal sealed partial class RoundHost
     private readonly RoundCoordinator _coordinator;
     private readonly SecAggRoundHost? _secure;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly GroupCommit _groupCommit;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[] _modelBytes;
     private int _arrivals;
     private long _completedRounds;
@@ -35,6 +38,7 @@ internal sealed partial class RoundHost
     {
         _options = options;
         _store = store;
+        _groupCommit = new GroupCommit(store.Flush);
         _clock = clock;
         _logger = logger;
         _secure = options.SecureAggregation is { } secure ? new SecAggRoundHost(secure, options.Rounds, clock, random) : null;
@@ -81,6 +85,21 @@ internal sealed partial class RoundHost
     }
 
     public Task Finished => _finished.Task;
+
+    /// <summary>
+    /// Completes at the next change that can turn a WAIT into another answer: a round starting or completing. Take it
+    /// before asking <see cref="TaskFor"/>, so a change in between is not missed.
+    /// </summary>
+    public Task Changed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _changed.Task;
+            }
+        }
+    }
 
     public RoundStage Stage
     {
@@ -154,15 +173,22 @@ internal sealed partial class RoundHost
                     {
                         BeginSecure(ticket);
                     }
+
+                    SignalChange();
                 }
             }
 
+            long start = Stopwatch.GetTimestamp();
             var result = _secure is null ? _coordinator.Poll() : PollSecure();
             if (result is not null)
             {
+                ServerMetrics.RecordSince(ServerMetrics.RoundAggregateSeconds, start);
+                start = Stopwatch.GetTimestamp();
                 _store.CompleteRound(result, _coordinator.Ledger, _coordinator.ExportServerState());
+                ServerMetrics.RecordSince(ServerMetrics.RoundPersistSeconds, start);
                 _completedRounds = result.Round + 1;
                 Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
+                SignalChange();
                 LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
                 if (_secure is not null)
                 {
@@ -176,6 +202,14 @@ internal sealed partial class RoundHost
                 }
             }
         }
+    }
+
+    /// <summary>Wakes the long polls waiting on <see cref="Changed"/>; called under the gate.</summary>
+    private void SignalChange()
+    {
+        var changed = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
     }
 
     /// <summary>What <paramref name="clientId"/> should do now; also marks it connected.</summary>
@@ -275,26 +309,36 @@ internal sealed partial class RoundHost
         }
     }
 
-    /// <summary>Submits a decoded update; persists the outcome; throws the matching RpcException unless accepted.</summary>
-    public void Submit(long round, ClientUpdate update, byte[] payload)
+    /// <summary>
+    /// Submits a decoded update and persists the outcome; throws the matching RpcException unless accepted. Completes
+    /// once the acceptance is on disk (group commit: the row is committed under the lock without a flush, and a flush
+    /// shared with other submissions follows outside it).
+    /// </summary>
+    public async Task SubmitAsync(long round, ClientUpdate update, ReadOnlyMemory<byte> payload)
     {
         // The payload reaches the disk before the lock is taken; only a small row is written under it.
-        string pending = _store.WritePendingUpdate(round, payload);
+        long start = Stopwatch.GetTimestamp();
+        string pending = _store.WritePendingUpdate(round, payload.Span);
+        ServerMetrics.RecordSince(ServerMetrics.UpdatePersistSeconds, start);
+        start = Stopwatch.GetTimestamp();
+        long ticket;
         lock (_gate)
         {
+            ServerMetrics.RecordSince(ServerMetrics.UpdateLockWaitSeconds, start);
+            long validate = Stopwatch.GetTimestamp();
             var result = _coordinator.Submit(round, update);
+            ServerMetrics.RecordSince(ServerMetrics.UpdateValidateSeconds, validate);
             if (result.Status is SubmissionStatus.Accepted or SubmissionStatus.Invalid)
             {
-                _store.RecordSubmission(round, update.ClientId, result.IsAccepted, result.Reason, update.SampleCount, _arrivals++, result.IsAccepted ? pending : null, _clock.UtcNow);
+                // A rejection is rare and flushed at once; an acceptance waits for the shared flush below.
+                long record = Stopwatch.GetTimestamp();
+                _store.RecordSubmission(round, update.ClientId, result.IsAccepted, result.Reason, update.SampleCount, _arrivals++, result.IsAccepted ? pending : null, _clock.UtcNow, durable: !result.IsAccepted);
+                ServerMetrics.RecordSince(ServerMetrics.UpdateRecordSeconds, record);
             }
 
             if (!result.IsAccepted)
             {
                 _store.DeletePendingUpdate(pending);
-            }
-
-            if (!result.IsAccepted)
-            {
                 if (result.Status == SubmissionStatus.Invalid)
                 {
                     LogRejected(update.ClientId, round, result.Reason!);
@@ -303,8 +347,14 @@ internal sealed partial class RoundHost
                 throw ToRpc(result);
             }
 
+            ticket = _groupCommit.Written();
             LogAccepted(update.ClientId, round);
         }
+
+        ServerMetrics.RecordSince(ServerMetrics.UpdateCommitSeconds, start);
+        start = Stopwatch.GetTimestamp();
+        await _groupCommit.WhenDurableAsync(ticket).ConfigureAwait(false);
+        ServerMetrics.RecordSince(ServerMetrics.UpdateFlushSeconds, start);
     }
 
     public Wire.V1.StatusResponse Status()

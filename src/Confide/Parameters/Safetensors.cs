@@ -75,6 +75,19 @@ public static class Safetensors
         return result;
     }
 
+    /// <summary>
+    /// The bytes a file of <paramref name="layout"/> starts with: the 8-byte length, the JSON header and its padding,
+    /// exactly what <see cref="Write(ModelParameters, IReadOnlyDictionary{string, string}?)"/> puts before the data. The
+    /// data that follows is the layout's float32 values, little-endian, in layout order; a caller that places them itself
+    /// (for instance into a pooled buffer) saves a model-sized copy.
+    /// </summary>
+    /// <exception cref="ArgumentException">A tensor is named <see cref="MetadataKey"/>, or the header would exceed <see cref="MaxHeaderLength"/>.</exception>
+    public static byte[] WriteHeader(ParameterLayout layout, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        return BuildHeader(layout, metadata);
+    }
+
     /// <summary>Reads a whole safetensors file held in memory; the layout lists tensors in data-offset order.</summary>
     /// <exception cref="InvalidDataException">The file is malformed; the message says how.</exception>
     public static SafetensorsContent Read(ReadOnlySpan<byte> file) => ReadSpan(file, expected: null);
@@ -243,6 +256,11 @@ public static class Safetensors
     private static byte[] BuildHeader(ModelParameters parameters, IReadOnlyDictionary<string, string>? metadata)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        return BuildHeader(parameters.Layout, metadata);
+    }
+
+    private static byte[] BuildHeader(ParameterLayout layout, IReadOnlyDictionary<string, string>? metadata)
+    {
         var json = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(json, WriterOptions))
         {
@@ -259,11 +277,11 @@ public static class Safetensors
                 writer.WriteEndObject();
             }
 
-            foreach (var spec in parameters.Layout.Tensors)
+            foreach (var spec in layout.Tensors)
             {
                 if (spec.Name == MetadataKey)
                 {
-                    throw new ArgumentException($"A tensor may not be named \"{MetadataKey}\"; safetensors reserves that key.", nameof(parameters));
+                    throw new ArgumentException($"A tensor may not be named \"{MetadataKey}\"; safetensors reserves that key.", nameof(layout));
                 }
 
                 writer.WriteStartObject(spec.Name);
@@ -289,7 +307,7 @@ public static class Safetensors
         int padded = (int)(((8L + json.WrittenCount + 7) & ~7L) - 8);
         if (padded > MaxHeaderLength)
         {
-            throw new ArgumentException($"The header would be {padded} bytes, over the {MaxHeaderLength}-byte limit.", nameof(parameters));
+            throw new ArgumentException($"The header would be {padded} bytes, over the {MaxHeaderLength}-byte limit.", nameof(layout));
         }
 
         var header = new byte[8 + padded];

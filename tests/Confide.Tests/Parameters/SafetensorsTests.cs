@@ -140,6 +140,23 @@ public sealed class SafetensorsTests
     }
 
     [Fact]
+    public void WriteHeaderIsExactlyWhatWritePutsBeforeTheData()
+    {
+        var p = new ModelParameters(Layout, [1, 2, 3, 4, 5, 6, 7, 8]);
+        var metadata = new Dictionary<string, string> { ["k"] = "v" };
+        foreach (var meta in new[] { null, metadata })
+        {
+            byte[] file = Safetensors.Write(p, meta);
+            byte[] header = Safetensors.WriteHeader(Layout, meta);
+            Assert.Equal(file.Length - (4 * p.Length), header.Length);
+            Assert.Equal(file[..header.Length], header);
+        }
+
+        Assert.Throws<ArgumentException>(() => Safetensors.WriteHeader(ParameterLayout.Create((Safetensors.MetadataKey, [1]))));
+        Assert.Throws<ArgumentNullException>(() => Safetensors.WriteHeader(null!));
+    }
+
+    [Fact]
     public void LayoutFollowsDataOffsetsNotJsonKeyOrder()
     {
         byte[] file = Build(
