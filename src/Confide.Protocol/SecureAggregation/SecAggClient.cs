@@ -30,6 +30,10 @@ public sealed class SecAggClient : IDisposable
     // The fork streams of the share-encryption nonces: NonceStream + receiver id (forks of a CSPRNG are the CSPRNG itself).
     private const ulong NonceStream = 0x5EC0_A660_0000_0000UL;
 
+    // The fork streams of the Shamir coefficients of b_u and of s_u^SK.
+    private const ulong SelfShareStream = 0x5EC0_A661_0000_0000UL;
+    private const ulong KeyShareStream = 0x5EC0_A661_0000_0001UL;
+
     private AgreementKeyPair? _cipherKey;
     private AgreementKeyPair? _maskKey;
     private byte[]? _maskPrivate;
@@ -182,8 +186,15 @@ public sealed class SecAggClient : IDisposable
         // As in Bonawitz et al., the client keeps one share of b_u itself (revealed only when it survives), so a survivor
         // needs t − 1 neighbours to unmask. Its own share of s_u^SK would never be revealed, so it is dropped at once.
         int[] holders = peers.Keys.Append(ClientId).Order().ToArray();
-        byte[][] selfShares = SecAggCrypto.Split(_selfMaskSeed, holders, _threshold, _random);
-        byte[][] keyShares = SecAggCrypto.Split(_maskPrivate, holders, _threshold, _random);
+        // The two sharings are independent: each draws its coefficients from its own fork, so they can run side by side.
+        IRandomSource selfRandom = _random.Fork(SelfShareStream);
+        IRandomSource keyRandom = _random.Fork(KeyShareStream);
+        byte[][] selfShares = [];
+        byte[][] keyShares = [];
+        SecAggParallel.Invoke(
+            holders.Length,
+            () => selfShares = SecAggCrypto.Split(_selfMaskSeed, holders, _threshold, selfRandom),
+            () => keyShares = SecAggCrypto.Split(_maskPrivate, holders, _threshold, keyRandom));
         int own = Array.IndexOf(holders, ClientId);
         _ownSelfMaskShare = selfShares[own];
         CryptographicOperations.ZeroMemory(keyShares[own]);

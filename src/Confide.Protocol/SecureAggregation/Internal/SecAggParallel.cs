@@ -42,6 +42,27 @@ internal static class SecAggParallel
         }
     }
 
+    /// <summary>Runs two independent actions, side by side when <paramref name="peers"/> ≥ <see cref="MinimumPeers"/>.</summary>
+    public static void Invoke(int peers, Action first, Action second)
+    {
+        if (peers < MinimumPeers || Environment.ProcessorCount == 1)
+        {
+            first();
+            second();
+            return;
+        }
+
+        try
+        {
+            Parallel.Invoke(Options, first, second);
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count == 1)
+        {
+            ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
+            throw;
+        }
+    }
+
     /// <summary>
     /// total = total + Σ_i add(i) mod 2^k, where <paramref name="addInto"/>(i, acc) adds term i into acc mod 2^k. In parallel,
     /// each worker sums into its own zeroed buffer, and the buffers are added into <paramref name="total"/> at the end.
