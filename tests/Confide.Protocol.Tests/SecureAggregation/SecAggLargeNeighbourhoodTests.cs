@@ -14,7 +14,8 @@ public sealed class SecAggLargeNeighbourhoodTests
 {
     private const int N = 24;
 
-    private static SecAggOptions Options(int bits = 32) => new(clientCount: N, threshold: 9, dimension: 40, modulusBits: bits, signatureQuorum: 9);
+    // A quorum of 18: the unmasking request carries 18 signatures, enough for the parallel path.
+    private static SecAggOptions Options(int bits = 32) => new(clientCount: N, threshold: 9, dimension: 40, modulusBits: bits, signatureQuorum: 18);
 
     [Fact]
     public void TheNeighbourhoodIsLargeEnoughToRunInParallel() => Assert.True(N - 1 >= SecAggParallel.MinimumPeers);
@@ -167,5 +168,20 @@ public sealed class SecAggLargeNeighbourhoodTests
             ?? throw new InvalidOperationException("expected an unmasking response");
         Assert.Equal(N, response.SelfMaskShares.Count);
         Assert.Empty(response.MaskKeyShares);
+    }
+
+    [Fact]
+    public void TheUnmaskingRequestCarriesTheQuorumsWorthOfLowestIdSignatures()
+    {
+        using var h = new SecAggHarness(Options(), seed: 56);
+        var inbox = h.RunUntil(SecAggStage.Unmasking);
+        var request = (UnmaskingRequestMessage)inbox[0];
+        Assert.Equal(N, request.Survivors.Count);
+        Assert.Equal(Enumerable.Range(0, 18), request.Signatures.Select(s => s.Sender));
+
+        // One fewer than the quorum is refused, as before.
+        var ex = Assert.Throws<SecAggInsufficientSurvivorsException>(() => h.Clients[0].Handle(request with { Signatures = request.Signatures.Skip(1).ToArray() }));
+        Assert.Equal(18, ex.Required);
+        Assert.Equal(17, ex.Available);
     }
 }
