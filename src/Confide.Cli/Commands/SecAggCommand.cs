@@ -25,7 +25,10 @@ internal static class SecAggCommand
         var threshold = new Option<int?>("--threshold") { Description = "Shamir threshold t (default: the largest t ≤ ⌊k/2⌋ + 1 for which the round aborts with probability ≤ 1 % at the given dropout)." };
         var bits = new Option<int>("--bits") { Description = "Modulus exponent: values live in Z_2^bits.", DefaultValueFactory = _ => 32 };
         var seed = new Option<ulong?>("--seed") { Description = "Seed a deterministic source instead of the OS CSPRNG (reproducible runs only)." };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print one JSON object instead of text: client_ms is CPU time per client (per stage in client_stage_cpu_ms), client_wall_ms wall time per client, server_ms server wall time.",
+        };
         var concurrent = new Option<bool>("--concurrent-clients")
         {
             Description = "Run the clients of a stage in parallel with each other (faster on many cores) instead of one at a time; a client's wall time then includes waiting for the others and is not reported as meaningful.",
