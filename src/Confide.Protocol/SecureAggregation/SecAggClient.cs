@@ -27,10 +27,9 @@ public sealed class SecAggClient : IDisposable
     private readonly IRandomSource _random;
     private readonly int _threshold;
 
-    // The fork streams of the share-encryption nonces: NonceStream + receiver id (forks of a CSPRNG are the CSPRNG itself).
+    // Offsets of the fork streams (added to a fresh draw) of the share-encryption nonces (NonceStream + receiver id) and of
+    // the Shamir coefficients of b_u and of s_u^SK.
     private const ulong NonceStream = 0x5EC0_A660_0000_0000UL;
-
-    // The fork streams of the Shamir coefficients of b_u and of s_u^SK.
     private const ulong SelfShareStream = 0x5EC0_A661_0000_0000UL;
     private const ulong KeyShareStream = 0x5EC0_A661_0000_0001UL;
 
@@ -187,8 +186,17 @@ public sealed class SecAggClient : IDisposable
         // needs t − 1 neighbours to unmask. Its own share of s_u^SK would never be revealed, so it is dropped at once.
         int[] holders = peers.Keys.Append(ClientId).Order().ToArray();
         // The two sharings are independent: each draws its coefficients from its own fork, so they can run side by side.
-        IRandomSource selfRandom = _random.Fork(SelfShareStream);
-        IRandomSource keyRandom = _random.Fork(KeyShareStream);
+        // The fork streams start from a fresh draw, so a seeded source reused for another client or round never repeats
+        // them (a CSPRNG's fork is the CSPRNG itself).
+        ulong streams = _random.NextUInt64();
+        IRandomSource selfRandom;
+        IRandomSource keyRandom;
+        unchecked
+        {
+            selfRandom = _random.Fork(streams + SelfShareStream);
+            keyRandom = _random.Fork(streams + KeyShareStream);
+        }
+
         byte[][] selfShares = [];
         byte[][] keyShares = [];
         SecAggParallel.Invoke(
@@ -204,7 +212,7 @@ public sealed class SecAggClient : IDisposable
         var nonceSources = new IRandomSource[holders.Length];
         for (int i = 0; i < holders.Length; i++)
         {
-            nonceSources[i] = _random.Fork(NonceStream + (ulong)holders[i]);
+            nonceSources[i] = _random.Fork(unchecked(streams + NonceStream + (ulong)holders[i]));
         }
 
         var shares = new EncryptedShare[holders.Length];
