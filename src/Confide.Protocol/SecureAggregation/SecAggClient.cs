@@ -18,6 +18,12 @@ namespace Confide.Protocol.SecureAggregation;
 /// client to <see cref="SecAggStage.Aborted"/>: it zeroes its secrets and reveals nothing more.</para>
 /// <para>Beyond the paper, the client refuses to reveal the self-mask share and the mask-key share of the same peer, and
 /// demands the survivor-list signatures of a quorum of the roster (<see cref="SecAggOptions.SignatureQuorum"/>).</para>
+/// <para>Cost: when a neighbour's signed keys are accepted (ShareKeys) the client computes both agreements with it once, the
+/// <see cref="ShareChannel"/> (one X25519 for the share keys of both directions) and the pairwise seed s_uv, and keeps them
+/// until its mask is built. From <c>SecAggParallel.MinimumPeers</c> neighbours up, the per-neighbour work (signature checks,
+/// agreements, share encryption and decryption, mask expansion) runs in parallel; the cheap checks of each message still
+/// run in order, and the first failure in message order is the one reported, so behaviour does not depend on the
+/// schedule.</para>
 /// </remarks>
 public sealed class SecAggClient : IDisposable
 {
