@@ -6,6 +6,8 @@ using Confide.Benchmarks;
 // Single-thread GEMM throughput for the shapes the models use: ... -- gemm
 if (args.Length > 0 && args[0] == "gemm") { return GemmProbe.Run(); }
 if (args.Length > 0 && args[0] == "cnn") { return CnnProbe.Run(); }
+// Per-operation CPU cost of a secure-aggregation client and the full-graph total at n = 500: ... -- secagg-costs
+if (args.Length > 0 && args[0] == "secagg-costs") { return SecAggCostProbe.Run(); }
 if (args.Length > 0 && args[0] == "epoch")
 {
     return EpochTimer.Run(args);

@@ -17,6 +17,22 @@ public sealed class SecAggCommandTests
         Assert.True(root.GetProperty("server_ms").GetDouble() > 0);
         Assert.True(root.GetProperty("bytes_per_client").GetDouble() > 64 * 4);
         Assert.Equal(5, root.GetProperty("server_stage_ms").EnumerateObject().Count());
+        Assert.True(root.GetProperty("clients_one_at_a_time").GetBoolean());
+        // Every client acts in each of the five stages (the dropped ones in the first two), so each stage has a figure.
+        Assert.Equal(5, root.GetProperty("client_stage_cpu_ms").EnumerateObject().Count());
+        Assert.Equal(5, root.GetProperty("client_stage_wall_ms").EnumerateObject().Count());
+        double stageWall = root.GetProperty("client_stage_wall_ms").EnumerateObject().Sum(e => e.Value.GetDouble());
+        Assert.True(stageWall > 0);
+    }
+
+    [Fact]
+    public void BenchCanRunClientsConcurrently()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("secagg", "bench", "--clients", "6", "--dim", "32", "--seed", "2", "--concurrent-clients", "--json");
+        Assert.True(code == 0, stderr + stdout);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.True(doc.RootElement.GetProperty("correct").GetBoolean());
+        Assert.False(doc.RootElement.GetProperty("clients_one_at_a_time").GetBoolean());
     }
 
     [Fact]

@@ -18,6 +18,12 @@ namespace Confide.Protocol.SecureAggregation;
 /// client to <see cref="SecAggStage.Aborted"/>: it zeroes its secrets and reveals nothing more.</para>
 /// <para>Beyond the paper, the client refuses to reveal the self-mask share and the mask-key share of the same peer, and
 /// demands the survivor-list signatures of a quorum of the roster (<see cref="SecAggOptions.SignatureQuorum"/>).</para>
+/// <para>Cost: when a neighbour's signed keys are accepted (ShareKeys) the client computes both agreements with it once, the
+/// <see cref="ShareChannel"/> (one X25519 for the share keys of both directions) and the pairwise seed s_uv, and keeps them
+/// until its mask is built. From <c>SecAggParallel.MinimumPeers</c> neighbours up, the per-neighbour work (signature checks,
+/// agreements, share encryption and decryption, mask expansion) runs in parallel; the cheap checks of each message still
+/// run in order, and the first failure in message order is the one reported, so behaviour does not depend on the
+/// schedule.</para>
 /// </remarks>
 public sealed class SecAggClient : IDisposable
 {
@@ -27,13 +33,19 @@ public sealed class SecAggClient : IDisposable
     private readonly IRandomSource _random;
     private readonly int _threshold;
 
+    // Offsets of the fork streams (added to a fresh draw) of the share-encryption nonces (NonceStream + receiver id) and of
+    // the Shamir coefficients of b_u and of s_u^SK.
+    private const ulong NonceStream = 0x5EC0_A660_0000_0000UL;
+    private const ulong SelfShareStream = 0x5EC0_A661_0000_0000UL;
+    private const ulong KeyShareStream = 0x5EC0_A661_0000_0001UL;
+
     private AgreementKeyPair? _cipherKey;
     private AgreementKeyPair? _maskKey;
     private byte[]? _maskPrivate;
     private byte[]? _selfMaskSeed;
 
-    // Neighbour v → its advertised keys (U1 ∩ N(u)), then v → the shares it gave us (U2 ∩ N(u)).
-    private Dictionary<int, (AgreementPublicKey Cipher, AgreementPublicKey Mask)>? _peerKeys;
+    // Neighbour v → its share channel and pairwise mask seed (U1 ∩ N(u)), then v → the shares it gave us (U2 ∩ N(u)).
+    private Dictionary<int, Peer>? _peers;
     private SortedDictionary<int, (byte[] SelfMaskShare, byte[] MaskKeyShare)>? _heldShares;
     private byte[]? _ownSelfMaskShare;
     private int[]? _signedSurvivors;
@@ -128,80 +140,123 @@ public sealed class SecAggClient : IDisposable
     public ShareKeysMessage ShareKeys(KeysBroadcastMessage message)
     {
         CheckAddressed(message, "KeysBroadcast");
-        var peers = new Dictionary<int, (AgreementPublicKey, AgreementPublicKey)>();
-        foreach (AdvertiseKeysMessage keys in message.Keys)
+        IReadOnlyList<AdvertiseKeysMessage> keys = message.Keys;
+
+        // The cheap checks run in order up to the first failure; the signature checks and agreements of the entries
+        // before it run in parallel; the first failure in message order is then reported, as a sequential loop would.
+        var seen = new HashSet<int>();
+        int checkable = keys.Count;
+        SecAggProtocolException? structural = null;
+        for (int i = 0; i < keys.Count && structural is null; i++)
         {
-            if (keys is null)
+            structural = CheckKeysEntry(keys[i], seen);
+            if (structural is not null)
             {
-                throw Abort(new SecAggInvalidMessageException(Stage, "The key broadcast contains a null entry."));
+                checkable = i;
+            }
+        }
+
+        var verified = new Peer?[checkable];
+        var rejections = new string?[checkable];
+        SecAggParallel.For(checkable, i => verified[i] = TryAcceptKeys(keys[i], out rejections[i]));
+        var peers = new Dictionary<int, Peer>(checkable);
+        for (int i = 0; i < checkable; i++)
+        {
+            if (verified[i] is not { } peer)
+            {
+                DisposePeers(verified);
+                int v = keys[i].Sender;
+                throw Abort(new SecAggSignatureException(Stage, v, $"The advertised keys of client {v} are rejected: {rejections[i]}."));
             }
 
-            int v = keys.Sender;
-            if (!_session.IsClient(v) || !_session.AreNeighbours(ClientId, v))
-            {
-                throw Abort(new SecAggInvalidMessageException(Stage, $"The key broadcast lists client {v}, which is not a neighbour of client {ClientId}."));
-            }
+            peers.Add(peer.Id, peer);
+        }
 
-            if (peers.ContainsKey(v))
-            {
-                throw Abort(new SecAggInvalidMessageException(Stage, $"The key broadcast lists client {v} twice."));
-            }
-
-            if (keys.SessionId != _session.SessionId || keys.Round != _session.Round)
-            {
-                throw Abort(new SecAggSignatureException(Stage, v, $"The keys of client {v} were advertised for session '{keys.SessionId}' round {keys.Round}, not this round."));
-            }
-
-            if (!TryVerifyKeys(keys, out AgreementPublicKey? cipher, out AgreementPublicKey? mask, out string? why))
-            {
-                throw Abort(new SecAggSignatureException(Stage, v, $"The advertised keys of client {v} are rejected: {why}."));
-            }
-
-            peers.Add(v, (cipher, mask));
+        if (structural is not null)
+        {
+            DisposePeers(verified);
+            throw Abort(structural);
         }
 
         if (peers.Count + 1 < _threshold)
         {
+            DisposePeers(verified);
             throw Abort(new SecAggInsufficientSurvivorsException(Stage, peers.Count + 1, _threshold,
                 $"Stage ShareKeys: client {ClientId} received keys from {peers.Count} of its {_session.Options.NeighbourCount} neighbours; with its own share that is below the threshold t = {_threshold}."));
         }
 
+        _peers = peers;
         _selfMaskSeed = new byte[SecAggCrypto.SeedLength];
         _random.NextBytes(_selfMaskSeed);
         // As in Bonawitz et al., the client keeps one share of b_u itself (revealed only when it survives), so a survivor
         // needs t − 1 neighbours to unmask. Its own share of s_u^SK would never be revealed, so it is dropped at once.
         int[] holders = peers.Keys.Append(ClientId).Order().ToArray();
-        byte[][] selfShares = SecAggCrypto.Split(_selfMaskSeed, holders, _threshold, _random);
-        byte[][] keyShares = SecAggCrypto.Split(_maskPrivate, holders, _threshold, _random);
+        // The two sharings are independent: each draws its coefficients from its own fork, so they can run side by side.
+        // The fork streams start from a fresh draw, so a seeded source reused for another client or round never repeats
+        // them (a CSPRNG's fork is the CSPRNG itself).
+        ulong streams = _random.NextUInt64();
+        IRandomSource selfRandom;
+        IRandomSource keyRandom;
+        unchecked
+        {
+            selfRandom = _random.Fork(streams + SelfShareStream);
+            keyRandom = _random.Fork(streams + KeyShareStream);
+        }
+
+        byte[][] selfShares = [];
+        byte[][] keyShares = [];
+        SecAggParallel.Invoke(
+            holders.Length,
+            () => selfShares = SecAggCrypto.Split(_selfMaskSeed, holders, _threshold, selfRandom),
+            () => keyShares = SecAggCrypto.Split(_maskPrivate, holders, _threshold, keyRandom));
         int own = Array.IndexOf(holders, ClientId);
         _ownSelfMaskShare = selfShares[own];
         CryptographicOperations.ZeroMemory(keyShares[own]);
-        var shares = new EncryptedShare[holders.Length - 1];
-        for (int i = 0, j = 0; i < holders.Length; i++)
-        {
-            int v = holders[i];
-            if (v == ClientId)
-            {
-                continue;
-            }
 
-            byte[] plaintext = SecAggShareBundle.Encode(ClientId, v, selfShares[i], keyShares[i]);
-            try
+        // Each encryption draws its nonce from its own fork of the client's source, so the parallel loop never shares a
+        // source between threads and a seeded run stays reproducible whatever the schedule.
+        var nonceSources = new IRandomSource[holders.Length];
+        for (int i = 0; i < holders.Length; i++)
+        {
+            nonceSources[i] = _random.Fork(unchecked(streams + NonceStream + (ulong)holders[i]));
+        }
+
+        var shares = new EncryptedShare[holders.Length];
+        try
+        {
+            SecAggParallel.For(holders.Length, i =>
             {
-                byte[] ciphertext = ShareEncryption.Encrypt(_cipherKey!, ClientId, peers[v].Item1, v, _session.Binding.Crypto, plaintext, _random);
-                shares[j++] = new EncryptedShare(ClientId, v, ciphertext);
-            }
-            finally
+                int v = holders[i];
+                if (v == ClientId)
+                {
+                    return;
+                }
+
+                byte[] plaintext = SecAggShareBundle.Encode(ClientId, v, selfShares[i], keyShares[i]);
+                try
+                {
+                    shares[i] = new EncryptedShare(ClientId, v, peers[v].Channel.Encrypt(plaintext, nonceSources[i]));
+                }
+                finally
+                {
+                    CryptographicOperations.ZeroMemory(plaintext);
+                }
+            });
+        }
+        finally
+        {
+            for (int i = 0; i < holders.Length; i++)
             {
-                CryptographicOperations.ZeroMemory(plaintext);
-                CryptographicOperations.ZeroMemory(selfShares[i]);
                 CryptographicOperations.ZeroMemory(keyShares[i]);
+                if (i != own)
+                {
+                    CryptographicOperations.ZeroMemory(selfShares[i]);
+                }
             }
         }
 
-        _peerKeys = peers;
         Stage = SecAggStage.MaskedInputCollection;
-        return new ShareKeysMessage(_session.SessionId, _session.Round, ClientId, shares);
+        return new ShareKeysMessage(_session.SessionId, _session.Round, ClientId, shares.Where((_, i) => i != own).ToArray());
     }
 
     /// <summary>
@@ -211,58 +266,79 @@ public sealed class SecAggClient : IDisposable
     public MaskedInputMessage MaskInput(SharesDeliveryMessage message)
     {
         CheckAddressed(message, "SharesDelivery");
+        IReadOnlyList<EncryptedShare> delivered = message.Shares;
+
+        // As in ShareKeys: cheap checks in order, decryption of the entries before the first failure in parallel, then
+        // the first failure in message order is reported.
+        var seen = new HashSet<int>();
+        int checkable = delivered.Count;
+        SecAggProtocolException? structural = null;
+        for (int i = 0; i < delivered.Count && structural is null; i++)
+        {
+            structural = CheckShareEntry(delivered[i], seen);
+            if (structural is not null)
+            {
+                checkable = i;
+            }
+        }
+
+        var opened = new (byte[] SelfShare, byte[] KeyShare)?[checkable];
+        var decoded = new (bool Authentic, int From, int To)[checkable];
+        SecAggParallel.For(checkable, i =>
+        {
+            EncryptedShare share = delivered[i];
+            if (!_peers![share.Sender].Channel.TryDecrypt(share.Ciphertext ?? [], out byte[]? plaintext))
+            {
+                decoded[i] = (false, -1, -1);
+                return;
+            }
+
+            try
+            {
+                if (SecAggShareBundle.TryDecode(plaintext, out int from, out int to, out byte[]? selfShare, out byte[]? keyShare) && from == share.Sender && to == ClientId)
+                {
+                    opened[i] = (selfShare, keyShare);
+                }
+                else if (selfShare is not null)
+                {
+                    CryptographicOperations.ZeroMemory(selfShare);
+                    CryptographicOperations.ZeroMemory(keyShare);
+                }
+
+                decoded[i] = (true, from, to);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(plaintext);
+            }
+        });
+
         var held = new SortedDictionary<int, (byte[], byte[])>();
         try
         {
-            foreach (EncryptedShare share in message.Shares)
+            for (int i = 0; i < checkable; i++)
             {
-                if (share is null)
-                {
-                    throw Abort(new SecAggInvalidMessageException(Stage, "The share delivery contains a null entry."));
-                }
-
-                if (share.Receiver != ClientId)
-                {
-                    throw Abort(new SecAggWrongRecipientException(Stage, ClientId, share.Receiver,
-                        $"Client {ClientId} was delivered a share from client {share.Sender} addressed to client {share.Receiver}."));
-                }
-
-                if (!_peerKeys!.TryGetValue(share.Sender, out var keys))
-                {
-                    throw Abort(new SecAggInvalidMessageException(Stage,
-                        $"Client {ClientId} was delivered a share from client {share.Sender}, which is not a neighbour whose keys it received."));
-                }
-
-                if (held.ContainsKey(share.Sender))
-                {
-                    throw Abort(new SecAggInvalidMessageException(Stage, $"Client {ClientId} was delivered two shares from client {share.Sender}."));
-                }
-
-                byte[] plaintext;
-                try
-                {
-                    plaintext = ShareEncryption.Decrypt(_cipherKey!, ClientId, keys.Cipher, share.Sender, _session.Binding.Crypto, share.Ciphertext ?? []);
-                }
-                catch (ShareDecryptionException)
+                EncryptedShare share = delivered[i];
+                if (!decoded[i].Authentic)
                 {
                     throw Abort(new SecAggShareDecryptionException(Stage, share.Sender, ClientId,
                         $"The share from client {share.Sender} to client {ClientId} failed authentication: it was tampered with or bound to another session, round, sender or receiver."));
                 }
 
-                try
+                if (opened[i] is not { } pair)
                 {
-                    if (!SecAggShareBundle.TryDecode(plaintext, out int from, out int to, out byte[]? selfShare, out byte[]? keyShare) || from != share.Sender || to != ClientId)
-                    {
-                        throw Abort(new SecAggWrongRecipientException(Stage, ClientId, to,
-                            $"The share bundle from client {share.Sender} names sender {from} and receiver {to} inside its ciphertext; client {ClientId} expected itself as receiver."));
-                    }
+                    (_, int from, int to) = decoded[i];
+                    throw Abort(new SecAggWrongRecipientException(Stage, ClientId, to,
+                        $"The share bundle from client {share.Sender} names sender {from} and receiver {to} inside its ciphertext; client {ClientId} expected itself as receiver."));
+                }
 
-                    held.Add(share.Sender, (selfShare, keyShare));
-                }
-                finally
-                {
-                    CryptographicOperations.ZeroMemory(plaintext);
-                }
+                held.Add(share.Sender, pair);
+                opened[i] = null;
+            }
+
+            if (structural is not null)
+            {
+                throw Abort(structural);
             }
 
             if (held.Count + 1 < _threshold)
@@ -274,13 +350,24 @@ public sealed class SecAggClient : IDisposable
         catch
         {
             ZeroShares(held);
+            foreach (var rest in opened)
+            {
+                if (rest is { } pair)
+                {
+                    CryptographicOperations.ZeroMemory(pair.SelfShare);
+                    CryptographicOperations.ZeroMemory(pair.KeyShare);
+                }
+            }
+
             throw;
         }
 
         SecAggOptions options = _session.Options;
-        ulong[] y = Mask(held.Keys, options.ModulusBits);
+        ulong[] y = Mask(held.Keys.ToArray(), options.ModulusBits);
         Array.Clear(_input);
         _heldShares = held;
+        // The share keys have done their work; the pairwise seeds too, once the mask is built.
+        DisposePeers(_peers!.Values);
         Stage = SecAggStage.ConsistencyCheck;
         return new MaskedInputMessage(_session.SessionId, _session.Round, ClientId, y);
     }
@@ -318,23 +405,48 @@ public sealed class SecAggClient : IDisposable
 
         var survivorSet = new HashSet<int>(signed);
         var signers = new HashSet<int>();
-        foreach (ConsistencySignatureMessage s in message.Signatures)
+        IReadOnlyList<ConsistencySignatureMessage> signatures = message.Signatures;
+
+        // Cheap checks in order up to the first failure, the signatures before it verified in parallel, then the first
+        // failure in message order reported. Every signature in the request is verified, not just a quorum of them.
+        int checkable = signatures.Count;
+        SecAggProtocolException? structural = null;
+        for (int i = 0; i < signatures.Count && structural is null; i++)
         {
+            ConsistencySignatureMessage s = signatures[i];
             if (s is null || s.SessionId != _session.SessionId || s.Round != _session.Round)
             {
-                throw Abort(new SecAggInconsistentSurvivorsException(Stage, "A survivor-list signature is missing or belongs to another session or round."));
+                structural = new SecAggInconsistentSurvivorsException(Stage, "A survivor-list signature is missing or belongs to another session or round.");
             }
-
-            if (!survivorSet.Contains(s.Sender) || !signers.Add(s.Sender))
+            else if (!survivorSet.Contains(s.Sender) || !signers.Add(s.Sender))
             {
-                throw Abort(new SecAggInvalidMessageException(Stage, $"The unmasking request carries a signature from client {s.Sender}, which is not a survivor or signed twice."));
+                structural = new SecAggInvalidMessageException(Stage, $"The unmasking request carries a signature from client {s.Sender}, which is not a survivor or signed twice.");
             }
 
-            if (s.Signature is null || !_session.IdentityKeys[s.Sender].Verify(SecAggBinding.SurvivorsPurpose, _signedPayload!, s.Signature))
+            if (structural is not null)
+            {
+                checkable = i;
+            }
+        }
+
+        var valid = new bool[checkable];
+        SecAggParallel.For(checkable, i =>
+        {
+            ConsistencySignatureMessage s = signatures[i];
+            valid[i] = s.Signature is not null && _session.IdentityKeys[s.Sender].Verify(SecAggBinding.SurvivorsPurpose, _signedPayload!, s.Signature);
+        });
+        for (int i = 0; i < checkable; i++)
+        {
+            if (!valid[i])
             {
                 throw Abort(new SecAggInconsistentSurvivorsException(Stage,
-                    $"The signature of client {s.Sender} does not verify over the survivor list client {ClientId} signed: the server may be showing clients different lists."));
+                    $"The signature of client {signatures[i].Sender} does not verify over the survivor list client {ClientId} signed: the server may be showing clients different lists."));
             }
+        }
+
+        if (structural is not null)
+        {
+            throw Abort(structural);
         }
 
         int quorum = _session.Options.SignatureQuorum;
@@ -397,45 +509,117 @@ public sealed class SecAggClient : IDisposable
     /// <inheritdoc/>
     public override string ToString() => $"SecAggClient({ClientId}, {Stage})";
 
-    // y_u = x_u + PRG(b_u) + Σ_v ±PRG(s_uv) mod 2^k, in 32-bit words when k ≤ 32 (see SecAggCrypto.UsesNarrowWords).
-    private ulong[] Mask(IEnumerable<int> peers, int bits)
+    // y_u = x_u + PRG(b_u) + Σ_v ±PRG(s_uv) mod 2^k, in 32-bit words when k ≤ 32 (see SecAggCrypto.UsesNarrowWords). The
+    // pairwise masks are expanded in parallel into per-worker sums; addition mod 2^k makes the result schedule-independent.
+    private ulong[] Mask(int[] peers, int bits)
     {
-        Span<byte> seed = stackalloc byte[SecAggCrypto.SeedLength];
+        if (SecAggCrypto.UsesNarrowWords(bits))
+        {
+            uint[] narrow = new uint[_input.Length];
+            for (int i = 0; i < narrow.Length; i++)
+            {
+                narrow[i] = (uint)_input[i];
+            }
+
+            SecAggCrypto.SelfMask(_selfMaskSeed!, narrow, bits, subtract: false);
+            SecAggParallel.Accumulate(narrow, peers.Length, (i, acc) => PairwiseMaskSeed.Apply(_peers![peers[i]].MaskSeed, ClientId, peers[i], acc, bits), (uint)_session.Options.ModulusMask);
+            ulong[] wide = SecAggCrypto.Widen(narrow);
+            Array.Clear(narrow);
+            return wide;
+        }
+
+        ulong[] y = (ulong[])_input.Clone();
+        SecAggCrypto.SelfMask(_selfMaskSeed!, y, bits, subtract: false);
+        SecAggParallel.Accumulate(y, peers.Length, (i, acc) => PairwiseMaskSeed.Apply(_peers![peers[i]].MaskSeed, ClientId, peers[i], acc, bits), _session.Options.ModulusMask);
+        return y;
+    }
+
+    // The cheap checks of one key-broadcast entry, in the order a sequential loop made them; null when it passes.
+    private SecAggProtocolException? CheckKeysEntry(AdvertiseKeysMessage? keys, HashSet<int> seen)
+    {
+        if (keys is null)
+        {
+            return new SecAggInvalidMessageException(Stage, "The key broadcast contains a null entry.");
+        }
+
+        int v = keys.Sender;
+        if (!_session.IsClient(v) || !_session.AreNeighbours(ClientId, v))
+        {
+            return new SecAggInvalidMessageException(Stage, $"The key broadcast lists client {v}, which is not a neighbour of client {ClientId}.");
+        }
+
+        if (!seen.Add(v))
+        {
+            return new SecAggInvalidMessageException(Stage, $"The key broadcast lists client {v} twice.");
+        }
+
+        if (keys.SessionId != _session.SessionId || keys.Round != _session.Round)
+        {
+            return new SecAggSignatureException(Stage, v, $"The keys of client {v} were advertised for session '{keys.SessionId}' round {keys.Round}, not this round.");
+        }
+
+        return null;
+    }
+
+    // Verifies one neighbour's signed keys and does both agreements with them (Bonawitz et al.: c_u with c_v for the share
+    // channel, s_u with s_v for the pairwise seed), so no agreement is computed twice. Thread-safe: it reads shared state only.
+    private Peer? TryAcceptKeys(AdvertiseKeysMessage keys, out string? why)
+    {
+        if (!TryVerifyKeys(keys, out AgreementPublicKey? cipher, out AgreementPublicKey? mask, out why))
+        {
+            return null;
+        }
+
+        ShareChannel? channel = null;
+        byte[] seed = new byte[PairwiseMaskSeed.Size];
         try
         {
-            if (SecAggCrypto.UsesNarrowWords(bits))
-            {
-                uint[] narrow = new uint[_input.Length];
-                for (int i = 0; i < narrow.Length; i++)
-                {
-                    narrow[i] = (uint)_input[i];
-                }
-
-                SecAggCrypto.SelfMask(_selfMaskSeed!, narrow, bits, subtract: false);
-                foreach (int v in peers)
-                {
-                    PairwiseMaskSeed.Derive(_maskKey!, ClientId, _peerKeys![v].Mask, v, _session.Binding.Crypto, seed);
-                    PairwiseMaskSeed.Apply(seed, ClientId, v, narrow, bits);
-                }
-
-                ulong[] wide = SecAggCrypto.Widen(narrow);
-                Array.Clear(narrow);
-                return wide;
-            }
-
-            ulong[] y = (ulong[])_input.Clone();
-            SecAggCrypto.SelfMask(_selfMaskSeed!, y, bits, subtract: false);
-            foreach (int v in peers)
-            {
-                PairwiseMaskSeed.Derive(_maskKey!, ClientId, _peerKeys![v].Mask, v, _session.Binding.Crypto, seed);
-                PairwiseMaskSeed.Apply(seed, ClientId, v, y, bits);
-            }
-
-            return y;
+            channel = ShareChannel.Establish(_cipherKey!, ClientId, cipher, keys.Sender, _session.Binding.Crypto);
+            PairwiseMaskSeed.Derive(_maskKey!, ClientId, mask, keys.Sender, _session.Binding.Crypto, seed);
+            return new Peer(keys.Sender, channel, seed);
         }
-        finally
+        catch (CryptographicException)
         {
+            channel?.Dispose();
             CryptographicOperations.ZeroMemory(seed);
+            why = "a public key is a low-order X25519 point, whose shared secret would be all zeros";
+            return null;
+        }
+    }
+
+    // The cheap checks of one delivered share, in the order a sequential loop made them; null when it passes.
+    private SecAggProtocolException? CheckShareEntry(EncryptedShare? share, HashSet<int> seen)
+    {
+        if (share is null)
+        {
+            return new SecAggInvalidMessageException(Stage, "The share delivery contains a null entry.");
+        }
+
+        if (share.Receiver != ClientId)
+        {
+            return new SecAggWrongRecipientException(Stage, ClientId, share.Receiver,
+                $"Client {ClientId} was delivered a share from client {share.Sender} addressed to client {share.Receiver}.");
+        }
+
+        if (!_peers!.ContainsKey(share.Sender))
+        {
+            return new SecAggInvalidMessageException(Stage,
+                $"Client {ClientId} was delivered a share from client {share.Sender}, which is not a neighbour whose keys it received.");
+        }
+
+        if (!seen.Add(share.Sender))
+        {
+            return new SecAggInvalidMessageException(Stage, $"Client {ClientId} was delivered two shares from client {share.Sender}.");
+        }
+
+        return null;
+    }
+
+    private static void DisposePeers(IEnumerable<Peer?> peers)
+    {
+        foreach (Peer? peer in peers)
+        {
+            peer?.Dispose();
         }
     }
 
@@ -568,6 +752,11 @@ public sealed class SecAggClient : IDisposable
         {
             ZeroShares(_heldShares);
         }
+
+        if (_peers is not null)
+        {
+            DisposePeers(_peers.Values);
+        }
     }
 
     private static void ZeroShares(SortedDictionary<int, (byte[] SelfMaskShare, byte[] MaskKeyShare)> shares)
@@ -576,6 +765,22 @@ public sealed class SecAggClient : IDisposable
         {
             CryptographicOperations.ZeroMemory(a);
             CryptographicOperations.ZeroMemory(b);
+        }
+    }
+
+    // A neighbour whose signed keys were accepted: its share channel and the pairwise mask seed s_uv (both secret).
+    private sealed class Peer(int id, ShareChannel channel, byte[] maskSeed) : IDisposable
+    {
+        public int Id { get; } = id;
+
+        public ShareChannel Channel { get; } = channel;
+
+        public byte[] MaskSeed { get; } = maskSeed;
+
+        public void Dispose()
+        {
+            Channel.Dispose();
+            CryptographicOperations.ZeroMemory(MaskSeed);
         }
     }
 }

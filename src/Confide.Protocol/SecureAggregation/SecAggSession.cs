@@ -8,6 +8,14 @@ namespace Confide.Protocol.SecureAggregation;
 /// into every signature and every share ciphertext), the options, each client's Ed25519 identity public key (the PKI that
 /// Bonawitz et al. 2017 assume for the malicious-server setting), and the public seed of the SecAgg+ neighbour graph.
 /// </summary>
+/// <remarks>
+/// The graph seed is a session parameter fixed before AdvertiseKeys and must come from a source the server cannot steer
+/// (a public beacon, the operator, or a commit-and-reveal among clients outside the round). It is deliberately not derived
+/// from the round's advertised keys (<see cref="NeighbourGraph.SeedFromContributions"/>): the server chooses which
+/// clients count as having advertised and could search over those subsets, and SecAgg+ clients, who see only their
+/// neighbours' keys, could not check such a seed without O(n) work (see docs/secure-aggregation.md, "Where the graph
+/// seed comes from").
+/// </remarks>
 public sealed class SecAggSession
 {
     private readonly int[][] _neighbours;

@@ -13,13 +13,22 @@ namespace Confide.Protocol.SecureAggregation;
 /// </summary>
 /// <remarks>
 /// Every secret (identity keys, client keys, seeds, Shamir coefficients, nonces) comes from the random source passed to <see cref="Run"/> and its
-/// forks, so a seeded source replays a round exactly. Client steps of one stage run in parallel; each client's time is
-/// measured on its own. Times come from <see cref="Stopwatch"/> and only describe cost, never protocol behaviour.
+/// forks, so a seeded source replays a round exactly. By default the client steps of one stage run in parallel across
+/// clients, which is fastest but makes a client's wall time meaningless (clients share the cores); with
+/// <c>clientsOneAtATime</c> each client runs alone, using the cores for its own per-peer work, so its wall time is the
+/// latency one device would see. Times come from <see cref="Stopwatch"/> and the process CPU clock and only describe
+/// cost, never protocol behaviour.
 /// </remarks>
 public static class SecAggSimulation
 {
     /// <summary>Runs a round over <paramref name="inputs"/> (one quantized vector in Z_{2^k} per client).</summary>
-    public static SecAggSimulationResult Run(IReadOnlyList<ulong[]> inputs, SecAggOptions options, SecAggDropouts dropouts, IRandomSource random)
+    /// <param name="inputs">One quantized vector in Z_{2^k} per client.</param>
+    /// <param name="options">The protocol options.</param>
+    /// <param name="dropouts">Who vanishes and when.</param>
+    /// <param name="random">The source of every secret.</param>
+    /// <param name="clientsOneAtATime">Run the clients of a stage one after another instead of in parallel, so that each client's
+    /// wall time is measured without other clients competing for the cores (for benchmarks; the result is the same).</param>
+    public static SecAggSimulationResult Run(IReadOnlyList<ulong[]> inputs, SecAggOptions options, SecAggDropouts dropouts, IRandomSource random, bool clientsOneAtATime = false)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(options);
@@ -55,6 +64,8 @@ public static class SecAggSimulation
         long[] clientBytes = new long[n];
         var serverMs = new Dictionary<SecAggStage, double>();
         var serverCpu = new Dictionary<SecAggStage, double>();
+        var clientStageCpu = new Dictionary<SecAggStage, double>();
+        var clientStageWall = new Dictionary<SecAggStage, double>();
         double clientCpu = 0;
         using var process = Process.GetCurrentProcess();
         SecAggServerMessage?[] inbox = new SecAggServerMessage?[n];
@@ -65,8 +76,9 @@ public static class SecAggSimulation
                 var outgoing = new SecAggClientMessage?[n];
                 SecAggStage current = stage;
                 int acting = 0;
+                long stageTicks = 0;
                 TimeSpan cpuStart = Cpu(process);
-                Parallel.For(0, n, u =>
+                void Step(int u)
                 {
                     bool reached = current == SecAggStage.AdvertiseKeys || inbox[u] is not null;
                     if (!reached || !dropouts.Sends(u, current))
@@ -77,16 +89,33 @@ public static class SecAggSimulation
                     Interlocked.Increment(ref acting);
                     long start = Stopwatch.GetTimestamp();
                     outgoing[u] = current == SecAggStage.AdvertiseKeys ? clients[u].AdvertiseKeys() : clients[u].Handle(inbox[u]!);
-                    clientTicks[u] += Stopwatch.GetTimestamp() - start;
+                    long elapsed = Stopwatch.GetTimestamp() - start;
+                    clientTicks[u] += elapsed;
+                    Interlocked.Add(ref stageTicks, elapsed);
                     if (inbox[u] is not null)
                     {
                         clientBytes[u] += SecAggWireSize.Of(inbox[u]!);
                     }
 
                     clientBytes[u] += SecAggWireSize.Of(outgoing[u]!, options.ModulusBits);
-                });
+                }
 
-                clientCpu += acting == 0 ? 0 : (Cpu(process) - cpuStart).TotalMilliseconds / acting;
+                if (clientsOneAtATime)
+                {
+                    for (int u = 0; u < n; u++)
+                    {
+                        Step(u);
+                    }
+                }
+                else
+                {
+                    Parallel.For(0, n, Step);
+                }
+
+                double stageCpu = acting == 0 ? 0 : (Cpu(process) - cpuStart).TotalMilliseconds / acting;
+                clientCpu += stageCpu;
+                clientStageCpu[stage] = stageCpu;
+                clientStageWall[stage] = acting == 0 ? 0 : stageTicks * 1000.0 / Stopwatch.Frequency / acting;
                 TimeSpan serverCpuStart = Cpu(process);
                 long serverStart = Stopwatch.GetTimestamp();
                 foreach (SecAggClientMessage? message in outgoing)
@@ -117,7 +146,12 @@ public static class SecAggSimulation
         }
         catch (SecAggProtocolException ex) when (server.Stage == SecAggStage.Aborted)
         {
-            return new SecAggSimulationResult(session, null, ex, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients), clientCpu, serverCpu);
+            return new SecAggSimulationResult(session, null, ex, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients), clientCpu, serverCpu)
+            {
+                ClientCpuMillisecondsByStage = clientStageCpu,
+                ClientWallMillisecondsByStage = clientStageWall,
+                ClientsOneAtATime = clientsOneAtATime,
+            };
         }
         finally
         {
@@ -132,7 +166,12 @@ public static class SecAggSimulation
             }
         }
 
-        return new SecAggSimulationResult(session, server.Result, null, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients), clientCpu, serverCpu);
+        return new SecAggSimulationResult(session, server.Result, null, MeanMs(clientTicks, clients), serverMs, MeanBytes(clientBytes, clients), clientCpu, serverCpu)
+        {
+            ClientCpuMillisecondsByStage = clientStageCpu,
+            ClientWallMillisecondsByStage = clientStageWall,
+            ClientsOneAtATime = clientsOneAtATime,
+        };
     }
 
     /// <summary>

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using Confide.SecureAggregation.Internal;
-using NSec.Cryptography;
 
 namespace Confide.SecureAggregation;
 
@@ -51,8 +50,16 @@ public static class PairwiseMaskSeed
         byte[] info = ownFirst
             ? Binding.Encode("Confide/SecAgg/pairwise-mask-seed/v1", context, [ownId, peerId], ownPublic, peerPublic)
             : Binding.Encode("Confide/SecAgg/pairwise-mask-seed/v1", context, [peerId, ownId], peerPublic, ownPublic);
-        using SharedSecret shared = KeyAgreement.Agree(own, peer);
-        KeyDerivationAlgorithm.HkdfSha256.DeriveBytes(shared, context.SessionId, info, seed);
+        Span<byte> shared = stackalloc byte[KeyAgreement.SharedSecretSize];
+        try
+        {
+            KeyAgreement.Agree(own, peer, shared);
+            HKDF.DeriveKey(HashAlgorithmName.SHA256, shared, seed, context.SessionId, info);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(shared);
+        }
     }
 
     /// <summary>+1 if <paramref name="ownId"/> adds PRG(s_uv) (it is the smaller id), −1 if it subtracts.</summary>

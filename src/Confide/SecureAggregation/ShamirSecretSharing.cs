@@ -107,7 +107,7 @@ public sealed class ShamirSecretSharing
         // coefficients[j * chunks + c] is the coefficient of z^j in chunk c's polynomial; the chunks of one power sit
         // together so that Horner's rule runs the chunks' independent chains side by side.
         var coefficients = new ulong[t * chunks];
-        var values = new ulong[chunks];
+        var group = new ulong[4 * chunks];
         try
         {
             for (int c = 0; c < chunks; c++)
@@ -126,21 +126,39 @@ public sealed class ShamirSecretSharing
             }
 
             var shares = new ShamirShare[xs.Length];
-            for (int s = 0; s < xs.Length; s++)
+            for (int s = 0; s < xs.Length; s += 4)
             {
-                ulong x = (ulong)xs[s];
-                // Horner's rule from the highest coefficient down, all chunks at once.
-                coefficients.AsSpan((t - 1) * chunks, chunks).CopyTo(values);
-                for (int j = t - 2; j >= 0; j--)
+                // Horner's rule from the highest coefficient down, for four x's at once: four independent chains in
+                // registers keep the multiplier busy (a single chain waits on each product). A short last group repeats
+                // its final x and drops the repeats.
+                int count = Math.Min(4, xs.Length - s);
+                ulong x0 = (ulong)xs[s];
+                ulong x1 = (ulong)xs[s + Math.Min(1, count - 1)];
+                ulong x2 = (ulong)xs[s + Math.Min(2, count - 1)];
+                ulong x3 = (ulong)xs[s + Math.Min(3, count - 1)];
+                for (int c = 0; c < chunks; c++)
                 {
-                    ReadOnlySpan<ulong> row = coefficients.AsSpan(j * chunks, chunks);
-                    for (int c = 0; c < chunks; c++)
+                    ulong top = coefficients[((t - 1) * chunks) + c];
+                    ulong v0 = top, v1 = top, v2 = top, v3 = top;
+                    for (int j = t - 2; j >= 0; j--)
                     {
-                        values[c] = Mersenne61.Add(Mersenne61.Mul(values[c], x), row[c]);
+                        ulong a = coefficients[(j * chunks) + c];
+                        v0 = Mersenne61.Add(Mersenne61.Mul(v0, x0), a);
+                        v1 = Mersenne61.Add(Mersenne61.Mul(v1, x1), a);
+                        v2 = Mersenne61.Add(Mersenne61.Mul(v2, x2), a);
+                        v3 = Mersenne61.Add(Mersenne61.Mul(v3, x3), a);
                     }
+
+                    group[c] = v0;
+                    group[chunks + c] = v1;
+                    group[(2 * chunks) + c] = v2;
+                    group[(3 * chunks) + c] = v3;
                 }
 
-                shares[s] = new ShamirShare(xs[s], secret.Length, values);
+                for (int k = 0; k < count; k++)
+                {
+                    shares[s + k] = new ShamirShare(xs[s + k], secret.Length, group.AsSpan(k * chunks, chunks));
+                }
             }
 
             return shares;
@@ -148,7 +166,7 @@ public sealed class ShamirSecretSharing
         finally
         {
             CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(coefficients.AsSpan()));
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(values.AsSpan()));
+            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(group.AsSpan()));
         }
     }
 

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using Confide.Randomness;
 using Confide.SecureAggregation.Internal;
-using NSec.Cryptography;
 
 namespace Confide.SecureAggregation;
 
@@ -15,6 +14,8 @@ namespace Confide.SecureAggregation;
 /// info = "Confide/SecAgg/share-key/v1" ‖ session id ‖ round ‖ sender ‖ receiver ‖ c_sender^PK ‖ c_receiver^PK), 32 bytes.
 /// Associated data = "Confide/SecAgg/share-ad/v1" ‖ session id ‖ round ‖ sender ‖ receiver. The output is
 /// nonce (12 bytes, from the injected source) ‖ ciphertext ‖ tag (16 bytes).</para>
+/// <para>Both directions between two clients use the same X25519 shared secret; the info orders sender before receiver, so
+/// the two keys differ. <see cref="ShareChannel"/> computes the agreement once for both directions.</para>
 /// <para>A ciphertext opened by anyone but the intended receiver, under another claimed sender, in another session or
 /// round, or after any change, fails with <see cref="ShareDecryptionException"/>.</para>
 /// </remarks>
@@ -30,25 +31,27 @@ public static class ShareEncryption
     public const int Overhead = NonceSize + TagSize;
 
     /// <summary>Encrypts <paramref name="plaintext"/> from <paramref name="senderId"/> to <paramref name="receiverId"/>.</summary>
+    /// <remarks>One X25519 agreement per call. A party that also decrypts from the same peer should use one <see cref="ShareChannel"/> for both.</remarks>
     public static byte[] Encrypt(
         AgreementKeyPair sender, int senderId, AgreementPublicKey receiver, int receiverId,
         SecAggContext context, ReadOnlySpan<byte> plaintext, IRandomSource random)
     {
         ArgumentNullException.ThrowIfNull(sender);
         ArgumentNullException.ThrowIfNull(receiver);
+        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(random);
-        CheckIds(senderId, receiverId);
+        ShareChannel.CheckIds(senderId, receiverId);
         var output = new byte[plaintext.Length + Overhead];
         Span<byte> nonce = output.AsSpan(0, NonceSize);
         random.NextBytes(nonce);
         Span<byte> key = stackalloc byte[32];
         try
         {
-            DeriveKey(sender, sender.PublicKey, receiver, senderId, receiverId, context, key, peerPublic: receiver);
+            DeriveKey(sender, receiver, context, senderId, receiverId, sender.PublicKey.ToBytes(), receiver.ToBytes(), key);
             using var gcm = new AesGcm(key, TagSize);
             gcm.Encrypt(
                 nonce, plaintext, output.AsSpan(NonceSize, plaintext.Length), output.AsSpan(NonceSize + plaintext.Length, TagSize),
-                Binding.Encode("Confide/SecAgg/share-ad/v1", context, [senderId, receiverId]));
+                ShareChannel.AssociatedData(context, senderId, receiverId));
             return output;
         }
         finally
@@ -66,7 +69,8 @@ public static class ShareEncryption
     {
         ArgumentNullException.ThrowIfNull(receiver);
         ArgumentNullException.ThrowIfNull(sender);
-        CheckIds(senderId, receiverId);
+        ArgumentNullException.ThrowIfNull(context);
+        ShareChannel.CheckIds(senderId, receiverId);
         if (ciphertext.Length < Overhead)
         {
             throw new ShareDecryptionException($"An encrypted share is at least {Overhead} bytes (nonce and tag); got {ciphertext.Length}.");
@@ -76,11 +80,11 @@ public static class ShareEncryption
         Span<byte> key = stackalloc byte[32];
         try
         {
-            DeriveKey(receiver, sender, receiver.PublicKey, senderId, receiverId, context, key, peerPublic: sender);
+            DeriveKey(receiver, sender, context, senderId, receiverId, sender.ToBytes(), receiver.PublicKey.ToBytes(), key);
             using var gcm = new AesGcm(key, TagSize);
             gcm.Decrypt(
                 ciphertext[..NonceSize], ciphertext.Slice(NonceSize, plaintext.Length), ciphertext[^TagSize..], plaintext,
-                Binding.Encode("Confide/SecAgg/share-ad/v1", context, [senderId, receiverId]));
+                ShareChannel.AssociatedData(context, senderId, receiverId));
             return plaintext;
         }
         catch (AuthenticationTagMismatchException ex)
@@ -94,23 +98,19 @@ public static class ShareEncryption
         }
     }
 
-    private static void CheckIds(int senderId, int receiverId)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(senderId);
-        ArgumentOutOfRangeException.ThrowIfNegative(receiverId);
-        if (senderId == receiverId)
-        {
-            throw new ArgumentException($"A share is sent to another party; sender and receiver are both {senderId}.", nameof(receiverId));
-        }
-    }
-
     private static void DeriveKey(
-        AgreementKeyPair own, AgreementPublicKey senderPublic, AgreementPublicKey receiverPublic,
-        int senderId, int receiverId, SecAggContext context, Span<byte> key, AgreementPublicKey peerPublic)
+        AgreementKeyPair own, AgreementPublicKey peer, SecAggContext context, int senderId, int receiverId,
+        byte[] senderPublic, byte[] receiverPublic, Span<byte> key)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        byte[] info = Binding.Encode("Confide/SecAgg/share-key/v1", context, [senderId, receiverId], senderPublic.ToBytes(), receiverPublic.ToBytes());
-        using SharedSecret shared = KeyAgreement.Agree(own, peerPublic);
-        KeyDerivationAlgorithm.HkdfSha256.DeriveBytes(shared, context.SessionId, info, key);
+        Span<byte> shared = stackalloc byte[KeyAgreement.SharedSecretSize];
+        try
+        {
+            KeyAgreement.Agree(own, peer, shared);
+            ShareChannel.DeriveDirectionKey(shared, context, senderId, receiverId, senderPublic, receiverPublic, key);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(shared);
+        }
     }
 }

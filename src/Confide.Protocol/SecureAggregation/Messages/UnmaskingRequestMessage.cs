@@ -2,8 +2,9 @@ namespace Confide.Protocol.SecureAggregation;
 
 /// <summary>
 /// Server to client after round 3: the survivor list again, the peers the server says dropped before sending a masked
-/// input, and the survivor-list signatures it collected. The client checks the signatures against the list it signed,
-/// and that no peer is both a survivor and dropped, before revealing anything.
+/// input, and survivor-list signatures it collected (<see cref="SecAggServer"/> sends those of the quorum's worth of
+/// lowest-id signers). The client verifies every signature against the list it signed, demands a quorum of them, and
+/// checks that no peer is both a survivor and dropped, before revealing anything.
 /// </summary>
 public sealed record UnmaskingRequestMessage(
     string SessionId,
