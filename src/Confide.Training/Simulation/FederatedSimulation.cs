@@ -261,7 +261,9 @@ public sealed class FederatedSimulation
             }
             else if (kept.Count > 0)
             {
-                ReadOnlyMemory<float>? serverUpdate = _aggregator.NeedsServerUpdate ? ServerUpdate(global, serverRoot.Fork((ulong)round)) : null;
+                ReadOnlyMemory<float>? serverUpdate = _aggregator.NeedsServerUpdate
+                    ? ServerUpdate(global, kept.Select(i => _clientData[participants[i]].Count).ToArray(), serverRoot.Fork((ulong)round))
+                    : null;
                 var aggregator = _aggregator.Create(kept.Count, serverUpdate);
                 var inputs = kept.Select(i => (ReadOnlyMemory<float>)updates[i]).ToList();
                 var weights = kept.Select(i => (double)_clientData[participants[i]].Count).ToArray();
@@ -540,11 +542,14 @@ public sealed class FederatedSimulation
         }
     }
 
-    private float[] ServerUpdate(ModelParameters global, IRandomSource random)
+    // FLTrust's g₀: the same local SGD as the clients (rate, batch, momentum), for as many steps as the median
+    // participant takes, so that ‖g₀‖ is on a client's scale (see RootTrainingSchedule).
+    private float[] ServerUpdate(ModelParameters global, int[] participantSamples, IRandomSource random)
     {
         var classifier = Rent();
         classifier.SetParameters(global);
-        classifier.Train(Data.Root, Options.Training, random);
+        int epochs = RootTrainingSchedule.RootEpochs(Data.Root.Count, participantSamples, Options.Training);
+        classifier.Train(Data.Root, Options.Training with { Epochs = epochs }, random);
         var update = classifier.GetParameters().AsSpan().ToArray();
         Return(classifier);
         TensorPrimitives.Subtract(update, global.AsSpan(), update);
