@@ -542,14 +542,18 @@ public sealed class FederatedSimulation
         }
     }
 
-    // FLTrust's g₀: the same local SGD as the clients (rate, batch, momentum), for as many steps as the median
-    // participant takes, so that ‖g₀‖ is on a client's scale (see RootTrainingSchedule).
+    // FLTrust's g₀: the same local SGD as the clients (rate, batch, momentum), for exactly as many steps as the
+    // median participant takes (Cao et al. 2021, Algorithm 1: R local iterations for server and clients alike).
     private float[] ServerUpdate(ModelParameters global, int[] participantSamples, IRandomSource random)
     {
         var classifier = Rent();
         classifier.SetParameters(global);
-        int epochs = RootTrainingSchedule.RootEpochs(Data.Root.Count, participantSamples, Options.Training);
-        classifier.Train(Data.Root, Options.Training with { Epochs = epochs }, random);
+        var training = Options.Training with
+        {
+            Epochs = RootTrainingSchedule.RootEpochs(Data.Root.Count, participantSamples, Options.Training),
+            MaxSteps = RootTrainingSchedule.RootSteps(participantSamples, Options.Training),
+        };
+        classifier.Train(Data.Root, training, random);
         var update = classifier.GetParameters().AsSpan().ToArray();
         Return(classifier);
         TensorPrimitives.Subtract(update, global.AsSpan(), update);

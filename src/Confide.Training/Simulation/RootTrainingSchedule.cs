@@ -8,14 +8,17 @@ namespace Confide.Training.Simulation;
 /// </summary>
 /// <remarks>
 /// <para>Confide's clients train for E epochs, so a client with n samples takes E·⌈n/B⌉ steps. Training the server
-/// for the same E epochs over its 100-sample root set took far fewer steps than a client with thousands of samples
-/// (4 against about 94 on the Fashion-MNIST table), so ‖g₀‖, to which FLTrust rescales every client update, was a
-/// fraction of a client's update and the global model crawled. This schedule instead gives the server the step count
-/// of the round's median participant, as whole passes over the root set: ⌈median steps / ⌈|root|/B⌉⌉ epochs (at least one).
-/// This can also be fewer epochs than the clients take, when they hold less data than the root set. Clients differ in size under label or quantity skew; the median is the "typical client" and cannot be moved
-/// far by a few outliers.</para>
-/// <para>With many steps on 100 samples the server model overfits its root set within a round; the paper's R = 1
-/// avoids that, but its clients also take a single step. Both are restarted from the global model every round.</para>
+/// for the same E epochs over its 100-sample root set gave it far fewer steps than a client with thousands of samples
+/// (4 against about 94 on the Fashion-MNIST robustness table), so ‖g₀‖, to which FLTrust rescales every client update,
+/// was a fraction of a client's update and the global model crawled; with clients smaller than the root set it gave
+/// the server more steps than any client (35 against 5 on the default digits run), and the model overshot. The server
+/// now takes exactly the step count of the round's median participant (<see cref="RootSteps"/>), passing over the root
+/// set as many times as that needs (<see cref="RootEpochs"/>) and stopping part-way through the last pass
+/// (<see cref="TrainingOptions.MaxSteps"/>). Clients differ in size under label or quantity skew; the (lower) median is
+/// the typical client and a few outliers cannot move it far.</para>
+/// <para>With many steps on 100 samples the server model overfits its root set within a round, so ‖g₀‖ can exceed a
+/// client's norm; FLTrust's global learning rate α (<see cref="AggregatorSpelling.DefaultFlTrustAlpha"/>) is the knob
+/// for that. The paper's single local step avoids it, but its clients also take a single step.</para>
 /// </remarks>
 public static class RootTrainingSchedule
 {
@@ -29,17 +32,13 @@ public static class RootTrainingSchedule
         return (samples + batchSize - 1) / batchSize;
     }
 
-    /// <summary>
-    /// The epochs over a root set of <paramref name="rootSize"/> samples that give the server at least as many SGD steps
-    /// as the median of <paramref name="clientSamples"/> takes in <paramref name="training"/>'s epochs (at least one).
-    /// </summary>
+    /// <summary>The SGD steps of the median of <paramref name="clientSamples"/> in <paramref name="training"/>'s epochs
+    /// (the lower median for an even count): E·⌈n/B⌉.</summary>
     /// <exception cref="ArgumentException">No client sizes, or a size that is not positive.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">The root size is not positive.</exception>
-    public static int RootEpochs(int rootSize, IReadOnlyCollection<int> clientSamples, TrainingOptions training)
+    public static int RootSteps(IReadOnlyCollection<int> clientSamples, TrainingOptions training)
     {
         ArgumentNullException.ThrowIfNull(clientSamples);
         ArgumentNullException.ThrowIfNull(training);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rootSize);
         if (clientSamples.Count == 0)
         {
             throw new ArgumentException("FLTrust root schedule: no participating clients; expected at least one client size.", nameof(clientSamples));
@@ -52,9 +51,20 @@ public static class RootTrainingSchedule
 
         var steps = clientSamples.Select(n => (long)training.Epochs * StepsPerEpoch(n, training.BatchSize)).Order().ToArray();
         // Lower median for an even count: the server never outpaces the typical client.
-        long median = steps[(steps.Length - 1) / 2];
+        return (int)Math.Min(int.MaxValue, steps[(steps.Length - 1) / 2]);
+    }
+
+    /// <summary>
+    /// The epochs over a root set of <paramref name="rootSize"/> samples that give the server at least as many SGD steps
+    /// as the median of <paramref name="clientSamples"/> takes in <paramref name="training"/>'s epochs (at least one).
+    /// </summary>
+    /// <exception cref="ArgumentException">No client sizes, or a size that is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The root size is not positive.</exception>
+    public static int RootEpochs(int rootSize, IReadOnlyCollection<int> clientSamples, TrainingOptions training)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rootSize);
+        long median = RootSteps(clientSamples, training);
         long perRootEpoch = StepsPerEpoch(rootSize, training.BatchSize);
-        long epochs = Math.Max(1, (median + perRootEpoch - 1) / perRootEpoch);
-        return (int)Math.Min(int.MaxValue, epochs);
+        return (int)Math.Max(1, (median + perRootEpoch - 1) / perRootEpoch);
     }
 }

@@ -27,6 +27,14 @@ public sealed class RootTrainingScheduleTests
     }
 
     [Fact]
+    public void RootStepsAreTheMedianClientsSteps()
+    {
+        Assert.Equal(94, RootTrainingSchedule.RootSteps([2995, 3100, 2900], FashionTable));
+        // Default digits run: 13 samples, 5 epochs of 16 = 5 steps, fewer than one pass over the root set (7 steps).
+        Assert.Equal(5, RootTrainingSchedule.RootSteps([13, 14, 13], new TrainingOptions { Epochs = 5, BatchSize = 16 }));
+    }
+
+    [Fact]
     public void RoundsUpToWholePassesOverTheRootSet()
     {
         // 3 steps an epoch over 150 samples; a client with 200 samples takes 2·4 = 8 steps, so 3 passes (9 steps).
@@ -46,9 +54,10 @@ public sealed class RootTrainingScheduleTests
     public void SmallClientsGiveOnePassEvenWhenTheyTrainForMoreEpochs()
     {
         // The default digits run: about 13 samples a client, 5 epochs of batch 16 = 5 steps; the root set's 7 steps an
-        // epoch already cover that, so one pass (the old rule gave 5 passes = 35 steps, seven times a client's).
+        // epoch already cover that: one pass, stopped after 5 steps (the old rule gave 5 passes = 35 steps, seven times a client's).
         var digits = new TrainingOptions { Epochs = 5, BatchSize = 16 };
         Assert.Equal(1, RootTrainingSchedule.RootEpochs(100, [13, 14, 13], digits));
+        Assert.Equal(5, RootTrainingSchedule.RootSteps([13, 14, 13], digits));
     }
 
     [Fact]
@@ -57,6 +66,7 @@ public sealed class RootTrainingScheduleTests
         Assert.Throws<ArgumentOutOfRangeException>(() => RootTrainingSchedule.StepsPerEpoch(0, 64));
         Assert.Throws<ArgumentOutOfRangeException>(() => RootTrainingSchedule.StepsPerEpoch(10, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => RootTrainingSchedule.RootEpochs(0, [10], FashionTable));
+        Assert.Throws<ArgumentException>(() => RootTrainingSchedule.RootSteps([], FashionTable));
         var none = Assert.Throws<ArgumentException>(() => RootTrainingSchedule.RootEpochs(100, [], FashionTable));
         Assert.Contains("no participating clients", none.Message, StringComparison.Ordinal);
         var zero = Assert.Throws<ArgumentException>(() => RootTrainingSchedule.RootEpochs(100, [10, 0], FashionTable));
