@@ -102,14 +102,17 @@ public sealed class SgdClassifier : ITrainableModel
         float decay = (float)options.WeightDecay;
         float mu = (float)options.ProximalMu;
         int steps = 0;
+        int maxSteps = options.MaxSteps ?? int.MaxValue;
         double epochLoss = double.NaN;
-        for (int epoch = 0; epoch < options.Epochs; epoch++)
+        for (int epoch = 0; epoch < options.Epochs && steps < maxSteps; epoch++)
         {
             Shuffle(order, random);
             double lossSum = 0;
-            for (int start = 0; start < n; start += batch)
+            int seen = 0;
+            for (int start = 0; start < n && steps < maxSteps; start += batch)
             {
                 int b = Math.Min(batch, n - start);
+                seen += b;
                 for (int i = 0; i < b; i++)
                 {
                     int j = order[start + i];
@@ -149,7 +152,7 @@ public sealed class SgdClassifier : ITrainableModel
                 steps++;
             }
 
-            epochLoss = lossSum / n;
+            epochLoss = lossSum / seen;
         }
 
         bool diverged = !TensorPrimitives.IsFiniteAll<float>(_weights);

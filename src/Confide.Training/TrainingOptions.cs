@@ -15,6 +15,7 @@ public sealed record TrainingOptions
     private readonly double _weightDecay;
     private readonly double _proximalMu;
     private readonly int _parallelism = 1;
+    private readonly int? _maxSteps;
 
     /// <summary>Passes over the local data (E ≥ 1). Default 1.</summary>
     public int Epochs
@@ -65,6 +66,25 @@ public sealed record TrainingOptions
     {
         get => _proximalMu;
         init { RequireFinite(value, nameof(ProximalMu), min: 0, minExclusive: false); _proximalMu = value; }
+    }
+
+    /// <summary>
+    /// When set, training stops after this many SGD steps, even part-way through an epoch; null (the default) runs every
+    /// epoch in full. It lets a trainer take a given number of local iterations, as FLTrust's server does
+    /// (Cao et al. 2021, Algorithm 1), whatever the size of its data.
+    /// </summary>
+    public int? MaxSteps
+    {
+        get => _maxSteps;
+        init
+        {
+            if (value is <= 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxSteps), value, "MaxSteps must be a positive number of steps, or null for whole epochs.");
+            }
+
+            _maxSteps = value;
+        }
     }
 
     /// <summary>Threads used to split each batch (≥ 1). Results do not depend on it except for float summation order. Default 1.</summary>

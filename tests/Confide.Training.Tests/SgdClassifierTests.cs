@@ -46,6 +46,30 @@ public sealed class SgdClassifierTests
         Assert.NotEqual(Run(5), Run(6));
     }
 
+    [Fact]
+    public void MaxStepsStopsPartWayThroughAnEpoch()
+    {
+        // 100 samples in batches of 16 are 7 steps an epoch; 3 epochs capped at 10 steps run one epoch and 3 steps of the next.
+        var data = TestData.Separable(100, 12, 3, seed: 9);
+        var options = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.1, Momentum = 0.9 };
+        (TrainingReport Report, float[] Weights) Run(TrainingOptions o)
+        {
+            var c = new SgdClassifier(new MultilayerPerceptron(Flat12, [8], 3), new SeededRandomSource(1));
+            var report = c.Train(data, o, new SeededRandomSource(5));
+            return (report, c.GetParameters().AsSpan().ToArray());
+        }
+
+        var capped = Run(options with { MaxSteps = 10 });
+        Assert.Equal(10, capped.Report.Steps);
+        Assert.Equal(21, Run(options).Report.Steps);
+        // A cap at a whole epoch's steps gives exactly the one-epoch run, and a cap above the total changes nothing.
+        Assert.Equal(Run(options with { Epochs = 1 }).Weights, Run(options with { MaxSteps = 7 }).Weights);
+        Assert.Equal(Run(options).Weights, Run(options with { MaxSteps = 1000 }).Weights);
+        Assert.NotEqual(Run(options with { MaxSteps = 7 }).Weights, capped.Weights);
+        Assert.True(double.IsFinite(capped.Report.MeanLoss));
+        Assert.Throws<ArgumentOutOfRangeException>(() => options with { MaxSteps = 0 });
+    }
+
     [Theory]
     [InlineData("softmax")]
     [InlineData("mlp")]

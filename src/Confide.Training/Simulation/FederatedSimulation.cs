@@ -288,7 +288,9 @@ public sealed partial class FederatedSimulation
             }
             else if (kept.Count > 0)
             {
-                ReadOnlyMemory<float>? serverUpdate = _aggregator.NeedsServerUpdate ? ServerUpdate(global, serverRoot.Fork((ulong)round)) : null;
+                ReadOnlyMemory<float>? serverUpdate = _aggregator.NeedsServerUpdate
+                    ? ServerUpdate(global, kept.Select(i => _clientData[participants[i]].Count).ToArray(), serverRoot.Fork((ulong)round))
+                    : null;
                 var aggregator = _aggregator.Create(kept.Count, serverUpdate);
                 var inputs = kept.Select(i => (ReadOnlyMemory<float>)updates[i]).ToList();
                 var weights = kept.Select(i => (double)_clientData[participants[i]].Count).ToArray();
@@ -567,11 +569,18 @@ public sealed partial class FederatedSimulation
         }
     }
 
-    private float[] ServerUpdate(ModelParameters global, IRandomSource random)
+    // FLTrust's g₀: the same local SGD as the clients (rate, batch, momentum), for exactly as many steps as the
+    // median participant takes (Cao et al. 2021, Algorithm 1: R local iterations for server and clients alike).
+    private float[] ServerUpdate(ModelParameters global, int[] participantSamples, IRandomSource random)
     {
         var classifier = Rent();
         classifier.SetParameters(global);
-        classifier.Train(Data.Root, Options.Training, random);
+        var training = Options.Training with
+        {
+            Epochs = RootTrainingSchedule.RootEpochs(Data.Root.Count, participantSamples, Options.Training),
+            MaxSteps = RootTrainingSchedule.RootSteps(participantSamples, Options.Training),
+        };
+        classifier.Train(Data.Root, training, random);
         var update = classifier.GetParameters().AsSpan().ToArray();
         Return(classifier);
         TensorPrimitives.Subtract(update, global.AsSpan(), update);

@@ -34,6 +34,37 @@ public sealed class CatalogTests
         Assert.True(AggregatorSpelling.Parse("fltrust", 0).NeedsServerUpdate);
     }
 
+    [Fact]
+    public void FlTrustAlphaScalesTheTrustWeightedMean()
+    {
+        // Server update (1, 0); clients (2, 0) and (0, 5) (cosine 1 and 0): FLTrust gives (1, 0), rescaled to ‖g₀‖ = 1.
+        float[] server = [1, 0];
+        ReadOnlyMemory<float>[] updates = [new float[] { 2, 0 }, new float[] { 0, 5 }];
+        double[] weights = [1, 1];
+        var plain = AggregatorSpelling.Parse("fltrust:1", 0).Create(2, server).Aggregate(updates, weights);
+        var half = AggregatorSpelling.Parse("fltrust:0.5", 0).Create(2, server).Aggregate(updates, weights);
+        var byDefault = AggregatorSpelling.Parse("fltrust", 0).Create(2, server).Aggregate(updates, weights);
+        Assert.Equal([1f, 0f], plain.Aggregate);
+        Assert.Equal([0.5f, 0f], half.Aggregate);
+        Assert.Equal([(float)AggregatorSpelling.DefaultFlTrustAlpha, 0f], byDefault.Aggregate);
+        // Trust, selection and flags are FLTrust's own, whatever α.
+        Assert.Equal(plain.Scores, half.Scores);
+        Assert.Equal(plain.Selected, half.Selected);
+        Assert.Equal(plain.Flagged, half.Flagged);
+        Assert.Equal("fltrust", AggregatorSpelling.Parse("fltrust:0.5", 0).Create(2, server).Name);
+    }
+
+    [Theory]
+    [InlineData("fltrust:0")]
+    [InlineData("fltrust:-1")]
+    [InlineData("fltrust:x")]
+    [InlineData("fltrust:NaN")]
+    public void BadFlTrustAlphaIsRejected(string spec)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => AggregatorSpelling.Parse(spec, 0));
+        Assert.Contains(spec, ex.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("mean")]
     [InlineData("krum:3")]
