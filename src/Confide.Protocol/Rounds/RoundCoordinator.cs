@@ -430,14 +430,7 @@ public sealed class RoundCoordinator
             ticket.StartedAt,
             now);
 
-        _current = null;
-        _participants.Clear();
-        _accepted.Clear();
-        _rejected.Clear();
-        Round = ticket.Round + 1;
-        Stage = RoundStage.WaitingForClients;
-        CheckStop();
-        return result;
+        return EndRound(ticket, result);
     }
 
     private void Begin(RoundTicket ticket)
@@ -506,6 +499,12 @@ public sealed class RoundCoordinator
             ticket.StartedAt,
             now);
 
+        return EndRound(ticket, result);
+    }
+
+    /// <summary>Clears the finished round's state, moves to the next round (or stops) and returns its result.</summary>
+    private RoundResult EndRound(RoundTicket ticket, RoundResult result)
+    {
         _current = null;
         _participants.Clear();
         _accepted.Clear();

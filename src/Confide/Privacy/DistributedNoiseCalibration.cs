@@ -1,3 +1,5 @@
+using Confide.Privacy.Internal;
+
 namespace Confide.Privacy;
 
 /// <summary>
@@ -56,32 +58,10 @@ public static class DistributedNoiseCalibration
         double Epsilon(double sigma) => DistributedDiscreteGaussian.GetPrivacySpent(
             [new DistributedDiscreteGaussianSteps(sampleRate, probe.L2Sensitivity, probe.L1Sensitivity, sigma, noiseShares, dimension, steps)], delta, orders).Epsilon;
 
-        double lo = 0, hi = Math.Max(1, probe.L2Sensitivity / Math.Sqrt(noiseShares));
-        while (Epsilon(hi) > targetEpsilon)
-        {
-            lo = hi;
-            hi *= 2;
-            if (hi > MaxClientSigma)
-            {
-                throw new ArgumentException(
-                    $"No per-client σ up to {MaxClientSigma:G} quanta reaches ε = {targetEpsilon:G} at δ = {delta:G}; the conversion from RDP cannot go that low at these orders. Raise ε or δ.",
-                    nameof(targetEpsilon));
-            }
-        }
-
-        while (hi - lo > relativeTolerance * hi)
-        {
-            double mid = lo + ((hi - lo) / 2);
-            if (Epsilon(mid) <= targetEpsilon)
-            {
-                hi = mid;
-            }
-            else
-            {
-                lo = mid;
-            }
-        }
-
-        return hi;
+        double start = Math.Max(1, probe.L2Sensitivity / Math.Sqrt(noiseShares));
+        return DecreasingSearch.SmallestMeeting(Epsilon, targetEpsilon, start, MaxClientSigma, hi => relativeTolerance * hi)
+            ?? throw new ArgumentException(
+                $"No per-client σ up to {MaxClientSigma:G} quanta reaches ε = {targetEpsilon:G} at δ = {delta:G}; the conversion from RDP cannot go that low at these orders. Raise ε or δ.",
+                nameof(targetEpsilon));
     }
 }

@@ -1,3 +1,5 @@
+using Confide.Privacy.Internal;
+
 namespace Confide.Privacy;
 
 /// <summary>
@@ -43,32 +45,9 @@ public static class NoiseCalibration
         double Epsilon(double sigma) =>
             RdpAccountant.GetPrivacySpent([new SubsampledGaussianSteps(sampleRate, sigma, steps)], delta, orders).Epsilon;
 
-        double lo = 0, hi = 1;
-        while (Epsilon(hi) > targetEpsilon)
-        {
-            lo = hi;
-            hi *= 2;
-            if (hi > MaxNoiseMultiplier)
-            {
-                throw new ArgumentException(
-                    $"No noise multiplier up to {MaxNoiseMultiplier:G} reaches ε = {targetEpsilon:G} at δ = {delta:G}; the conversion from RDP cannot go below about {Epsilon(MaxNoiseMultiplier):G4} at these orders. Raise ε or δ.",
-                    nameof(targetEpsilon));
-            }
-        }
-
-        while (hi - lo > tolerance)
-        {
-            double mid = lo + ((hi - lo) / 2);
-            if (Epsilon(mid) <= targetEpsilon)
-            {
-                hi = mid;
-            }
-            else
-            {
-                lo = mid;
-            }
-        }
-
-        return hi;
+        return DecreasingSearch.SmallestMeeting(Epsilon, targetEpsilon, 1, MaxNoiseMultiplier, _ => tolerance)
+            ?? throw new ArgumentException(
+                $"No noise multiplier up to {MaxNoiseMultiplier:G} reaches ε = {targetEpsilon:G} at δ = {delta:G}; the conversion from RDP cannot go below about {Epsilon(MaxNoiseMultiplier):G4} at these orders. Raise ε or δ.",
+                nameof(targetEpsilon));
     }
 }
