@@ -496,7 +496,7 @@ public sealed class StateStore : IDisposable
     /// <c>optimizer-round-NNNNNN.safetensors</c>, only the latest is kept) and the adaptive clip norm is stored in the
     /// round's row, in the same transaction, so <see cref="LoadServerState"/> returns them after a restart.
     /// </summary>
-    public void CompleteRound(RoundResult result, PrivacyLedger? ledger, RoundServerState? serverState = null)
+    public void CompleteRound(RoundResult result, PrivacyLedger? ledger, RoundServerState? serverState)
     {
         ArgumentNullException.ThrowIfNull(result);
         string checkpoint = $"round-{result.Round:D6}.safetensors";

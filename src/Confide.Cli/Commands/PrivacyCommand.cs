@@ -119,7 +119,8 @@ internal static class PrivacyCommand
         return command;
     }
 
-    private static double Number(string? text, string option)
+    /// <summary>A finite number given to a privacy option, or a one-line error naming the option.</summary>
+    internal static double Number(string? text, string option)
     {
         if (text is null)
         {

@@ -40,19 +40,19 @@ internal static class PrivacyDistributedCommand
                 throw new CliException("Give exactly one of --target-epsilon (to calibrate σ) and --client-sigma (to get ε).", 2);
             }
 
-            double d = Number(parse.GetValue(delta), "--delta");
-            double q = Number(parse.GetValue(sampleRate), "--sample-rate");
+            double d = PrivacyCommand.Number(parse.GetValue(delta), "--delta");
+            double q = PrivacyCommand.Number(parse.GetValue(sampleRate), "--sample-rate");
             long t = (long)Whole(parse.GetValue(steps), "--steps");
             int n = (int)Whole(parse.GetValue(survivors), "--min-survivors");
-            double c = Number(parse.GetValue(clip), "--clip");
-            double s = Number(parse.GetValue(scale), "--scale");
+            double c = PrivacyCommand.Number(parse.GetValue(clip), "--clip");
+            double s = PrivacyCommand.Number(parse.GetValue(scale), "--scale");
             int dim = (int)Whole(parse.GetValue(dimension), "--dim");
-            double b = Number(parse.GetValue(beta), "--beta");
+            double b = PrivacyCommand.Number(parse.GetValue(beta), "--beta");
             try
             {
                 double sigma = targetText is not null
-                    ? DistributedNoiseCalibration.CalibrateClientSigma(Number(targetText, "--target-epsilon"), d, q, t, n, c, s, dim, b)
-                    : Number(sigmaText, "--client-sigma");
+                    ? DistributedNoiseCalibration.CalibrateClientSigma(PrivacyCommand.Number(targetText, "--target-epsilon"), d, q, t, n, c, s, dim, b)
+                    : PrivacyCommand.Number(sigmaText, "--client-sigma");
                 var entry = DistributedDiscreteGaussian.ForQuantizedUpdates(c, s, dim, b, sigma, n, q, t);
                 var spent = DistributedDiscreteGaussian.GetPrivacySpent([entry], d);
                 Print(parse.GetValue(json), entry, spent);
@@ -109,21 +109,6 @@ internal static class PrivacyDistributedCommand
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {value:R}"));
         }
-    }
-
-    private static double Number(string? text, string option)
-    {
-        if (text is null)
-        {
-            throw new CliException($"{option} is required.", 2);
-        }
-
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
-        {
-            throw new CliException($"{option} must be a number, got '{text}'.", 2);
-        }
-
-        return value;
     }
 
     private static int Whole(string? text, string option)
