@@ -156,100 +156,64 @@ internal sealed partial class RoundHost
     }
 
     /// <summary>
-    /// Starts a round when enough clients are connected, and completes the collecting one when it is done. The final
-    /// SecAgg reconstruction (Shamir recovery, mask expansion, unmasking: seconds at n = 500 with dropouts) runs
-    /// outside the lock, so FetchTask, FetchModel, GetStatus and SecAgg polls are answered meanwhile; its result is
-    /// committed under the lock only if the round is still the one it was computed for.
+    /// Starts a round when enough clients are connected, and completes the collecting one when it is done. A secure
+    /// round's final reconstruction runs after the lock is released (<see cref="ReconstructOutsideLock"/>).
     /// </summary>
     public void Tick()
     {
         SecAggReconstruction? reconstruction;
         lock (_gate)
         {
-            StartRoundIfReady();
-            AdvanceRound();
+            if (_coordinator.Stage == RoundStage.WaitingForClients)
+            {
+                var since = _clock.UtcNow - _options.ConnectedWindow;
+                var connected = _lastSeen.Where(kv => kv.Value >= since).Select(kv => kv.Key).ToArray();
+                var ticket = _coordinator.TryStartRound(connected);
+                if (ticket is not null)
+                {
+                    _store.BeginRound(ticket);
+                    _arrivals = 0;
+                    LogRoundStarted(ticket.Round, ticket.Participants.Count, connected.Length);
+                    if (_secure is not null)
+                    {
+                        BeginSecure(ticket);
+                    }
+
+                    SignalChange();
+                }
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            var result = _secure is null ? _coordinator.Poll() : PollSecure();
+            if (result is not null)
+            {
+                ServerMetrics.RecordSince(ServerMetrics.RoundAggregateSeconds, start);
+                start = Stopwatch.GetTimestamp();
+                _store.CompleteRound(result, _coordinator.Ledger, _coordinator.ExportServerState());
+                ServerMetrics.RecordSince(ServerMetrics.RoundPersistSeconds, start);
+                _completedRounds = result.Round + 1;
+                Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
+                SignalChange();
+                LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
+                if (_secure is not null)
+                {
+                    RecordSecureContributors(result);
+                }
+
+                if (_coordinator.Stage == RoundStage.Finished)
+                {
+                    LogFinished(_coordinator.StopReason!.Value, _completedRounds);
+                    _finished.TrySetResult();
+                }
+            }
+
             reconstruction = _secure?.PendingReconstruction;
         }
 
-        if (reconstruction is null)
+        if (reconstruction is not null && ReconstructOutsideLock(reconstruction))
         {
-            return;
-        }
-
-        long start = Stopwatch.GetTimestamp();
-        BeforeReconstruction?.Invoke();
-        reconstruction.Run();
-        lock (_gate)
-        {
-            if (_coordinator.Current?.Round == reconstruction.Round && _secure!.Commit(reconstruction))
-            {
-                AdvanceRound(start);
-            }
-            else
-            {
-                LogStaleReconstruction(reconstruction.Round);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Test seam: runs on the ticker's thread just before the final SecAgg reconstruction, outside the lock (a test
-    /// blocks here to hold a round in its reconstruction).
-    /// </summary>
-    internal Action? BeforeReconstruction { get; set; }
-
-    private void StartRoundIfReady()
-    {
-        if (_coordinator.Stage != RoundStage.WaitingForClients)
-        {
-            return;
-        }
-
-        var since = _clock.UtcNow - _options.ConnectedWindow;
-        var connected = _lastSeen.Where(kv => kv.Value >= since).Select(kv => kv.Key).ToArray();
-        var ticket = _coordinator.TryStartRound(connected);
-        if (ticket is not null)
-        {
-            _store.BeginRound(ticket);
-            _arrivals = 0;
-            LogRoundStarted(ticket.Round, ticket.Participants.Count, connected.Length);
-            if (_secure is not null)
-            {
-                BeginSecure(ticket);
-            }
-
-            SignalChange();
-        }
-    }
-
-    /// <summary>Polls the coordinator (or the secure round) and, when the round is done, stores it; called under the gate.</summary>
-    /// <param name="aggregationStarted">When the aggregation began, if before this call (the reconstruction outside the lock).</param>
-    private void AdvanceRound(long? aggregationStarted = null)
-    {
-        long start = aggregationStarted ?? Stopwatch.GetTimestamp();
-        var result = _secure is null ? _coordinator.Poll() : PollSecure();
-        if (result is null)
-        {
-            return;
-        }
-
-        ServerMetrics.RecordSince(ServerMetrics.RoundAggregateSeconds, start);
-        start = Stopwatch.GetTimestamp();
-        _store.CompleteRound(result, _coordinator.Ledger, _coordinator.ExportServerState());
-        ServerMetrics.RecordSince(ServerMetrics.RoundPersistSeconds, start);
-        _completedRounds = result.Round + 1;
-        Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
-        SignalChange();
-        LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
-        if (_secure is not null)
-        {
-            RecordSecureContributors(result);
-        }
-
-        if (_coordinator.Stage == RoundStage.Finished)
-        {
-            LogFinished(_coordinator.StopReason!.Value, _completedRounds);
-            _finished.TrySetResult();
+            // Committed: the round's outcome is ready, store it now rather than at the next tick.
+            Tick();
         }
     }
 
@@ -476,9 +440,6 @@ internal sealed partial class RoundHost
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run finished ({Reason}) after {Completed} rounds")]
     private partial void LogFinished(StopReason reason, long completed);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Round {Round}: the secure-aggregation result was computed for a round that is no longer running; discarded")]
-    private partial void LogStaleReconstruction(long round);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A coordinator step could not be persisted; stopping rounds (restart to resume from the state folder)")]
     private partial void LogTickFailed(Exception ex);
