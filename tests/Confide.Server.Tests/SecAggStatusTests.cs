@@ -233,7 +233,7 @@ public sealed class SecAggStatusTests
             var rounds = new RoundOptions(3, ClientSampling.OfCount(3), TimeSpan.FromSeconds(10), 2, new Aggregation.AggregatorSettings("fedavg"), maxSampleCount: 100);
             var host = new SecAggRoundHost(new SecureAggregationSettings(TimeSpan.FromSeconds(2)), rounds, clock, random);
             host.Begin(new RoundTicket(0, ids, clock.UtcNow, clock.UtcNow + rounds.CollectTimeout), 4, id => keys[Array.IndexOf(ids, id)].PublicKey.ToBytes(), null);
-            Assert.Equal(("advertise-keys", 0, 3), (host.Status()!.Stage, host.Status()!.Received, host.Status()!.Expected));
+            Assert.Equal(new SecAggStatus("advertise-keys", 0, 3, clock.UtcNow + rounds.CollectTimeout), host.Status());
             Assert.Null(host.PendingReconstruction);
 
             // A finished in-memory round 0 of another session: its reconstruction is not this round's.
