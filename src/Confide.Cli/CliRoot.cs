@@ -18,6 +18,7 @@ internal static class CliRoot
         root.Subcommands.Add(ServerCommand.Create());
         root.Subcommands.Add(ClientCommand.Create());
         root.Subcommands.Add(AdminCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
     }
 
     /// <summary>

@@ -62,6 +62,9 @@ public sealed class ConfideServer : IAsyncDisposable
     /// <summary>The store (for administration and inspection).</summary>
     public StateStore Store => _store;
 
+    /// <summary>The round host (tests reach its seams through it).</summary>
+    internal RoundHost Host => _host;
+
     /// <summary>The coordinator's stage.</summary>
     public RoundStage Stage => _host.Stage;
 

@@ -1,6 +1,7 @@
 using Confide.Aggregation;
 using Confide.Aggregation.Optimizers;
 using Confide.Privacy;
+using Confide.Protocol.Internal;
 
 namespace Confide.Protocol.Rounds;
 
@@ -31,20 +32,16 @@ public sealed record RoundOptions
         double? maxUpdateNorm = null,
         DpFedAvgOptions? privacy = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(rounds, 1);
         ArgumentNullException.ThrowIfNull(sampling);
         ArgumentNullException.ThrowIfNull(aggregator);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(collectTimeout, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfLessThan(minUpdates, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxSampleCount, 1);
-        if (!(serverLearningRate > 0) || !double.IsFinite(serverLearningRate))
+        OptionChecks.AtLeast(rounds, 1, nameof(rounds), "The number of rounds");
+        OptionChecks.PositiveDuration(collectTimeout, nameof(collectTimeout), "The collect timeout");
+        OptionChecks.AtLeast(minUpdates, 1, nameof(minUpdates), "The minimum number of updates");
+        OptionChecks.AtLeast(maxSampleCount, 1, nameof(maxSampleCount), "The largest sample count");
+        OptionChecks.PositiveFinite(serverLearningRate, nameof(serverLearningRate), "The server learning rate");
+        if (maxUpdateNorm is double bound)
         {
-            throw new ArgumentOutOfRangeException(nameof(serverLearningRate), serverLearningRate, "The server learning rate must be a finite number > 0.");
-        }
-
-        if (maxUpdateNorm is double bound && !(bound > 0 && double.IsFinite(bound)))
-        {
-            throw new ArgumentOutOfRangeException(nameof(maxUpdateNorm), bound, "The update norm bound must be a finite number > 0.");
+            OptionChecks.PositiveFinite(bound, nameof(maxUpdateNorm), "The update norm bound");
         }
 
         int needed = privacy is null ? AggregatorCatalog.MinimumClients(aggregator) : 1;

@@ -1,3 +1,5 @@
+using Confide.Protocol.Internal;
+
 namespace Confide.Protocol.SecureAggregation;
 
 /// <summary>
@@ -22,38 +24,19 @@ public sealed record SecAggOptions
 
     public SecAggOptions(int clientCount, int threshold, int dimension, int? neighbourCount = null, int modulusBits = 32, int? signatureQuorum = null)
     {
-        if (clientCount < 2 || clientCount > MaxClients)
-        {
-            throw new ArgumentOutOfRangeException(nameof(clientCount), clientCount, $"Secure aggregation needs between 2 and {MaxClients} clients.");
-        }
-
+        OptionChecks.InRange(clientCount, 2, MaxClients, nameof(clientCount), "The number of clients n");
         int k = neighbourCount ?? clientCount - 1;
-        if (k < 1 || k > clientCount - 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(neighbourCount), k, $"The neighbour count must be between 1 and n − 1 = {clientCount - 1}.");
-        }
-
+        OptionChecks.InRange(k, 1, clientCount - 1, nameof(neighbourCount), "The neighbour count", "n − 1 =");
         if (k < clientCount - 1 && k % 2 == 1 && clientCount % 2 == 1)
         {
             throw new ArgumentOutOfRangeException(nameof(neighbourCount), k, $"A {k}-regular graph on {clientCount} clients does not exist (odd degree needs an even number of clients); use {k - 1} or {k + 1}.");
         }
 
-        if (threshold < 1 || threshold > k)
-        {
-            throw new ArgumentOutOfRangeException(nameof(threshold), threshold, $"The Shamir threshold must be between 1 and the neighbour count {k}.");
-        }
-
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dimension);
-        if (modulusBits < 1 || modulusBits > MaxModulusBits)
-        {
-            throw new ArgumentOutOfRangeException(nameof(modulusBits), modulusBits, $"The modulus exponent k must be between 1 and {MaxModulusBits}.");
-        }
-
+        OptionChecks.InRange(threshold, 1, k, nameof(threshold), "The Shamir threshold", "the neighbour count");
+        OptionChecks.AtLeast(dimension, 1, nameof(dimension), "The vector length D");
+        OptionChecks.InRange(modulusBits, 1, MaxModulusBits, nameof(modulusBits), "The modulus exponent k");
         int quorum = signatureQuorum ?? (clientCount / 2) + 1;
-        if (quorum < 1 || quorum > clientCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(signatureQuorum), quorum, $"The signature quorum must be between 1 and n = {clientCount}.");
-        }
+        OptionChecks.InRange(quorum, 1, clientCount, nameof(signatureQuorum), "The signature quorum", "n =");
 
         ClientCount = clientCount;
         Threshold = threshold;

@@ -16,7 +16,9 @@ namespace Confide.Protocol.SecureAggregation;
 /// <para>A stage closes at its deadline even when nobody calls <see cref="Poll"/>: <see cref="Receive"/> and
 /// <see cref="MessageFor"/> poll first, so a late message is refused as out of stage.</para>
 /// <para>Not thread-safe: the host serialises calls. The final reconstruction runs inside the <see cref="Poll"/> that
-/// closes Unmasking.</para>
+/// closes Unmasking, unless <see cref="DefersReconstruction"/> is set: then that <see cref="Poll"/> only begins it
+/// (<see cref="PendingReconstruction"/>), the host runs it outside its lock, and <see cref="CompleteReconstruction"/>
+/// commits it.</para>
 /// </remarks>
 public sealed class SecAggRoundDriver
 {
@@ -29,6 +31,7 @@ public sealed class SecAggRoundDriver
     private readonly SecAggServerMessage?[] _outbox;
     private readonly SecAggStage?[] _droppedAt;
     private readonly List<SecAggStageReport> _reports = [];
+    private SecAggReconstruction? _pending;
 
     /// <param name="session">The public round parameters shared with the clients.</param>
     /// <param name="deadlines">How long each stage waits.</param>
@@ -53,6 +56,24 @@ public sealed class SecAggRoundDriver
         StartedAt = clock.UtcNow;
         StageDeadline = StartedAt + deadlines.AdvertiseKeys;
     }
+
+    /// <summary>
+    /// When true, closing Unmasking leaves the reconstruction to the host (<see cref="PendingReconstruction"/>) instead
+    /// of running it inside <see cref="Poll"/>. False by default.
+    /// </summary>
+    public bool DefersReconstruction { get; init; }
+
+    /// <summary>The reconstruction to run, while Unmasking is closed and its outcome not committed; else null.</summary>
+    public SecAggReconstruction? PendingReconstruction => _server.IsReconstructing ? _pending : null;
+
+    /// <summary>True while a deferred reconstruction is pending: no stage is open and the round has not finished.</summary>
+    public bool IsReconstructing => _server.IsReconstructing;
+
+    /// <summary>Clients whose message the open stage waits for (0 once the round finished or is reconstructing).</summary>
+    public int ExpectedInStage => IsFinished || IsReconstructing ? 0 : _expected.Count(e => e);
+
+    /// <summary>Clients whose message for the open stage has been accepted (0 once the round finished or is reconstructing).</summary>
+    public int ReceivedInStage => IsFinished || IsReconstructing ? 0 : _sent.Count(e => e);
 
     /// <summary>The session this round runs.</summary>
     public SecAggSession Session { get; }
@@ -136,7 +157,8 @@ public sealed class SecAggRoundDriver
     /// </summary>
     public bool Poll()
     {
-        if (IsFinished)
+        // While a deferred reconstruction is pending no stage is open, so no deadline applies.
+        if (IsFinished || IsReconstructing)
         {
             return false;
         }
@@ -176,14 +198,19 @@ public sealed class SecAggRoundDriver
         IReadOnlyList<SecAggServerMessage> next;
         try
         {
-            next = _server.CloseStage();
+            if (stage == SecAggStage.Unmasking && DefersReconstruction)
+            {
+                _pending = _server.BeginReconstruction();
+                next = [];
+            }
+            else
+            {
+                next = _server.CloseStage();
+            }
         }
         catch (SecAggProtocolException ex)
         {
-            AbortedInStage = stage;
-            AbortReason = $"secure aggregation aborted in stage {stage}: {received} of {expected} clients still in the round sent their message" +
-                $"{(allIn ? "" : " before the deadline")}; {ex.Message}";
-            Array.Clear(_outbox);
+            SetAborted(_reports[^1], ex);
             return true;
         }
 
@@ -198,7 +225,7 @@ public sealed class SecAggRoundDriver
 
         // Clients the server did not carry forward (for example one that sent its keys but whose neighbourhood left it
         // without share holders) count as dropouts of the stage that just closed.
-        if (!IsFinished)
+        if (!IsFinished && !IsReconstructing)
         {
             for (int u = 0; u < _n; u++)
             {
@@ -214,6 +241,35 @@ public sealed class SecAggRoundDriver
         return true;
     }
 
+    /// <summary>
+    /// Commits <paramref name="reconstruction"/> (from <see cref="PendingReconstruction"/>, run since): the round
+    /// completes with its sum, or aborts when the shares did not reconstruct. Returns false, and changes nothing, when it
+    /// is stale: the round was aborted in between, or it is not this round's reconstruction.
+    /// </summary>
+    public bool CompleteReconstruction(SecAggReconstruction reconstruction)
+    {
+        ArgumentNullException.ThrowIfNull(reconstruction);
+        if (!ReferenceEquals(reconstruction, _pending))
+        {
+            return false;
+        }
+
+        try
+        {
+            if (!_server.CompleteReconstruction(reconstruction))
+            {
+                return false;
+            }
+        }
+        catch (SecAggProtocolException ex)
+        {
+            SetAborted(_reports[^1], ex);
+        }
+
+        _pending = null;
+        return true;
+    }
+
     /// <summary>Abandons the round with <paramref name="reason"/> (for example when the host shuts down).</summary>
     public void Abort(string reason)
     {
@@ -225,6 +281,14 @@ public sealed class SecAggRoundDriver
             _server.Abort(reason);
             Array.Clear(_outbox);
         }
+    }
+
+    private void SetAborted(SecAggStageReport closing, SecAggProtocolException ex)
+    {
+        AbortedInStage = closing.Stage;
+        AbortReason = $"secure aggregation aborted in stage {closing.Stage}: {closing.Received} of {closing.Expected} clients still in the round sent their message" +
+            $"{(closing.ByDeadline ? " before the deadline" : "")}; {ex.Message}";
+        Array.Clear(_outbox);
     }
 
     private void CheckClient(int client)

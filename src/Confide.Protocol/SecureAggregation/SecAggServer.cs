@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using Confide.Protocol.SecureAggregation.Internal;
 using Confide.Randomness;
@@ -17,7 +18,9 @@ namespace Confide.Protocol.SecureAggregation;
 /// neighbours for every client whose secrets may need reconstruction; after ConsistencyCheck also the signature quorum.
 /// If it fails the round aborts with <see cref="SecAggInsufficientSurvivorsException"/> naming the stage and counts.</para>
 /// <para>Not thread-safe: the caller serialises <see cref="Receive"/> and <see cref="CloseStage"/> (the final reconstruction
-/// itself runs in parallel).</para>
+/// itself runs in parallel). A host that must not hold its lock during the final reconstruction closes Unmasking with
+/// <see cref="BeginReconstruction"/> instead, runs the returned <see cref="SecAggReconstruction"/> outside the lock, and
+/// commits it with <see cref="CompleteReconstruction"/>.</para>
 /// </remarks>
 public sealed class SecAggServer
 {
@@ -38,6 +41,7 @@ public sealed class SecAggServer
     private int[]? _survivors;
     private byte[] _survivorPayload = [];
     private SecAggResult? _result;
+    private SecAggReconstruction? _pending;
 
     /// <param name="session">The public round parameters shared with the clients.</param>
     /// <param name="random">Randomness for the Shamir consistency checks during reconstruction.</param>
@@ -70,6 +74,9 @@ public sealed class SecAggServer
     /// <summary>The sum and the survivor list, once <see cref="Stage"/> is <see cref="SecAggStage.Completed"/>.</summary>
     public SecAggResult Result => _result ?? throw new InvalidOperationException($"The round has no result yet: the server is in stage {Stage}.");
 
+    /// <summary>True between <see cref="BeginReconstruction"/> and <see cref="CompleteReconstruction"/> (Unmasking is closed).</summary>
+    public bool IsReconstructing => _pending is not null && Stage == SecAggStage.Unmasking;
+
     /// <summary>How many clients have been accepted in the current stage so far.</summary>
     public int ReceivedInCurrentStage => SecAggStages.IsTerminal(Stage) ? 0 : _alive[(int)Stage].Count(a => a);
 
@@ -81,6 +88,12 @@ public sealed class SecAggServer
         if (message.Stage != Stage)
         {
             throw new SecAggOutOfOrderException(Stage, message.Stage, $"{what} from client {message.Sender}");
+        }
+
+        if (IsReconstructing)
+        {
+            throw new SecAggOutOfOrderException(Stage, message.Stage, $"{what} from client {message.Sender}",
+                $"late: stage {Stage} is closed and the server is reconstructing the sum");
         }
 
         int u = message.Sender;
@@ -143,24 +156,16 @@ public sealed class SecAggServer
     /// <exception cref="SecAggInsufficientSurvivorsException">Too few clients survived; the round is aborted.</exception>
     public IReadOnlyList<SecAggServerMessage> CloseStage()
     {
-        if (SecAggStages.IsTerminal(Stage))
+        if (Stage == SecAggStage.Unmasking)
         {
-            throw new SecAggOutOfOrderException(Stage, Stage, "CloseStage");
+            // The same three steps a host that runs the reconstruction outside its lock takes.
+            SecAggReconstruction reconstruction = BeginReconstruction();
+            reconstruction.Run();
+            CompleteReconstruction(reconstruction);
+            return [];
         }
 
-        int stage = (int)Stage;
-        _counts[stage] = _alive[stage].Count(a => a);
-        try
-        {
-            CheckSurvival(Stage);
-        }
-        catch (SecAggInsufficientSurvivorsException ex)
-        {
-            AbortReason = ex;
-            Stage = SecAggStage.Aborted;
-            throw;
-        }
-
+        CloseCurrentStage();
         IReadOnlyList<SecAggServerMessage> next;
         try
         {
@@ -169,13 +174,11 @@ public sealed class SecAggServer
                 SecAggStage.AdvertiseKeys => BroadcastKeys(),
                 SecAggStage.ShareKeys => DeliverShares(),
                 SecAggStage.MaskedInputCollection => AnnounceSurvivors(),
-                SecAggStage.ConsistencyCheck => RequestUnmasking(),
-                _ => Finish(),
+                _ => RequestUnmasking(),
             };
         }
         catch (SecAggProtocolException ex)
         {
-            // Reconstruction failed (inconsistent or missing shares): nothing half-finished is exposed.
             AbortReason = ex;
             Stage = SecAggStage.Aborted;
             throw;
@@ -183,6 +186,76 @@ public sealed class SecAggServer
 
         Stage = SecAggStages.Next(Stage);
         return next;
+    }
+
+    /// <summary>
+    /// Closes Unmasking like <see cref="CloseStage"/> but leaves the reconstruction to the caller: checks the survival
+    /// requirement and returns the <see cref="SecAggReconstruction"/> to <see cref="SecAggReconstruction.Run"/> (on any
+    /// thread) and then pass to <see cref="CompleteReconstruction"/>. Until then <see cref="Stage"/> stays Unmasking,
+    /// <see cref="IsReconstructing"/> is true, and every message is refused as late.
+    /// </summary>
+    /// <exception cref="SecAggInsufficientSurvivorsException">Too few clients survived; the round is aborted.</exception>
+    /// <exception cref="InvalidOperationException">The server is not in Unmasking, or a reconstruction is already under way.</exception>
+    public SecAggReconstruction BeginReconstruction()
+    {
+        if (Stage != SecAggStage.Unmasking || _pending is not null)
+        {
+            throw new InvalidOperationException(
+                $"A reconstruction begins when Unmasking closes; the server is in stage {Stage}{(_pending is null ? "" : " with a reconstruction already under way")}.");
+        }
+
+        CloseCurrentStage();
+        int[] survivors = _survivors!;
+        bool[] shared = _alive[1];
+
+        // Nothing these arrays hold changes until CompleteReconstruction: Receive and CloseStage refuse while it is pending.
+        _pending = new SecAggReconstruction(this, _session, () => SecAggUnmasker.Recover(_session, _random, survivors, _masked, shared, _keys, _responses, _counts));
+        return _pending;
+    }
+
+    /// <summary>
+    /// Commits a reconstruction begun by <see cref="BeginReconstruction"/> and run since: sets <see cref="Result"/> and
+    /// moves to Completed. Returns false, and changes nothing, when the round was aborted in between (a stale result is
+    /// never committed).
+    /// </summary>
+    /// <exception cref="SecAggProtocolException">The reconstruction failed (inconsistent or missing shares); the round is aborted.</exception>
+    /// <exception cref="ArgumentException">The reconstruction belongs to another server.</exception>
+    /// <exception cref="InvalidOperationException">The reconstruction has not been run yet.</exception>
+    public bool CompleteReconstruction(SecAggReconstruction reconstruction)
+    {
+        ArgumentNullException.ThrowIfNull(reconstruction);
+        if (!ReferenceEquals(reconstruction.Owner, this))
+        {
+            throw new ArgumentException($"The reconstruction of session '{reconstruction.SessionId}' round {reconstruction.Round} belongs to another server.", nameof(reconstruction));
+        }
+
+        if (!reconstruction.IsComplete)
+        {
+            throw new InvalidOperationException("Run the reconstruction before completing it.");
+        }
+
+        if (!ReferenceEquals(_pending, reconstruction) || Stage != SecAggStage.Unmasking)
+        {
+            return false;
+        }
+
+        _pending = null;
+        if (reconstruction.Failure is { } failure)
+        {
+            // Reconstruction failed (inconsistent or missing shares): nothing half-finished is exposed.
+            AbortReason = failure;
+            Stage = SecAggStage.Aborted;
+            ExceptionDispatchInfo.Throw(failure);
+        }
+
+        _result = reconstruction.Result;
+        for (int u = 0; u < _n; u++)
+        {
+            _masked[u] = null;
+        }
+
+        Stage = SecAggStage.Completed;
+        return true;
     }
 
     /// <summary>Abandons the round (for example when the caller's overall deadline passed).</summary>
@@ -436,14 +509,30 @@ public sealed class SecAggServer
         return messages;
     }
 
-    private List<SecAggServerMessage> Finish()
+    /// <summary>Counts the current stage's survivors and checks the survival requirement; aborts the round when it fails.</summary>
+    private void CloseCurrentStage()
     {
-        _result = SecAggUnmasker.Recover(_session, _random, _survivors!, _masked, _alive[1], _keys, _responses, _counts);
-        for (int u = 0; u < _n; u++)
+        if (SecAggStages.IsTerminal(Stage))
         {
-            _masked[u] = null;
+            throw new SecAggOutOfOrderException(Stage, Stage, "CloseStage");
         }
 
-        return [];
+        if (_pending is not null)
+        {
+            throw new InvalidOperationException("Unmasking is closed and a reconstruction is under way: complete it with CompleteReconstruction.");
+        }
+
+        int stage = (int)Stage;
+        _counts[stage] = _alive[stage].Count(a => a);
+        try
+        {
+            CheckSurvival(Stage);
+        }
+        catch (SecAggInsufficientSurvivorsException ex)
+        {
+            AbortReason = ex;
+            Stage = SecAggStage.Aborted;
+            throw;
+        }
     }
 }

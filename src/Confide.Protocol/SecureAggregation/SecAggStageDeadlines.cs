@@ -1,3 +1,5 @@
+using Confide.Protocol.Internal;
+
 namespace Confide.Protocol.SecureAggregation;
 
 /// <summary>
@@ -55,11 +57,5 @@ public sealed record SecAggStageDeadlines
         _ => throw new ArgumentOutOfRangeException(nameof(stage), stage, "Only the five protocol stages have deadlines."),
     };
 
-    private static void Check(TimeSpan value, string name)
-    {
-        if (value <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(name, value, $"The {name} stage deadline must be a positive duration.");
-        }
-    }
+    private static void Check(TimeSpan value, string name) => OptionChecks.PositiveDuration(value, name, $"The {name} stage deadline");
 }

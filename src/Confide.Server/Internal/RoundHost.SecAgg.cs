@@ -1,4 +1,5 @@
 using Confide.Protocol.Rounds;
+using Confide.Protocol.SecureAggregation;
 using Confide.Wire.V1;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
@@ -52,6 +53,34 @@ internal sealed partial class RoundHost
         }
 
         return response;
+    }
+
+    /// <summary>
+    /// Test seam: runs on the ticker's thread just before the final SecAgg reconstruction, outside the lock (a test
+    /// blocks here to hold a round in its reconstruction).
+    /// </summary>
+    internal Action? BeforeReconstruction { get; set; }
+
+    /// <summary>
+    /// Runs the final SecAgg reconstruction (Shamir recovery, mask expansion, unmasking: up to seconds at n = 500 with
+    /// dropouts) without holding the lock, so FetchTask, FetchModel, GetStatus and SecAgg polls are answered meanwhile;
+    /// then commits it under the lock, only if the coordinator's round and the secure round are still the ones it was
+    /// computed for. Returns true when it was committed (the round's outcome is then ready for <see cref="PollSecure"/>).
+    /// </summary>
+    private bool ReconstructOutsideLock(SecAggReconstruction reconstruction)
+    {
+        BeforeReconstruction?.Invoke();
+        reconstruction.Run();
+        lock (_gate)
+        {
+            if (_coordinator.Current?.Round == reconstruction.Round && _secure!.Commit(reconstruction))
+            {
+                return true;
+            }
+
+            LogStaleReconstruction(reconstruction.Round);
+            return false;
+        }
     }
 
     /// <summary>Sets up the secure round the coordinator just started (a round that cannot be set up fails at the next poll).</summary>
@@ -112,6 +141,9 @@ internal sealed partial class RoundHost
         task.DeadlineUnixMs = _secure.AdvertiseDeadline!.Value.ToUnixTimeMilliseconds();
         return true;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Round {Round}: the secure-aggregation result was computed for a round that is no longer running; discarded")]
+    private partial void LogStaleReconstruction(long round);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Round {Round}: {Reason}")]
     private partial void LogSecAggAborted(long round, string reason);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Confide.Parameters;
 using Confide.Privacy;
 using Confide.Protocol.Rounds;
+using Confide.Protocol.SecureAggregation;
 using Confide.Randomness;
 using Confide.Time;
 using Confide.Updates;
@@ -154,9 +155,13 @@ internal sealed partial class RoundHost
         }
     }
 
-    /// <summary>Starts a round when enough clients are connected, and completes the collecting one when it is done.</summary>
+    /// <summary>
+    /// Starts a round when enough clients are connected, and completes the collecting one when it is done. A secure
+    /// round's final reconstruction runs after the lock is released (<see cref="ReconstructOutsideLock"/>).
+    /// </summary>
     public void Tick()
     {
+        SecAggReconstruction? reconstruction;
         lock (_gate)
         {
             if (_coordinator.Stage == RoundStage.WaitingForClients)
@@ -201,6 +206,14 @@ internal sealed partial class RoundHost
                     _finished.TrySetResult();
                 }
             }
+
+            reconstruction = _secure?.PendingReconstruction;
+        }
+
+        if (reconstruction is not null && ReconstructOutsideLock(reconstruction))
+        {
+            // Committed: the round's outcome is ready, store it now rather than at the next tick.
+            Tick();
         }
     }
 
@@ -364,7 +377,7 @@ internal sealed partial class RoundHost
         lock (_gate)
         {
             var spent = _coordinator.Ledger?.Spent;
-            return new Wire.V1.StatusResponse
+            var status = new Wire.V1.StatusResponse
             {
                 Round = _coordinator.Round,
                 CompletedRounds = _completedRounds,
@@ -384,6 +397,15 @@ internal sealed partial class RoundHost
                 MaxEpsilon = _coordinator.Ledger?.Budget.MaxEpsilon ?? 0,
                 StopReason = StopText(_coordinator.StopReason),
             };
+            if (_secure?.Status() is { } secure)
+            {
+                status.SecaggStage = secure.Stage;
+                status.SecaggReceived = secure.Received;
+                status.SecaggExpected = secure.Expected;
+                status.SecaggStageDeadlineUnixMs = secure.Deadline?.ToUnixTimeMilliseconds() ?? 0;
+            }
+
+            return status;
         }
     }
 

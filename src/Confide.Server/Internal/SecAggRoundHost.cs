@@ -15,7 +15,10 @@ namespace Confide.Server.Internal;
 /// session, SecAgg+ graph, quantizer), maps SecAgg RPCs to protocol messages and back (<see cref="SecAggWireMapping"/>),
 /// and turns a finished round into a <see cref="SecureRoundOutcome"/> for the coordinator. No protocol logic lives here.
 /// </summary>
-/// <remarks>Not thread-safe: <see cref="RoundHost"/> calls it under its lock.</remarks>
+/// <remarks>
+/// Not thread-safe: <see cref="RoundHost"/> calls it under its lock. The one exception is the final reconstruction
+/// (<see cref="PendingReconstruction"/>), which the host runs outside the lock and commits with <see cref="Commit"/>.
+/// </remarks>
 internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundOptions rounds, ISystemClock clock, IRandomSource random)
 {
     private Running? _current;
@@ -125,7 +128,7 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
         var keys = identityKeys.Select(k => IdentityPublicKey.FromBytes(k)).ToArray();
         var session = new SecAggSession(sessionId, ticket.Round, options, keys, graphSeed);
         var deadlines = SecAggStageDeadlines.Uniform(ticket.Deadline - ticket.StartedAt, settings.StageTimeout);
-        var driver = new SecAggRoundDriver(session, deadlines, clock, random.Fork((ulong)ticket.Round));
+        var driver = new SecAggRoundDriver(session, deadlines, clock, random.Fork((ulong)ticket.Round)) { DefersReconstruction = true };
         var setup = new SecAggSetup
         {
             SessionId = sessionId,
@@ -257,6 +260,64 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
         long total = running.Quantizer.DequantizeSum(result.Sum, sum);
         return new SecureRoundOutcome(result.Survivors.Select(u => ids[u]).ToArray(), sum, total, dropouts, null);
     }
+
+    /// <summary>
+    /// The running round's final reconstruction, once Unmasking has closed and until it is committed; else null. It
+    /// holds only what the server already has (masked inputs, revealed shares) and may run on any thread.
+    /// </summary>
+    public SecAggReconstruction? PendingReconstruction => _current?.Driver.PendingReconstruction;
+
+    /// <summary>
+    /// Commits a reconstruction taken from <see cref="PendingReconstruction"/> and run since. Returns false, and changes
+    /// nothing, when it is stale: another round is running now, or this one was aborted in between. The next
+    /// <see cref="Poll"/> then returns the round's outcome.
+    /// </summary>
+    public bool Commit(SecAggReconstruction reconstruction)
+    {
+        if (_current is not { } running || running.Ticket.Round != reconstruction.Round || running.Setup.SessionId != reconstruction.SessionId)
+        {
+            return false;
+        }
+
+        bool committed = running.Driver.CompleteReconstruction(reconstruction);
+        SignalIfChanged(running);
+        return committed;
+    }
+
+    /// <summary>What <c>GetStatus</c> shows of the running round: stage name, messages received and expected, deadline; null when none runs.</summary>
+    public SecAggStatus? Status()
+    {
+        if (_current is not { } running)
+        {
+            return null;
+        }
+
+        var driver = running.Driver;
+        if (driver.IsReconstructing)
+        {
+            var closed = driver.Reports[^1];
+            return new SecAggStatus("reconstructing", closed.Received, closed.Expected, null);
+        }
+
+        return driver.Stage switch
+        {
+            SecAggStage.Completed => new SecAggStatus("completed", 0, 0, null),
+            SecAggStage.Aborted => new SecAggStatus("aborted", 0, 0, null),
+            var stage => new SecAggStatus(StageName(stage), driver.ReceivedInStage, driver.ExpectedInStage, driver.StageDeadline),
+        };
+    }
+
+    /// <summary>The stage names of <c>StatusResponse.secagg_stage</c> (protos/confide.proto).</summary>
+    public static string StageName(SecAggStage stage) => stage switch
+    {
+        SecAggStage.AdvertiseKeys => "advertise-keys",
+        SecAggStage.ShareKeys => "share-keys",
+        SecAggStage.MaskedInputCollection => "masked-input",
+        SecAggStage.ConsistencyCheck => "consistency",
+        SecAggStage.Unmasking => "unmasking",
+        SecAggStage.Completed => "completed",
+        _ => "aborted",
+    };
 
     /// <summary>Abandons the running round (the server is shutting down).</summary>
     public void Abort(string reason) => _current?.Driver.Abort(reason);

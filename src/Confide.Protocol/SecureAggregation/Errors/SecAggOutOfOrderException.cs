@@ -9,6 +9,13 @@ public sealed class SecAggOutOfOrderException : SecAggProtocolException
         MessageStage = messageStage;
     }
 
+    /// <summary>A refusal whose timing <paramref name="when"/> describes (e.g. a stage closed but not yet left).</summary>
+    public SecAggOutOfOrderException(SecAggStage current, SecAggStage messageStage, string what, string when)
+        : base(current, $"{what} for stage {messageStage} refused: {when}.")
+    {
+        MessageStage = messageStage;
+    }
+
     /// <summary>The stage the refused message belongs to.</summary>
     public SecAggStage MessageStage { get; }
 
