@@ -76,6 +76,26 @@ public sealed class DpFedAvg : IAggregator
     public string MechanismName => _adaptive is null ? "dp-fedavg" : "dp-fedavg+adaptive-clipping";
 
     /// <summary>
+    /// The adaptive-clipping step (Andrew et al. 2021) from a count the server learns only as a total: under secure
+    /// aggregation each client's "norm ≤ C" bit travels inside the secure sum, so the server holds
+    /// <paramref name="countAtMostClipNorm"/> of <paramref name="reports"/> contributors and nothing per client. Adds
+    /// N(0, σ_b²) to the count and moves C exactly as <see cref="AggregateRound"/> does; call it once per aggregated round,
+    /// after the round was charged (the ledger's effective noise multiplier already covers this release).
+    /// </summary>
+    /// <returns>The noisy fraction b̄ used for the step.</returns>
+    /// <exception cref="InvalidOperationException">Adaptive clipping is not configured.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The count is negative or exceeds the reports.</exception>
+    public double UpdateClipNorm(int countAtMostClipNorm, int reports)
+    {
+        if (_adaptive is null)
+        {
+            throw new InvalidOperationException("The clip norm is fixed: adaptive clipping is not configured, so there is no clip-norm step.");
+        }
+
+        return _adaptive.Update(countAtMostClipNorm, reports, Options.ExpectedClientsPerRound, _noise);
+    }
+
+    /// <summary>
     /// Client side of <see cref="ClippingPlacement.Client"/>: clips the update in place to <paramref name="clipNorm"/> (the
     /// server's current C). With adaptive clipping the client also reports whether <c>PreClipNorm ≤ clipNorm</c>.
     /// </summary>
