@@ -61,10 +61,11 @@ public sealed class AdaptiveClippingOverTheWireTests
     }
 
     /// <summary>The same rounds in memory: each client clips its own delta and reports 1[‖Δ‖ ≤ C] for the round's C.</summary>
-    private static (ModelParameters Model, double ClipNorm, List<double> Path) InMemory(RoundOptions rounds, IReadOnlyDictionary<string, int> indexOf, IGaussianNoise noise, bool secure)
+    private static (ModelParameters Model, double ClipNorm, List<double> Path, bool MixedBits) InMemory(RoundOptions rounds, IReadOnlyDictionary<string, int> indexOf, IGaussianNoise noise, bool secure)
     {
         var coordinator = new RoundCoordinator(rounds, TestFederation.InitialModel(), 0, new PrivacyLedger(Budget), noise, new SeededRandomSource(1), new FakeClock(DateTimeOffset.UnixEpoch));
         var path = new List<double> { coordinator.ClientClipNorm!.Value };
+        bool mixed = false;
         while (coordinator.Stage != RoundStage.Finished)
         {
             var ticket = coordinator.TryStartRound([.. indexOf.Keys])!;
@@ -91,6 +92,7 @@ public sealed class AdaptiveClippingOverTheWireTests
                 }
             }
 
+            mixed |= under > 0 && under < ticket.Participants.Count;
             var result = secure
                 ? coordinator.CompleteSecure(ticket.Round, new SecureRoundOutcome(ticket.Participants, sum, ticket.Participants.Count, [], null) { ClipIndicatorSum = under })
                 : coordinator.Poll()!;
@@ -98,7 +100,7 @@ public sealed class AdaptiveClippingOverTheWireTests
             path.Add(coordinator.ClientClipNorm!.Value);
         }
 
-        return (coordinator.GlobalModel, coordinator.ClientClipNorm!.Value, path);
+        return (coordinator.GlobalModel, coordinator.ClientClipNorm!.Value, path, mixed);
     }
 
     [Theory]
@@ -106,6 +108,8 @@ public sealed class AdaptiveClippingOverTheWireTests
     [InlineData(false, 0.001)] // every norm over C₀: C grows
     [InlineData(true, 5.0)]
     [InlineData(true, 0.001)]
+    [InlineData(false, 0.4)] // C₀ among the norms (about 0.16 to 0.63): some bits 0, some 1
+    [InlineData(true, 0.4)]
     public async Task The_clip_norm_moves_towards_the_quantile_and_matches_the_run_in_memory(bool secureAggregation, double initialClip)
     {
         const long total = 3;
@@ -123,7 +127,8 @@ public sealed class AdaptiveClippingOverTheWireTests
         Assert.All(stored, r => Assert.Empty(r.Rejected));
 
         var indexOf = clients.ToDictionary(c => c.Client.ClientId!, c => c.Index);
-        var (model, clip, path) = InMemory(rounds, indexOf, new GaussianNoise(new SeededRandomSource(42)), secureAggregation);
+        var (model, clip, path, mixed) = InMemory(rounds, indexOf, new GaussianNoise(new SeededRandomSource(42)), secureAggregation);
+        Assert.Equal(initialClip is > 0.01 and < 1, mixed);
         double served = server.Store.LoadServerState()!.ClipNorm!.Value;
 
         // The count is exact on both sides (integer bits, or their exact secure sum) and the noise streams are the same,
@@ -133,9 +138,13 @@ public sealed class AdaptiveClippingOverTheWireTests
         {
             Assert.True(served < initialClip, $"C = {served} should have shrunk from {initialClip}");
         }
-        else
+        else if (initialClip < 0.01)
         {
             Assert.True(served > initialClip, $"C = {served} should have grown from {initialClip}");
+        }
+        else
+        {
+            Assert.NotEqual(initialClip, served);
         }
 
         // Each step is geometric with rate η: |log(C_{t+1}/C_t)| ≤ η·max(|b̄ − γ|), and b̄ here stays within a few σ_b/m.
