@@ -22,6 +22,9 @@ public sealed class DpFedAvg : IAggregator
 {
     private const double ClientNormSlack = 1e-5;
 
+    /// <summary>How far below C a "norm &gt; C" report's update may be before it is flagged (float rounding of a clipped update is ~1e-7).</summary>
+    private const double InconsistentReportSlack = 1e-3;
+
     private readonly IGaussianNoise _noise;
     private readonly PrivacyLedger _ledger;
     private readonly AdaptiveClipping? _adaptive;
@@ -187,6 +190,20 @@ public sealed class DpFedAvg : IAggregator
 
         var sum = new float[length];
         var flagged = new List<FlaggedInput>();
+        if (clientReports)
+        {
+            for (int i = 0; i < updates.Count; i++)
+            {
+                // A client that clipped has sent a norm of C (to rounding); one well below C was not clipped, so its
+                // "norm > C" report is false. The count still uses the report as sent (it cannot be verified the other
+                // way), but the operator sees the inconsistency.
+                if (!normAtMostClipNorm![i] && norms[i] < clipNorm * (1 - InconsistentReportSlack))
+                {
+                    flagged.Add(new FlaggedInput(i, $"reported a pre-clip norm above C = {clipNorm:G6}, but the clipped update has norm {norms[i]:G6}, well below C: the clip indicator is inconsistent"));
+                }
+            }
+        }
+
         for (int i = 0; i < updates.Count; i++)
         {
             if (layout is null)
