@@ -28,6 +28,8 @@ public sealed partial class FederatedParticipant
         var result = _trainer.Train(global, settings, task.Round, cancellationToken);
         float[] delta = result.Trained.AsSpan().ToArray();
         System.Numerics.Tensors.TensorPrimitives.Subtract(delta, global.AsSpan(), delta);
+        // The clip indicator of adaptive clipping is taken before clipping: after it every norm is at most C.
+        bool withinClip = L2Clipping.Norm(delta) <= (task.ClipNorm > 0 ? task.ClipNorm : setup.ClipRange);
         if (task.ClipNorm > 0)
         {
             L2Clipping.Clip(delta, task.ClipNorm);
@@ -36,7 +38,7 @@ public sealed partial class FederatedParticipant
         _progress.MarkSubmitted(task.Round);
         try
         {
-            var (outcome, detail) = await SecAggWireClient.RunAsync(_client, setup, task.Round, delta, result.SampleCount, Random, VanishBeforeSecAggStage, cancellationToken).ConfigureAwait(false);
+            var (outcome, detail) = await SecAggWireClient.RunAsync(_client, setup, task.Round, delta, result.SampleCount, withinClip, Random, VanishBeforeSecAggStage, cancellationToken).ConfigureAwait(false);
             if (outcome == SecAggWireOutcome.Completed)
             {
                 SubmittedRounds++;

@@ -119,10 +119,12 @@ public sealed partial class FederatedParticipant
 
         var settings = new LocalTrainingSettings(task.Training?.Epochs ?? 1, task.Training?.BatchSize ?? 32, task.Training?.LearningRate ?? 0.1);
         var result = _trainer.Train(global, settings, task.Round, cancellationToken);
-        var (payload, length) = EncodeDelta(result.Trained, global, task.ClipNorm);
+        var (payload, length) = EncodeDelta(result.Trained, global, task.ClipNorm, out var clip);
         try
         {
-            await _client.SubmitUpdateAsync(task.Round, task.LayoutFingerprint, payload.AsMemory(0, length), result.SampleCount, result.TrainLoss, cancellationToken).ConfigureAwait(false);
+            // A clipping client always reports its clip indicator: a server with adaptive clipping needs it, others ignore it.
+            uint? indicator = clip is { } c ? (c.PreClipNorm <= task.ClipNorm ? 1u : 0u) : null;
+            await _client.SubmitUpdateAsync(task.Round, task.LayoutFingerprint, payload.AsMemory(0, length), result.SampleCount, result.TrainLoss, indicator, cancellationToken).ConfigureAwait(false);
             SubmittedRounds++;
             LogSubmitted(task.Round, result.SampleCount);
         }
@@ -158,8 +160,14 @@ public sealed partial class FederatedParticipant
     /// the encoded data (safetensors F32 data is little-endian floats in layout order), so no model-sized intermediate
     /// is allocated.
     /// </summary>
-    internal static (byte[] Buffer, int Length) EncodeDelta(ModelParameters trained, ModelParameters global, double clipNorm)
+    internal static (byte[] Buffer, int Length) EncodeDelta(ModelParameters trained, ModelParameters global, double clipNorm) =>
+        EncodeDelta(trained, global, clipNorm, out _);
+
+    /// <summary>As <see cref="EncodeDelta(ModelParameters, ModelParameters, double)"/>; <paramref name="clip"/> reports the
+    /// pre-clip norm when the delta was clipped (<paramref name="clipNorm"/> &gt; 0), else null.</summary>
+    internal static (byte[] Buffer, int Length) EncodeDelta(ModelParameters trained, ModelParameters global, double clipNorm, out ClipReport? clip)
     {
+        clip = null;
         if (trained.Layout.FingerprintHex != global.Layout.FingerprintHex)
         {
             throw new InvalidOperationException($"The trainer returned a model of layout {trained.Layout.FingerprintHex[..16]}…, not the global model's {global.Layout.FingerprintHex[..16]}….");
@@ -176,7 +184,7 @@ public sealed partial class FederatedParticipant
             System.Numerics.Tensors.TensorPrimitives.Subtract(trained.AsSpan(), global.AsSpan(), values);
             if (clipNorm > 0)
             {
-                L2Clipping.Clip(values, clipNorm);
+                clip = L2Clipping.Clip(values, clipNorm);
             }
         }
         else
@@ -185,7 +193,7 @@ public sealed partial class FederatedParticipant
             System.Numerics.Tensors.TensorPrimitives.Subtract(trained.AsSpan(), global.AsSpan(), delta);
             if (clipNorm > 0)
             {
-                L2Clipping.Clip(delta, clipNorm);
+                clip = L2Clipping.Clip(delta, clipNorm);
             }
 
             for (int i = 0; i < delta.Length; i++)

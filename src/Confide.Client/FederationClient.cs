@@ -210,9 +210,22 @@ public sealed class FederationClient : IDisposable
     /// Uploads an update held in part of a buffer (for instance a pooled one); see
     /// <see cref="SubmitUpdateAsync(long, string, byte[], long, double, CancellationToken)"/>.
     /// </summary>
-    public async Task<SubmitUpdateResponse> SubmitUpdateAsync(long round, string layoutFingerprint, ReadOnlyMemory<byte> payload, long sampleCount, double trainLoss, CancellationToken cancellationToken = default)
+    public Task<SubmitUpdateResponse> SubmitUpdateAsync(long round, string layoutFingerprint, ReadOnlyMemory<byte> payload, long sampleCount, double trainLoss, CancellationToken cancellationToken = default) =>
+        SubmitUpdateAsync(round, layoutFingerprint, payload, sampleCount, trainLoss, null, cancellationToken);
+
+    /// <summary>
+    /// Uploads an update with the adaptive-clipping indicator <paramref name="clipIndicator"/> in its header (1 when
+    /// the update's norm before clipping was at most the task's clip norm, else 0; null sends none); see
+    /// <see cref="SubmitUpdateAsync(long, string, byte[], long, double, CancellationToken)"/>.
+    /// </summary>
+    public async Task<SubmitUpdateResponse> SubmitUpdateAsync(long round, string layoutFingerprint, ReadOnlyMemory<byte> payload, long sampleCount, double trainLoss, uint? clipIndicator, CancellationToken cancellationToken = default)
     {
         var header = new UpdateHeader { Round = round, SampleCount = sampleCount, TotalBytes = payload.Length, LayoutFingerprint = layoutFingerprint ?? "", TrainLoss = trainLoss };
+        if (clipIndicator is uint bit)
+        {
+            header.ClipIndicator = bit;
+        }
+
         return await SubmitCoreAsync(header, payload, Split(payload), cancellationToken).ConfigureAwait(false);
     }
 

@@ -88,6 +88,7 @@ public sealed class StateStore : IDisposable
         AddColumnIfMissing(connection, "rounds", "optimizer", "TEXT");
         AddColumnIfMissing(connection, "rounds", "optimizer_state", "TEXT");
         AddColumnIfMissing(connection, "rounds", "clip_norm", "REAL");
+        AddColumnIfMissing(connection, "submissions", "clip_indicator", "INTEGER");
         // Nonces get their own connection with synchronous=NORMAL: in WAL mode that survives a killed process (the
         // case the server is built for) and skips an fsync on every signed request; only an OS crash or power loss
         // could forget the last nonces, which then reopens a replay window of at most the timestamp window.
@@ -421,7 +422,15 @@ public sealed class StateStore : IDisposable
     /// killed process, as the WAL is written, but not yet a power loss) and the caller must call <see cref="Flush"/>
     /// before it acknowledges anything that depends on the row. Many such rows then share one flush (group commit).
     /// </summary>
-    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now, bool durable)
+    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now, bool durable) =>
+        RecordSubmission(round, clientId, accepted, reason, sampleCount, arrival, payloadFile, now, durable, null);
+
+    /// <summary>
+    /// Records one submission as <see cref="RecordSubmission(long, string, bool, string?, long?, int, string?, DateTimeOffset, bool)"/>
+    /// does, with an accepted update's adaptive-clipping bit <paramref name="clipIndicator"/> (0 or 1) in the same row,
+    /// so a restarted server restores the round with it (<see cref="LoadClipIndicators"/>).
+    /// </summary>
+    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now, bool durable, long? clipIndicator)
     {
         lock (_gate)
         {
@@ -432,7 +441,7 @@ public sealed class StateStore : IDisposable
 
             try
             {
-                InsertSubmission(round, clientId, accepted, reason, sampleCount, arrival, payloadFile, now);
+                InsertSubmission(round, clientId, accepted, reason, sampleCount, arrival, payloadFile, now, clipIndicator);
             }
             finally
             {
@@ -471,12 +480,13 @@ public sealed class StateStore : IDisposable
         }
     }
 
-    private void InsertSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now)
+    private void InsertSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now, long? clipIndicator = null)
     {
         using var command = Command("""
-            INSERT INTO submissions (round, client_id, status, reason, sample_count, arrival, received_at, payload_file)
-            VALUES ($r, $c, $s, $reason, $n, $a, $t, $p)
+            INSERT INTO submissions (round, client_id, status, reason, sample_count, arrival, received_at, payload_file, clip_indicator)
+            VALUES ($r, $c, $s, $reason, $n, $a, $t, $p, $b)
             """);
+        command.Parameters.AddWithValue("$b", (object?)clipIndicator ?? DBNull.Value);
         command.Parameters.AddWithValue("$r", round);
         command.Parameters.AddWithValue("$c", clientId);
         command.Parameters.AddWithValue("$s", accepted ? "accepted" : "rejected");
@@ -665,6 +675,24 @@ public sealed class StateStore : IDisposable
             }
 
             return (ticket, accepted, rejected);
+        }
+    }
+
+    /// <summary>The clip indicators recorded with the accepted updates of <paramref name="round"/>, by client id.</summary>
+    public IReadOnlyDictionary<string, long> LoadClipIndicators(long round)
+    {
+        lock (_gate)
+        {
+            var indicators = new Dictionary<string, long>(StringComparer.Ordinal);
+            using var command = Command("SELECT client_id, clip_indicator FROM submissions WHERE round = $r AND status = 'accepted' AND clip_indicator IS NOT NULL");
+            command.Parameters.AddWithValue("$r", round);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                indicators[reader.GetString(0)] = reader.GetInt64(1);
+            }
+
+            return indicators;
         }
     }
 

@@ -98,7 +98,7 @@ public sealed class FederationCommandTests
     [InlineData("needs a momentum", "--server-optimizer", "fedavgm")]
     [InlineData("takes no momentum", "--server-optimizer", "fedadam", "--server-momentum", "0.9")]
     [InlineData("needs DP-FedAvg", "--dp-adaptive-quantile", "0.5")]
-    [InlineData("needs server-side clipping", "--dp-adaptive-quantile", "0.5", "--dp-noise", "1", "--population", "100", "--clients-per-round", "10", "--dp-client-clip")]
+    [InlineData("Bad adaptive clipping", "--dp-adaptive-quantile", "0.5", "--dp-noise", "1", "--population", "100", "--clients-per-round", "10", "--dp-client-clip", "--dp-count-noise", "0.4")]
     [InlineData("Bad adaptive clipping", "--dp-adaptive-quantile", "1.5", "--dp-noise", "1", "--population", "100", "--clients-per-round", "10")]
     public void Server_refuses_bad_optimizer_and_adaptive_clipping_settings(string message, params string[] extra)
     {
@@ -108,6 +108,28 @@ public sealed class FederationCommandTests
             var (code, _, stderr) = CliRunner.Run(["server", "--state", dir, "--insecure", "--port", "0", "--rounds", "1", .. extra]);
             Assert.Equal(2, code);
             Assert.Contains(message, stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void Server_refuses_adaptive_clipping_under_secure_aggregation_without_client_clipping_in_one_line()
+    {
+        string dir = TempDir();
+        try
+        {
+            var (code, _, stderr) = CliRunner.Run(["server", "--state", dir, "--insecure", "--port", "0", "--rounds", "1", "--dp-adaptive-quantile", "0.5",
+                "--dp-noise", "1", "--population", "100", "--clients-per-round", "10", "--dp-count-noise", "1", "--secure-agg"]);
+            Assert.NotEqual(0, code);
+            Assert.StartsWith("confide: error:", stderr, StringComparison.Ordinal);
+            Assert.Contains("needs client-side clipping", stderr);
+            Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         }
         finally
         {

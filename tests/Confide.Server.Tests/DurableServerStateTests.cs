@@ -136,13 +136,14 @@ public sealed class DurableServerStateTests
     }
 
     [Fact]
-    public void Adaptive_clipping_with_client_side_clipping_is_refused_with_the_reason()
+    public void Adaptive_clipping_with_client_side_clipping_asks_each_update_for_its_clip_indicator()
     {
+        // Refused before the clip indicator existed; see AdaptiveClippingOverTheWireTests for the wire.
         var dp = DpFedAvgOptions.Adaptive(1.0, new AdaptiveClippingOptions(0.05, 0.5, 0.2, 1.0), Clients, 100, ClippingPlacement.Client);
         var options = new RoundOptions(2, ClientSampling.OfCount(Clients), TimeSpan.FromSeconds(5), Clients, new AggregatorSettings("fedavg"), privacy: dp);
-        var ex = Assert.Throws<ArgumentException>(() =>
-            new RoundCoordinator(options, TestFederation.InitialModel(), 0, new PrivacyLedger(Budget), new ZeroNoise(), new SeededRandomSource(1), new FakeClock(DateTimeOffset.UnixEpoch)));
-        Assert.Contains("server-side clipping", ex.Message);
+        var coordinator = new RoundCoordinator(options, TestFederation.InitialModel(), 0, new PrivacyLedger(Budget), new ZeroNoise(), new SeededRandomSource(1), new FakeClock(DateTimeOffset.UnixEpoch));
+        Assert.True(coordinator.RequiresClipIndicator);
+        Assert.Equal(0.05, coordinator.ClientClipNorm);
     }
 
     [Fact]

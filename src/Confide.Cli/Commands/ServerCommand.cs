@@ -39,7 +39,7 @@ internal static class ServerCommand
         var lr = new Option<double>("--lr") { Description = "Local learning rate.", DefaultValueFactory = _ => 0.1 };
         var dpNoise = new Option<double?>("--dp-noise") { Description = "DP-FedAvg noise multiplier z (enables DP)." };
         var dpClip = new Option<double>("--dp-clip") { Description = "DP-FedAvg clip norm C.", DefaultValueFactory = _ => 1.0 };
-        var dpClientClip = new Option<bool>("--dp-client-clip") { Description = "Clients clip their own updates (the server still checks)." };
+        var dpClientClip = new Option<bool>("--dp-client-clip") { Description = "Clients clip their own updates (the server still checks; required with --secure-agg). With --dp-adaptive-quantile each client also reports whether its update norm was at most C." };
         var population = new Option<long?>("--population") { Description = "DP: the client population N (sampling rate q = clients per round / N)." };
         var epsilon = new Option<double>("--epsilon") { Description = "DP: the ε budget; the run stops before exceeding it.", DefaultValueFactory = _ => 8 };
         var delta = new Option<double>("--delta") { Description = "DP: δ.", DefaultValueFactory = _ => 1e-5 };

@@ -45,6 +45,10 @@ internal static class SimulateCommand
         var dpDelta = new Option<double>("--dp-delta") { Description = "δ for DP accounting", DefaultValueFactory = _ => 1e-5 };
         var dpMode = new Option<string>("--dp-mode") { Description = "Where DP noise is added with --secure-agg: central (the server noises the sum, DP-FedAvg) or distributed (each client adds discrete Gaussian noise before masking; Kairouz et al. 2021)", DefaultValueFactory = _ => "central" };
         var dpMinSurvivors = new Option<int?>("--dp-min-survivors") { Description = "Distributed DP: fewest survivors the per-client noise is calibrated for (default: clients per round); rounds with fewer are charged for their count" };
+        var adaptiveQuantile = new Option<double?>("--dp-adaptive-quantile") { Description = "Central DP: adapt the clip norm (starting at --clip) to this quantile γ of the update norms (Andrew et al. 2021); each client reports whether its norm was at most C (inside the secure sum with --secure-agg)" };
+        var adaptiveLr = new Option<double?>("--dp-adaptive-lr") { Description = "Adaptive clipping: geometric learning rate η of C ← C·exp(−η(b̄ − γ)) [default: 0.2]" };
+        var countNoise = new Option<double?>("--dp-count-noise") { Description = "Adaptive clipping: noise σ_b on the count of clients under C; needs 2σ_b > z [default: clients per round / 20]" };
+        var serverClip = new Option<bool>("--dp-server-clip") { Description = "Central DP without secure aggregation: the server clips the raw updates (and sees their norms) instead of the clients" };
         var clip = new Option<double>("--clip") { Description = "L2 clip norm C of each update under DP", DefaultValueFactory = _ => 1.0 };
         var secureAgg = new Option<bool>("--secure-agg") { Description = "Sum updates through the secure-aggregation protocol (in process, real crypto); on by default with fedavg" };
         var noSecureAgg = new Option<bool>("--no-secure-agg") { Description = "Turn secure aggregation off (it is on by default with fedavg)" };
@@ -56,7 +60,7 @@ internal static class SimulateCommand
         var json = new Option<bool>("--json") { Description = "Print summary.json to stdout instead of the table" };
 
         var command = new Command("simulate", "Train a model across simulated clients, with robust aggregation and attacks, and report accuracy per round.");
-        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, dpNoise, dpEpsilon, noDp, dpDelta, dpMode, dpMinSurvivors, clip, secureAgg, noSecureAgg, neighbours, secAggClip, sweepAttacks, sweepAggregators, output, json })
+        foreach (var option in new Option[] { dataset, dataDir, model, clients, rounds, fraction, epochs, batch, lr, momentum, weightDecay, proxMu, partition, aggregator, byzantine, attack, malicious, seed, rootSize, dpNoise, dpEpsilon, noDp, dpDelta, dpMode, dpMinSurvivors, adaptiveQuantile, adaptiveLr, countNoise, serverClip, clip, secureAgg, noSecureAgg, neighbours, secAggClip, sweepAttacks, sweepAggregators, output, json })
         {
             command.Options.Add(option);
         }
@@ -100,7 +104,18 @@ internal static class SimulateCommand
                 throw new CliException("--dp-min-survivors applies to --dp-mode distributed only.", 2);
             }
 
-            bool secure = parse.GetValue(secureAgg) || (!parse.GetValue(noSecureAgg) && !sweeping && aggregatorName == "fedavg");
+            if (placement == DpPlacement.Distributed && parse.GetValue(adaptiveQuantile) is not null)
+            {
+                throw new CliException("--dp-adaptive-quantile works with central DP only; it is not combined with --dp-mode distributed yet.", 2);
+            }
+
+            if (parse.GetValue(serverClip) && parse.GetValue(secureAgg))
+            {
+                throw new CliException("--dp-server-clip cannot be combined with --secure-agg: the server never sees an update to clip.", 2);
+            }
+
+            // Server-side clipping needs the server to see each update, so it turns the default secure aggregation off.
+            bool secure = parse.GetValue(secureAgg) || (!parse.GetValue(noSecureAgg) && !sweeping && !parse.GetValue(serverClip) && aggregatorName == "fedavg");
             bool dpByDefault = !dpOff && !sweeping && aggregatorName == "fedavg" && parse.GetValue(dpNoise) is null;
             double? epsilon = parse.GetValue(dpEpsilon) ?? (dpByDefault ? DefaultEpsilon : null);
             int clientCount = parse.GetValue(clients);
@@ -139,6 +154,10 @@ internal static class SimulateCommand
                     ClipNorm = parse.GetValue(clip),
                     DpPlacement = placement,
                     DpMinimumSurvivors = parse.GetValue(dpMinSurvivors),
+                    DpAdaptiveQuantile = parse.GetValue(adaptiveQuantile),
+                    DpAdaptiveLearningRate = parse.GetValue(adaptiveLr),
+                    DpCountNoise = parse.GetValue(countNoise),
+                    DpServerSideClipping = parse.GetValue(serverClip),
                     SecureAggregation = secure,
                     Neighbours = degree,
                     SecAggClipRange = parse.GetValue(secAggClip),
@@ -179,7 +198,7 @@ internal static class SimulateCommand
                     (options.SecureAggregation ? $", secure aggregation ({(options.Neighbours is int k ? $"SecAgg+ k = {k}" : "full graph")})" : "") +
                     (simulation.Privacy is { Distributed: { } ddp } dd
                         ? $", distributed DP: each client adds N_Z(0, σ²) with σ = {ddp.ClientSigma:G6} quanta (scale 2^{Math.Log2(ddp.Scale):F0}, n_min = {ddp.MinimumSurvivors}, Δ₂ = {ddp.L2Sensitivity:G6}; effective z = {dd.NoiseMultiplier:G4}), C = {dd.ClipNorm:G4}, q = {dd.SampleRate:G4}, δ = {dd.Delta:G3}"
-                        : simulation.Privacy is { } dp ? $", DP-FedAvg z = {dp.NoiseMultiplier:G4}, C = {dp.ClipNorm:G4}, q = {dp.SampleRate:G4}, δ = {dp.Delta:G3}" : ""));
+                        : simulation.Privacy is { } dp ? $", DP-FedAvg z = {dp.NoiseMultiplier:G4}, C = {dp.ClipNorm:G4}, q = {dp.SampleRate:G4}, δ = {dp.Delta:G3}" + AdaptiveText(options) : ""));
             }
 
             string Line(RoundMetrics r) =>
@@ -187,6 +206,7 @@ internal static class SimulateCommand
                 (r.MaliciousParticipants > 0 ? $" ({r.Flagged.Count(f => f.Malicious)} of {r.MaliciousParticipants} malicious)" : "") +
                 (r.BackdoorSuccessRate is double asr ? $"  backdoor ASR {asr:F3}" : "") +
                 (r.Extra.TryGetValue("epsilon", out double eps) ? $"  ε {eps:F3}" : "") +
+                (r.Extra.TryGetValue("clip_norm", out double c) ? $"  C {c:G4}" : "") +
                 $"  {r.Seconds:F2} s";
 
             SimulationResult result;
@@ -298,6 +318,12 @@ internal static class SimulateCommand
 
         return 0;
     }
+
+    /// <summary>The adaptive-clipping part of the run's header line, or "".</summary>
+    private static string AdaptiveText(SimulationOptions options) => options.DpAdaptiveQuantile is double quantile
+        ? $" (adaptive: γ = {quantile:G4}, η = {options.DpAdaptiveLearningRate ?? 0.2:G4}, σ_b = {options.DpCountNoise ?? options.ClientsPerRound / 20.0:G4}; z is the effective multiplier charged)" +
+          (options.DpServerSideClipping ? ", server-side clipping" : "")
+        : options.DpServerSideClipping ? ", server-side clipping" : "";
 
     private static string OptionName(string? property) => property switch
     {

@@ -15,7 +15,7 @@ internal sealed class ServerOptimizerCliOptions
     private readonly Option<double?> _beta1 = new("--server-beta1") { Description = "fedadam, fedyogi: β₁ (default 0.9)." };
     private readonly Option<double?> _beta2 = new("--server-beta2") { Description = "fedadam, fedyogi: β₂ (default 0.99)." };
     private readonly Option<double?> _tau = new("--server-tau") { Description = "fedadam, fedyogi, fedadagrad: adaptivity τ (defaults 1e-9, 1e-3, 1e-9)." };
-    private readonly Option<double?> _quantile = new("--dp-adaptive-quantile") { Description = "DP: adapt the clip norm (starting at --dp-clip) to this quantile γ of update norms (Andrew et al.; server-side clipping only)." };
+    private readonly Option<double?> _quantile = new("--dp-adaptive-quantile") { Description = "DP: adapt the clip norm (starting at --dp-clip) to this quantile γ of update norms (Andrew et al.). With --dp-client-clip each client reports whether its norm was at most C (inside the secure sum with --secure-agg)." };
     private readonly Option<double> _clipLr = new("--dp-adaptive-lr") { Description = "DP adaptive clipping: geometric learning rate η_C.", DefaultValueFactory = _ => 0.2 };
     private readonly Option<double?> _countNoise = new("--dp-count-noise") { Description = "DP adaptive clipping: noise σ_b on the clipped count (default: clients per round / 20)." };
 
@@ -50,18 +50,17 @@ internal sealed class ServerOptimizerCliOptions
     /// <summary>True when adaptive clipping was asked for.</summary>
     public bool Adaptive(ParseResult parse) => parse.GetValue(_quantile) is not null;
 
-    /// <summary>DP-FedAvg with adaptive clipping, from the DP settings the server command already read.</summary>
+    /// <summary>
+    /// DP-FedAvg with adaptive clipping, from the DP settings the server command already read. With
+    /// <paramref name="clientClip"/> the clients clip and report their clip indicator (in the update header, or inside
+    /// the secure sum).
+    /// </summary>
     public DpFedAvgOptions AdaptiveDp(ParseResult parse, double noiseMultiplier, double initialClip, int expected, long population, bool clientClip)
     {
-        if (clientClip)
-        {
-            throw new CliException("--dp-adaptive-quantile needs server-side clipping: the wire carries no per-client 'norm ≤ C' report, so drop --dp-client-clip.", 2);
-        }
-
         try
         {
             var adaptive = new AdaptiveClippingOptions(initialClip, parse.GetValue(_quantile)!.Value, parse.GetValue(_clipLr), parse.GetValue(_countNoise) ?? expected / 20.0);
-            return DpFedAvgOptions.Adaptive(noiseMultiplier, adaptive, expected, population, ClippingPlacement.Server);
+            return DpFedAvgOptions.Adaptive(noiseMultiplier, adaptive, expected, population, clientClip ? ClippingPlacement.Client : ClippingPlacement.Server);
         }
         catch (ArgumentException ex)
         {

@@ -41,6 +41,8 @@ internal static class SecAggWireClient
     /// <param name="round">The round.</param>
     /// <param name="delta">The update (trained − global), already clipped when the server asked for client clipping.</param>
     /// <param name="sampleCount">The local sample count (the FedAvg weight without DP).</param>
+    /// <param name="withinClip">The clip indicator (the update's norm before clipping was at most the clip norm), sent
+    /// inside the secure sum when the setup asks for it (adaptive clipping).</param>
     /// <param name="random">Every secret the protocol draws, and the quantizer's rounding: a CSPRNG in production.</param>
     /// <param name="vanishBefore">Test hook: stop silently before sending this stage's message.</param>
     /// <param name="cancellationToken">Cancels the run.</param>
@@ -50,6 +52,7 @@ internal static class SecAggWireClient
         long round,
         float[] delta,
         long sampleCount,
+        bool withinClip,
         IRandomSource random,
         SecAggStage? vanishBefore,
         CancellationToken cancellationToken)
@@ -66,7 +69,9 @@ internal static class SecAggWireClient
             throw new InvalidDataException($"The sample count {sampleCount} is outside the 1 … {quantizer.Options.MaxWeight} the secure round's quantizer allows.");
         }
 
-        ulong[] input = quantizer.Quantize(delta, weight, random);
+        ulong[] input = setup.ClipIndicator
+            ? ClipIndicatorEncoding.Quantize(quantizer, delta, weight, withinClip, random)
+            : quantizer.Quantize(delta, weight, random);
         var index = roster.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i, StringComparer.Ordinal);
         using var secAgg = new SecAggClient(session, me, client.IdentityKey, input, random);
         try
@@ -189,9 +194,15 @@ internal static class SecAggWireClient
 
             var keys = setup.Roster.Select(r => IdentityPublicKey.FromBytes(r.IdentityPublicKey.Span)).ToArray();
             var options = new SecAggOptions(roster.Length, setup.Threshold, setup.Dimension, setup.NeighbourCount, setup.ModulusBits, setup.SignatureQuorum);
-            if (setup.Dimension != StochasticQuantizer.EncodedLength(modelLength))
+            int expected = setup.ClipIndicator ? ClipIndicatorEncoding.EncodedLength(modelLength) : StochasticQuantizer.EncodedLength(modelLength);
+            if (setup.Dimension != expected)
             {
-                throw new InvalidDataException($"The SecAgg dimension {setup.Dimension} does not fit a model of {modelLength} parameters (expected {modelLength + 1}).");
+                throw new InvalidDataException($"The SecAgg dimension {setup.Dimension} does not fit a model of {modelLength} parameters (expected {expected}{(setup.ClipIndicator ? ", with the clip indicator" : "")}).");
+            }
+
+            if (setup.ClipIndicator && (!setup.UnitWeight || setup.ClipIndicatorIndex != setup.Dimension - 1))
+            {
+                throw new InvalidDataException($"The clip indicator needs unit weights and the last coordinate (index {setup.Dimension - 1}); the setup says unit_weight = {setup.UnitWeight}, index {setup.ClipIndicatorIndex}.");
             }
 
             var quantizer = new StochasticQuantizer(new QuantizerOptions(setup.ClipRange, setup.Scale, setup.MaxWeight, setup.MaxClients, setup.ModulusBits));

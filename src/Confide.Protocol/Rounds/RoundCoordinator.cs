@@ -22,8 +22,13 @@ namespace Confide.Protocol.Rounds;
 /// restored with <see cref="Restore"/>. A round with fewer than <see cref="RoundOptions.MinUpdates"/> accepted updates
 /// fails: it is recorded, the model is unchanged, nothing is charged, and the run moves to the next round number.
 /// The server optimiser is <see cref="RoundOptions.ServerOptimizer"/> (server SGD, FedAvgM, FedAdam, FedYogi,
-/// FedAdagrad); its state and the adaptive clip norm (Andrew et al. 2021, server-side clipping only) are what
-/// <see cref="ExportServerState"/> returns for the host to persist, and <see cref="RestoreServerState"/> takes back.
+/// FedAdagrad); its state and the adaptive clip norm (Andrew et al. 2021) are what <see cref="ExportServerState"/>
+/// returns for the host to persist, and <see cref="RestoreServerState"/> takes back.
+/// <para>Adaptive clipping with client-side clipping: each client reports bᵢ = 1[‖Δᵢ‖ ≤ C] for the round's C
+/// (<see cref="ClientClipNorm"/>). In plain rounds the bit comes with the update (<see cref="Submit(long, ClientUpdate, long?)"/>;
+/// an update without it, or with a value other than 0 or 1, is rejected with the reason); under secure aggregation
+/// only Σ bᵢ is known (<see cref="SecureRoundOutcome.ClipIndicatorSum"/>). Either way the count gets the noise
+/// N(0, σ_b²) and C moves as in <see cref="DpFedAvg"/>.</para>
 /// </remarks>
 public sealed class RoundCoordinator
 {
@@ -37,6 +42,7 @@ public sealed class RoundCoordinator
     private readonly Dictionary<string, ClientUpdate> _accepted = new(StringComparer.Ordinal);
     private readonly List<RejectedUpdate> _rejected = [];
     private readonly HashSet<string> _participants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, bool> _withinClip = new(StringComparer.Ordinal);
     private RoundTicket? _current;
     private int _arrivals;
     private bool _started;
@@ -76,13 +82,6 @@ public sealed class RoundCoordinator
             if (ledger is null || noise is null)
             {
                 throw new ArgumentException("DP-FedAvg is configured, so a privacy ledger and a noise source are required.", nameof(ledger));
-            }
-
-            if (options.Privacy.AdaptiveClipping is not null && options.Privacy.Placement == ClippingPlacement.Client)
-            {
-                throw new ArgumentException(
-                    "Adaptive clipping with client-side clipping needs each client's 'norm ≤ C' report, which the round protocol does not carry; use server-side clipping with adaptive clipping.",
-                    nameof(options));
             }
 
             _dp = new DpFedAvg(options.Privacy, noise, ledger);
@@ -126,6 +125,12 @@ public sealed class RoundCoordinator
 
     /// <summary>The clip norm clients use under client-side DP clipping, else null.</summary>
     public double? ClientClipNorm => _dp is not null && _dp.Options.Placement == ClippingPlacement.Client ? _dp.CurrentClipNorm : null;
+
+    /// <summary>
+    /// True when every update must carry its client's clip indicator bᵢ = 1[‖Δᵢ‖ ≤ C]: adaptive clipping with
+    /// client-side clipping (the server never sees the pre-clip norm).
+    /// </summary>
+    public bool RequiresClipIndicator => _dp is { Options: { AdaptiveClipping: not null, Placement: ClippingPlacement.Client } };
 
     /// <summary>A copy of the current global model.</summary>
     public ModelParameters GlobalModel => _model.Clone();
@@ -203,9 +208,10 @@ public sealed class RoundCoordinator
 
     /// <summary>
     /// Restores a collecting round after a restart: its ticket and the updates already accepted and rejected (as
-    /// persisted by the host). The deadline is kept as it was.
+    /// persisted by the host), and with <see cref="RequiresClipIndicator"/> each accepted client's clip indicator. The
+    /// deadline is kept as it was.
     /// </summary>
-    public void Restore(RoundTicket ticket, IEnumerable<ClientUpdate> accepted, IEnumerable<RejectedUpdate> rejected)
+    public void Restore(RoundTicket ticket, IEnumerable<ClientUpdate> accepted, IEnumerable<RejectedUpdate> rejected, IReadOnlyDictionary<string, long>? clipIndicators = null)
     {
         ArgumentNullException.ThrowIfNull(ticket);
         ArgumentNullException.ThrowIfNull(accepted);
@@ -224,7 +230,8 @@ public sealed class RoundCoordinator
 
         foreach (var update in accepted)
         {
-            var result = Submit(ticket.Round, update);
+            long? indicator = clipIndicators is not null && clipIndicators.TryGetValue(update.ClientId, out long b) ? b : null;
+            var result = Submit(ticket.Round, update, indicator);
             if (!result.IsAccepted)
             {
                 throw new InvalidOperationException($"A persisted update of client '{update.ClientId}' no longer passes: {result.Reason}");
@@ -237,7 +244,14 @@ public sealed class RoundCoordinator
     /// the deadline has not passed, the client was sampled, it has not submitted yet, and the update is valid. An
     /// invalid update is recorded with its reason (and counts as the client's submission).
     /// </summary>
-    public SubmissionResult Submit(long round, ClientUpdate update)
+    public SubmissionResult Submit(long round, ClientUpdate update) => Submit(round, update, null);
+
+    /// <summary>
+    /// Receives one update with its client's clip indicator (see <see cref="RequiresClipIndicator"/>): 1 when the
+    /// update's pre-clip norm was at most <see cref="ClientClipNorm"/>, else 0. A given indicator must be 0 or 1; when
+    /// one is required and missing the update is rejected with the reason. Otherwise as <see cref="Submit(long, ClientUpdate)"/>.
+    /// </summary>
+    public SubmissionResult Submit(long round, ClientUpdate update, long? clipIndicator)
     {
         ArgumentNullException.ThrowIfNull(update);
         var gate = CheckPlace(round, update.ClientId);
@@ -247,7 +261,7 @@ public sealed class RoundCoordinator
         }
 
         int index = _arrivals++;
-        string? reason = _validator.Check(update);
+        string? reason = _validator.Check(update) ?? CheckClipIndicator(clipIndicator);
         if (reason is not null)
         {
             _rejected.Add(new RejectedUpdate(update.ClientId, reason, index));
@@ -255,13 +269,26 @@ public sealed class RoundCoordinator
         }
 
         _accepted.Add(update.ClientId, update);
+        if (clipIndicator is long bit)
+        {
+            _withinClip[update.ClientId] = bit == 1;
+        }
+
         return new SubmissionResult(SubmissionStatus.Accepted, null);
     }
+
+    private string? CheckClipIndicator(long? clipIndicator) => clipIndicator switch
+    {
+        null when RequiresClipIndicator =>
+            "the update carries no clip indicator; adaptive clipping with client-side clipping needs each client's 'norm ≤ C' bit (0 or 1)",
+        null or 0 or 1 => null,
+        long other => $"the clip indicator is {other}; expected 0 (norm above the clip norm) or 1 (norm at most the clip norm)",
+    };
 
     /// <summary>
     /// Records that a participant's submission could not even be decoded (a malformed payload, a body that does not
     /// match its signed hash…): it counts as the client's submission for this round and is kept with its reason.
-    /// Returns the same refusals as <see cref="Submit"/> when the submission is out of place.
+    /// Returns the same refusals as <see cref="Submit(long, ClientUpdate)"/> when the submission is out of place.
     /// </summary>
     public SubmissionResult RecordRejection(long round, string clientId, string reason)
     {
@@ -368,6 +395,13 @@ public sealed class RoundCoordinator
             throw new ArgumentException($"Contributor '{stranger}' was not sampled into round {round}.", nameof(outcome));
         }
 
+        if (RequiresClipIndicator && outcome.WeightedSum is not null && outcome.ClipIndicatorSum is null)
+        {
+            throw new ArgumentException("Adaptive clipping with client-side clipping needs the clip-indicator count of the secure sum, and the outcome carries none.", nameof(outcome));
+        }
+
+        var secureFlags = new List<(string, string)>();
+
         var ticket = _current;
         var now = _clock.UtcNow;
         string? failure = outcome.FailureReason;
@@ -398,6 +432,20 @@ public sealed class RoundCoordinator
 
                 new GaussianMechanism(p.UpdateNoiseMultiplier, _dp.CurrentClipNorm).AddNoise(aggregate, _noise!);
                 System.Numerics.Tensors.TensorPrimitives.Multiply(aggregate, (float)(1.0 / p.ExpectedClientsPerRound), aggregate);
+                if (RequiresClipIndicator)
+                {
+                    int n = outcome.Contributors.Count;
+                    long count = outcome.ClipIndicatorSum!.Value;
+                    if (count < 0 || count > n)
+                    {
+                        // Only a client that put something other than 0 or 1 in its indicator coordinate can cause this;
+                        // the clamp bounds its pull on C to that of an honest report.
+                        secureFlags.Add(("secure-sum", $"the clip-indicator count decoded to {count}, outside [0, {n}] for {n} contributors: some client sent an indicator other than 0 or 1; clamped"));
+                        count = Math.Clamp(count, 0, n);
+                    }
+
+                    _dp.UpdateClipNorm((int)count, n);
+                }
             }
             else
             {
@@ -424,7 +472,7 @@ public sealed class RoundCoordinator
             outcome.Contributors.Order(StringComparer.Ordinal).Select(c => (c, 0L)).ToArray(),
             [],
             ticket.Participants.Where(p => !contributors.Contains(p)).ToArray(),
-            outcome.Dropouts,
+            secureFlags.Count == 0 ? outcome.Dropouts : [.. outcome.Dropouts, .. secureFlags],
             _model.Clone(),
             spent,
             ticket.StartedAt,
@@ -441,6 +489,7 @@ public sealed class RoundCoordinator
         _participants.UnionWith(ticket.Participants);
         _accepted.Clear();
         _rejected.Clear();
+        _withinClip.Clear();
         _arrivals = 0;
         Stage = RoundStage.Collecting;
     }
@@ -466,7 +515,8 @@ public sealed class RoundCoordinator
             AggregationResult aggregation;
             if (_dp is not null)
             {
-                var dpRound = _dp.AggregateRound(ticket.Round, deltas);
+                var withinClip = RequiresClipIndicator ? accepted.Select(u => _withinClip[u.ClientId]).ToArray() : null;
+                var dpRound = _dp.AggregateRound(ticket.Round, deltas, withinClip);
                 aggregation = dpRound.Result;
                 spent = dpRound.Spent;
             }
@@ -509,6 +559,7 @@ public sealed class RoundCoordinator
         _participants.Clear();
         _accepted.Clear();
         _rejected.Clear();
+        _withinClip.Clear();
         Round = ticket.Round + 1;
         Stage = RoundStage.WaitingForClients;
         CheckStop();

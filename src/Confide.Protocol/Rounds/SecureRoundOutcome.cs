@@ -14,4 +14,12 @@ public sealed record SecureRoundOutcome(
     double[]? WeightedSum,
     long TotalWeight,
     IReadOnlyList<(string ClientId, string Reason)> Dropouts,
-    string? FailureReason);
+    string? FailureReason)
+{
+    /// <summary>
+    /// With client-side adaptive clipping: Σ bᵢ over the contributors, where bᵢ = 1 when client i's update norm was at
+    /// most the round's clip norm (decoded from the extra coordinate of the secure sum); null otherwise. A value outside
+    /// [0, contributors] can only come from a client that sent something other than 0 or 1.
+    /// </summary>
+    public long? ClipIndicatorSum { get; init; }
+}

@@ -231,7 +231,7 @@ internal sealed class FederationService(
                 throw host.Reject(clientId, header.Round, $"the payload is not a valid safetensors model: {ex.Message}");
             }
 
-            await host.SubmitAsync(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), body).ConfigureAwait(false);
+            await host.SubmitAsync(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), body, header.HasClipIndicator ? header.ClipIndicator : null).ConfigureAwait(false);
             return new SubmitUpdateResponse { Accepted = true, Round = header.Round };
         }
         finally

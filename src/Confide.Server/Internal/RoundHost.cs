@@ -73,7 +73,7 @@ internal sealed partial class RoundHost
         }
         else if (collecting is { } c && _coordinator.Stage == RoundStage.WaitingForClients && c.Ticket.Round == _coordinator.Round)
         {
-            _coordinator.Restore(c.Ticket, c.Accepted, c.Rejected);
+            _coordinator.Restore(c.Ticket, c.Accepted, c.Rejected, store.LoadClipIndicators(c.Ticket.Round));
             _arrivals = c.Accepted.Count + c.Rejected.Count;
             LogRestored(c.Ticket.Round, c.Accepted.Count, c.Rejected.Count);
         }
@@ -325,9 +325,10 @@ internal sealed partial class RoundHost
     /// <summary>
     /// Submits a decoded update and persists the outcome; throws the matching RpcException unless accepted. Completes
     /// once the acceptance is on disk (group commit: the row is committed under the lock without a flush, and a flush
-    /// shared with other submissions follows outside it).
+    /// shared with other submissions follows outside it). <paramref name="clipIndicator"/> is the header's adaptive-clipping
+    /// bit, if any; the coordinator checks it.
     /// </summary>
-    public async Task SubmitAsync(long round, ClientUpdate update, ReadOnlyMemory<byte> payload)
+    public async Task SubmitAsync(long round, ClientUpdate update, ReadOnlyMemory<byte> payload, long? clipIndicator = null)
     {
         // The payload reaches the disk before the lock is taken; only a small row is written under it.
         long start = Stopwatch.GetTimestamp();
@@ -339,13 +340,13 @@ internal sealed partial class RoundHost
         {
             ServerMetrics.RecordSince(ServerMetrics.UpdateLockWaitSeconds, start);
             long validate = Stopwatch.GetTimestamp();
-            var result = _coordinator.Submit(round, update);
+            var result = _coordinator.Submit(round, update, clipIndicator);
             ServerMetrics.RecordSince(ServerMetrics.UpdateValidateSeconds, validate);
             if (result.Status is SubmissionStatus.Accepted or SubmissionStatus.Invalid)
             {
                 // A rejection is rare and flushed at once; an acceptance waits for the shared flush below.
                 long record = Stopwatch.GetTimestamp();
-                _store.RecordSubmission(round, update.ClientId, result.IsAccepted, result.Reason, update.SampleCount, _arrivals++, result.IsAccepted ? pending : null, _clock.UtcNow, durable: !result.IsAccepted);
+                _store.RecordSubmission(round, update.ClientId, result.IsAccepted, result.Reason, update.SampleCount, _arrivals++, result.IsAccepted ? pending : null, _clock.UtcNow, durable: !result.IsAccepted, result.IsAccepted ? clipIndicator : null);
                 ServerMetrics.RecordSince(ServerMetrics.UpdateRecordSeconds, record);
             }
 

@@ -47,11 +47,6 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
             throw new ArgumentException("Secure aggregation with DP-FedAvg needs client-side clipping (--dp-client-clip): the server never sees an update to clip.");
         }
 
-        if (r.Privacy?.AdaptiveClipping is not null)
-        {
-            throw new ArgumentException("Adaptive clipping cannot run under secure aggregation yet: the server would need each client's 'norm ≤ C' bit, which is hidden in the sum. Use a fixed clip norm.");
-        }
-
         if (r.Privacy is null && !string.Equals(r.Aggregator.Method, "fedavg", StringComparison.OrdinalIgnoreCase))
         {
             throw new ArgumentException($"Secure aggregation shows the server only the sum of the updates; aggregator '{r.Aggregator.Method}' needs each update. Use fedavg (or DP-FedAvg).");
@@ -79,9 +74,18 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
             return options.MaxMessageBytes;
         }
 
-        long masked = (StochasticQuantizer.EncodedLength(options.InitialModel.Layout.TotalLength) * (long)SecAggWireMapping.WordSize(secure.ModulusBits)) + (64 << 10);
+        long masked = (EncodedLength(options.Rounds, options.InitialModel.Layout.TotalLength) * (long)SecAggWireMapping.WordSize(secure.ModulusBits)) + (64 << 10);
         return (int)Math.Min(int.MaxValue, Math.Max(options.MaxMessageBytes, masked));
     }
+
+    /// <summary>
+    /// True with adaptive clipping (client-side clipping, as Validate requires): each input carries its client's clip
+    /// indicator as one more coordinate (<see cref="ClipIndicatorEncoding"/>), and the server learns only their sum.
+    /// </summary>
+    private static bool CarriesClipIndicator(RoundOptions rounds) => rounds.Privacy?.AdaptiveClipping is not null;
+
+    private static int EncodedLength(RoundOptions rounds, int modelLength) =>
+        CarriesClipIndicator(rounds) ? ClipIndicatorEncoding.EncodedLength(modelLength) : StochasticQuantizer.EncodedLength(modelLength);
 
     /// <summary>
     /// Sets up the secure round for <paramref name="ticket"/>. When it cannot be set up (parameters that do not fit,
@@ -117,9 +121,15 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
             k--;
         }
 
-        var options = new SecAggOptions(n, (k / 2) + 1, StochasticQuantizer.EncodedLength(modelLength), k, settings.ModulusBits);
+        bool indicator = CarriesClipIndicator(rounds);
+        var options = new SecAggOptions(n, (k / 2) + 1, EncodedLength(rounds, modelLength), k, settings.ModulusBits);
         long maxWeight = dpClipNorm is null ? rounds.MaxSampleCount : 1;
         var quantizer = QuantizerOptions.WithLargestScale(dpClipNorm ?? settings.ClipRange, maxWeight, n, settings.ModulusBits);
+        if (indicator)
+        {
+            ClipIndicatorEncoding.CheckHeadroom(quantizer);
+        }
+
         byte[] id = new byte[16];
         random.NextBytes(id);
         string sessionId = $"round-{ticket.Round}-{Convert.ToHexStringLower(id)}";
@@ -144,6 +154,8 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
             MaxClients = quantizer.MaxClients,
             UnitWeight = dpClipNorm is not null,
             PollIntervalMs = (int)settings.PollInterval.TotalMilliseconds,
+            ClipIndicator = indicator,
+            ClipIndicatorIndex = indicator ? options.Dimension - 1 : 0,
         };
         for (int i = 0; i < n; i++)
         {
@@ -256,9 +268,18 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
             return new SecureRoundOutcome([], null, 0, dropouts, driver.AbortReason ?? "secure aggregation aborted");
         }
 
+        var contributors = result.Survivors.Select(u => ids[u]).ToArray();
+        if (running.Setup.ClipIndicator)
+        {
+            // The indicator coordinate is split off here: only Σ bᵢ goes on, and the model sees D values.
+            var values = new double[result.Sum.Length - 2];
+            long weight = ClipIndicatorEncoding.DequantizeSum(running.Quantizer, result.Sum, values, out long withinClip);
+            return new SecureRoundOutcome(contributors, values, weight, dropouts, null) { ClipIndicatorSum = withinClip };
+        }
+
         var sum = new double[result.Sum.Length - 1];
         long total = running.Quantizer.DequantizeSum(result.Sum, sum);
-        return new SecureRoundOutcome(result.Survivors.Select(u => ids[u]).ToArray(), sum, total, dropouts, null);
+        return new SecureRoundOutcome(contributors, sum, total, dropouts, null);
     }
 
     /// <summary>

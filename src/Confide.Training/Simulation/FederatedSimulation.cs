@@ -134,6 +134,8 @@ public sealed partial class FederatedSimulation
             throw new ArgumentException("--dp-mode distributed needs DP on: give --dp-epsilon or --dp-noise.");
         }
 
+        CheckAdaptiveClipping(options);
+
         if (options.DifferentialPrivacy)
         {
             if (options.DpNoiseMultiplier is not null && options.DpEpsilon is not null)
@@ -221,14 +223,19 @@ public sealed partial class FederatedSimulation
                 }
             }
 
+            bool[]? withinClip = null;
             if (dp is not null || distributed)
             {
                 // DP-FedAvg with client-side clipping: honest clients clip to the server's C; attackers need not,
                 // and the server clips and flags whatever arrives above C (central DP only: under distributed DP it sees only the sum).
+                // With adaptive clipping each client also reports 1[‖Δ‖ ≤ C], taken before clipping (attackers report
+                // the truth about what they send: lying about the bit is not modelled).
                 double clipNorm = dp?.CurrentClipNorm ?? Privacy!.ClipNorm;
+                withinClip = dp?.Options.AdaptiveClipping is null ? null : new bool[participants.Length];
                 for (int i = 0; i < participants.Length; i++)
                 {
-                    if (!_isMalicious[participants[i]] && TensorPrimitives.IsFiniteAll<float>(updates[i]))
+                    withinClip?[i] = L2Clipping.Norm(updates[i]) <= clipNorm;
+                    if (!Options.DpServerSideClipping && !_isMalicious[participants[i]] && TensorPrimitives.IsFiniteAll<float>(updates[i]))
                     {
                         DpFedAvg.ClipOnClient(updates[i], clipNorm);
                     }
@@ -260,7 +267,7 @@ public sealed partial class FederatedSimulation
             }
             else if (Options.SecureAggregation)
             {
-                var aggregate = SecureAggregate(round, participants, kept, updates, global.Length, dp, secAggRoot.Fork((ulong)round), flags, extra);
+                var aggregate = SecureAggregate(round, participants, kept, updates, withinClip, global.Length, dp, secAggRoot.Fork((ulong)round), flags, extra);
                 if (aggregate is not null)
                 {
                     TensorPrimitives.Add(global.AsSpan(), aggregate, global.AsSpan());
@@ -275,8 +282,10 @@ public sealed partial class FederatedSimulation
             {
                 // Every round is a release, even one where Poisson sampling picked nobody: a zero update stands in
                 // for the empty sum, which changes nothing (the sum is divided by the expected m, not the count).
+                // With adaptive clipping that stand-in also counts as one report "under C" (see CheckAdaptiveClipping).
                 var inputs = kept.Count > 0 ? kept.Select(i => (ReadOnlyMemory<float>)updates[i]).ToList() : [new float[global.Length]];
-                var result = dp.Aggregate(inputs, Enumerable.Repeat(1.0, inputs.Count).ToArray());
+                var bits = withinClip is null ? null : kept.Count > 0 ? kept.Select(i => withinClip[i]).ToArray() : [true];
+                var result = dp.AggregateRound(dp.Ledger.NextRound, inputs, bits).Result;
                 foreach (var flag in result.Flagged)
                 {
                     int client = participants[kept[flag.Index]];
@@ -310,6 +319,12 @@ public sealed partial class FederatedSimulation
                 }
 
                 TensorPrimitives.Add(global.AsSpan(), aggregate, global.AsSpan());
+            }
+
+            if (dp?.Options.AdaptiveClipping is not null)
+            {
+                // The clip norm the next round will use.
+                extra["clip_norm"] = dp.CurrentClipNorm;
             }
 
             flags.Sort((a, b) => a.Client.CompareTo(b.Client));
@@ -390,10 +405,11 @@ public sealed partial class FederatedSimulation
     /// contribution is bounded only by the per-coordinate clip (C·√D in L2), not by C: bounding it needs proofs of norm
     /// that this simulation does not model.
     /// </remarks>
-    private float[]? SecureAggregate(int round, int[] participants, List<int> kept, float[][] updates, int length, DpFedAvg? dp, IRandomSource random, List<ClientFlag> flags, Dictionary<string, double> extra)
+    private float[]? SecureAggregate(int round, int[] participants, List<int> kept, float[][] updates, bool[]? withinClip, int length, DpFedAvg? dp, IRandomSource random, List<ClientFlag> flags, Dictionary<string, double> extra)
     {
         int n = kept.Count;
         double[]? sum = null;
+        long underClip = 0;
         if (n >= 2)
         {
             long[] weights = kept.Select(i => dp is null ? (long)_clientData[participants[i]].Count : 1L).ToArray();
@@ -402,7 +418,10 @@ public sealed partial class FederatedSimulation
             var inputs = new ulong[n][];
             for (int j = 0; j < n; j++)
             {
-                inputs[j] = quantizer.Quantize(updates[kept[j]], weights[j], random.Fork((ulong)j + 1));
+                // With adaptive clipping the client's bit rides in one extra coordinate of the secure sum.
+                inputs[j] = withinClip is null
+                    ? quantizer.Quantize(updates[kept[j]], weights[j], random.Fork((ulong)j + 1))
+                    : ClipIndicatorEncoding.Quantize(quantizer, updates[kept[j]], weights[j], withinClip[kept[j]], random.Fork((ulong)j + 1));
             }
 
             int k = Math.Min(Options.Neighbours ?? n - 1, n - 1);
@@ -412,7 +431,7 @@ public sealed partial class FederatedSimulation
                 k--;
             }
 
-            var secAgg = new SecAggOptions(n, (k / 2) + 1, StochasticQuantizer.EncodedLength(length), k, 32);
+            var secAgg = new SecAggOptions(n, (k / 2) + 1, withinClip is null ? StochasticQuantizer.EncodedLength(length) : ClipIndicatorEncoding.EncodedLength(length), k, 32);
             var run = SecAggSimulation.Run(inputs, secAgg, SecAggDropouts.None, random.Fork(0));
             if (!run.Completed)
             {
@@ -422,7 +441,9 @@ public sealed partial class FederatedSimulation
             extra["secagg_client_ms"] = run.ClientMilliseconds;
             extra["secagg_server_ms"] = run.ServerTotalMilliseconds;
             sum = new double[length];
-            long total = quantizer.DequantizeSum(run.Result!.Sum, sum);
+            long total = withinClip is null
+                ? quantizer.DequantizeSum(run.Result!.Sum, sum)
+                : ClipIndicatorEncoding.DequantizeSum(quantizer, run.Result!.Sum, sum, out underClip);
             if (dp is null)
             {
                 var mean = new float[length];
@@ -459,8 +480,15 @@ public sealed partial class FederatedSimulation
             }
         }
 
-        new GaussianMechanism(p.NoiseMultiplier, p.ClipNorm).AddNoise(noisy, _secAggNoise!);
+        // z_Δ and this round's C (with a fixed C: z and C themselves); the count release below is what z_Δ > z pays for.
+        new GaussianMechanism(dp.Options.UpdateNoiseMultiplier, dp.CurrentClipNorm).AddNoise(noisy, _secAggNoise!);
         TensorPrimitives.Multiply(noisy, (float)(1.0 / Options.ClientsPerRound), noisy);
+        if (withinClip is not null)
+        {
+            // Only Σ bᵢ left the secure sum; every simulated client sends 0 or 1, so it lies in [0, n].
+            dp.UpdateClipNorm((int)underClip, sum is null ? 0 : n);
+        }
+
         return noisy;
     }
 
@@ -469,11 +497,51 @@ public sealed partial class FederatedSimulation
         var p = Privacy!;
         // No --dp-epsilon: the ledger still records ε, with no cap to enforce (a finite stand-in for "unbounded").
         var budget = new PrivacyBudget(p.TargetEpsilon is double e ? e * (1 + 1e-6) : 1e300, p.Delta);
-        var options = DpFedAvgOptions.Fixed(p.NoiseMultiplier, p.ClipNorm, Options.ClientsPerRound, Options.Clients, ClippingPlacement.Client);
+        var placement = Options.DpServerSideClipping ? ClippingPlacement.Server : ClippingPlacement.Client;
+        var options = Options.DpAdaptiveQuantile is double quantile
+            ? DpFedAvgOptions.Adaptive(
+                p.NoiseMultiplier,
+                new AdaptiveClippingOptions(p.ClipNorm, quantile, Options.DpAdaptiveLearningRate ?? 0.2, Options.DpCountNoise ?? Options.ClientsPerRound / 20.0),
+                Options.ClientsPerRound,
+                Options.Clients,
+                placement)
+            : DpFedAvgOptions.Fixed(p.NoiseMultiplier, p.ClipNorm, Options.ClientsPerRound, Options.Clients, placement);
         // Seeded noise keeps simulations reproducible; a deployment draws it from the CSPRNG.
         var noise = new GaussianNoise(_root.Fork(StreamNoise));
         _secAggNoise = noise;
         return new DpFedAvg(options, noise, new PrivacyLedger(budget));
+    }
+
+    /// <summary>
+    /// Adaptive clipping and server-side clipping need central DP-FedAvg; server-side clipping needs the server to see
+    /// the updates, so not under secure aggregation.
+    /// </summary>
+    /// <remarks>
+    /// One approximation: a round where Poisson sampling picked nobody aggregates a zero stand-in update (see
+    /// <see cref="Run"/>), which with adaptive clipping also counts as one report under C, so such a round's count is
+    /// one higher than the paper's (rare when m is not tiny).
+    /// </remarks>
+    private static void CheckAdaptiveClipping(SimulationOptions options)
+    {
+        if (options.DpAdaptiveQuantile is not null && !options.DifferentialPrivacy)
+        {
+            throw new ArgumentException("--dp-adaptive-quantile adapts the DP clip norm: it needs DP on (--dp-epsilon or --dp-noise).");
+        }
+
+        if (options.DpAdaptiveQuantile is not null && options.DpPlacement == DpPlacement.Distributed)
+        {
+            throw new ArgumentException("--dp-adaptive-quantile works with central DP only: adaptive clipping is not combined with --dp-mode distributed yet.");
+        }
+
+        if (options.DpAdaptiveQuantile is null && (options.DpCountNoise is not null || options.DpAdaptiveLearningRate is not null))
+        {
+            throw new ArgumentException("--dp-adaptive-lr and --dp-count-noise apply to adaptive clipping only: give --dp-adaptive-quantile.");
+        }
+
+        if (options.DpServerSideClipping && (!options.DifferentialPrivacy || options.SecureAggregation))
+        {
+            throw new ArgumentException("--dp-server-clip needs central DP without secure aggregation: under --secure-agg the server never sees an update to clip.");
+        }
     }
 
     private int[] SampleClients(IRandomSource random)

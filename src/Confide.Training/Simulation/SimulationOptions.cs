@@ -127,6 +127,26 @@ public sealed record SimulationOptions
         }
     } = Math.Exp(-0.5);
 
+    /// <summary>
+    /// Adaptive clipping (Andrew, Thakkar, McMahan, Ramaswamy, "Differentially Private Learning with Adaptive
+    /// Clipping", NeurIPS 2021) under central DP: the clip norm starts at <see cref="ClipNorm"/> and follows this
+    /// target quantile γ ∈ (0, 1) of the update norms, from a noisy count of clients under the bound. Null keeps C fixed.
+    /// </summary>
+    public double? DpAdaptiveQuantile { get; init; }
+
+    /// <summary>Adaptive clipping: the geometric learning rate η of C ← C·exp(−η(b̄ − γ)); null for the paper's 0.2.</summary>
+    public double? DpAdaptiveLearningRate { get; init; }
+
+    /// <summary>Adaptive clipping: σ_b, the noise on the count of clients under the bound; null for the paper's m/20.</summary>
+    public double? DpCountNoise { get; init; }
+
+    /// <summary>
+    /// Central DP without secure aggregation: the server clips the raw updates and sees their norms
+    /// (<c>ClippingPlacement.Server</c>); false (default) has honest clients clip and, with adaptive clipping, report
+    /// their "norm ≤ C" bit (<c>ClippingPlacement.Client</c>, the only choice under secure aggregation).
+    /// </summary>
+    public bool DpServerSideClipping { get; init; }
+
     /// <summary>Whether DP-FedAvg is on.</summary>
     public bool DifferentialPrivacy => DpNoiseMultiplier is not null || DpEpsilon is not null;
 

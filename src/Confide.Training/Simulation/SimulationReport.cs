@@ -111,6 +111,15 @@ public static class SimulationReport
                 w.WriteNumber("clip_norm", dp.ClipNorm);
                 w.WriteNumber("sample_rate", Round(dp.SampleRate));
                 w.WriteString("dp_mode", dp.Distributed is null ? "central" : "distributed");
+                w.WriteString("clipping", o.DpServerSideClipping ? "server" : "client");
+                if (o.DpAdaptiveQuantile is double quantile)
+                {
+                    // Adaptive clipping: clip_norm above is C₀; this is the C the last round left for the next.
+                    w.WriteNumber("adaptive_quantile", quantile);
+                    w.WriteNumber("adaptive_lr", o.DpAdaptiveLearningRate ?? 0.2);
+                    w.WriteNumber("count_noise", o.DpCountNoise ?? o.ClientsPerRound / 20.0);
+                    w.WriteNumber("final_clip_norm", Round(result.Rounds[^1].Extra.GetValueOrDefault("clip_norm", dp.ClipNorm)));
+                }
                 if (dp.Distributed is { } ddp)
                 {
                     w.WriteNumber("client_sigma_quanta", Round(ddp.ClientSigma));

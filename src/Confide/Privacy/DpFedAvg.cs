@@ -22,6 +22,9 @@ public sealed class DpFedAvg : IAggregator
 {
     private const double ClientNormSlack = 1e-5;
 
+    /// <summary>How far below C a "norm &gt; C" report's update may be before it is flagged (float rounding of a clipped update is ~1e-7).</summary>
+    private const double InconsistentReportSlack = 1e-3;
+
     private readonly IGaussianNoise _noise;
     private readonly PrivacyLedger _ledger;
     private readonly AdaptiveClipping? _adaptive;
@@ -74,6 +77,26 @@ public sealed class DpFedAvg : IAggregator
 
     /// <summary>The mechanism name recorded in the ledger.</summary>
     public string MechanismName => _adaptive is null ? "dp-fedavg" : "dp-fedavg+adaptive-clipping";
+
+    /// <summary>
+    /// The adaptive-clipping step (Andrew et al. 2021) from a count the server learns only as a total: under secure
+    /// aggregation each client's "norm ≤ C" bit travels inside the secure sum, so the server holds
+    /// <paramref name="countAtMostClipNorm"/> of <paramref name="reports"/> contributors and nothing per client. Adds
+    /// N(0, σ_b²) to the count and moves C exactly as <see cref="AggregateRound"/> does; call it once per aggregated round,
+    /// after the round was charged (the ledger's effective noise multiplier already covers this release).
+    /// </summary>
+    /// <returns>The noisy fraction b̄ used for the step.</returns>
+    /// <exception cref="InvalidOperationException">Adaptive clipping is not configured.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The count is negative or exceeds the reports.</exception>
+    public double UpdateClipNorm(int countAtMostClipNorm, int reports)
+    {
+        if (_adaptive is null)
+        {
+            throw new InvalidOperationException("The clip norm is fixed: adaptive clipping is not configured, so there is no clip-norm step.");
+        }
+
+        return _adaptive.Update(countAtMostClipNorm, reports, Options.ExpectedClientsPerRound, _noise);
+    }
 
     /// <summary>
     /// Client side of <see cref="ClippingPlacement.Client"/>: clips the update in place to <paramref name="clipNorm"/> (the
@@ -167,6 +190,20 @@ public sealed class DpFedAvg : IAggregator
 
         var sum = new float[length];
         var flagged = new List<FlaggedInput>();
+        if (clientReports)
+        {
+            for (int i = 0; i < updates.Count; i++)
+            {
+                // A client that clipped has sent a norm of C (to rounding); one well below C was not clipped, so its
+                // "norm > C" report is false. The count still uses the report as sent (it cannot be verified the other
+                // way), but the operator sees the inconsistency.
+                if (!normAtMostClipNorm![i] && norms[i] < clipNorm * (1 - InconsistentReportSlack))
+                {
+                    flagged.Add(new FlaggedInput(i, $"reported a pre-clip norm above C = {clipNorm:G6}, but the clipped update has norm {norms[i]:G6}, well below C: the clip indicator is inconsistent"));
+                }
+            }
+        }
+
         for (int i = 0; i < updates.Count; i++)
         {
             if (layout is null)
