@@ -177,6 +177,49 @@ public sealed class DistributedDpOverTheWireTests
         }
     }
 
+    [Fact]
+    public async Task The_ledger_survives_a_restart_and_the_server_stops_before_the_round_that_would_pass_the_budget()
+    {
+        // A budget for exactly three released rounds (n_min = 3 shares each), and runs configured for 2, then 5 rounds.
+        var (_, plan) = Options(1, 3, minimumSurvivors: 3, minUpdates: 3);
+        double threeRounds = DistributedDiscreteGaussian.GetPrivacySpent(Enumerable.Repeat(plan.Release(3, 3.0 / 8), 3), 1e-5).Epsilon;
+        var budget = new PrivacyBudget(threeRounds * 1.000001, 1e-5);
+        await using var federation = new TestFederation();
+        ServerOptions ServerOptions(long rounds) => TestFederation.Options(federation.StateDirectory, Options(rounds, 3, 3, 3).Rounds) with { PrivacyBudget = budget, SecureAggregation = Secure };
+
+        async Task RunAsync(IEnumerable<(FederationClient Client, int Index)> clients)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await Task.WhenAll(clients.Select(c => Task.Run(() =>
+                new FederatedParticipant(c.Client, new DeterministicTrainer(c.Index), ParticipantProgress.Load(Path.Combine(federation.StateDirectory, $"restart-{c.Index}.progress")))
+                {
+                    Random = ClientRandom(c.Index),
+                    InitialBackoff = TimeSpan.FromMilliseconds(50),
+                }.RunAsync(cts.Token))));
+        }
+
+        await federation.StartAsync(ServerOptions(2), new ThrowingNoise());
+        var enrolled = new List<(IdentityKeyPair Key, string Id, int Index)>();
+        for (int i = 0; i < 3; i++)
+        {
+            var (client, key) = await federation.EnrollAsync(i);
+            enrolled.Add((key, client.ClientId!, i));
+        }
+
+        await RunAsync(enrolled.Select(e => (federation.Connect(e.Key, e.Id), e.Index)));
+        Assert.Equal(2, federation.Server!.Store.LoadLedger()!.Releases.Count);
+        await federation.StopAsync();
+
+        var server = await federation.StartAsync(ServerOptions(5), new ThrowingNoise());
+        await RunAsync(enrolled.Select(e => (federation.Connect(e.Key, e.Id), e.Index)));
+        Assert.Equal(StopReason.PrivacyBudgetExhausted, server.StopReason);
+        var ledger = server.Store.LoadLedger()!;
+        Assert.Equal(3, ledger.Releases.Count);
+        Assert.All(ledger.Releases, r => Assert.Equal(3, r.Distributed!.NoiseShares));
+        Assert.Equal(threeRounds, ledger.Spent.Epsilon, 9);
+        Assert.Equal(3, server.Store.ListRounds().Count(r => r.Status == "aggregated"));
+    }
+
     /// <summary>A Gaussian source that fails the test if the server draws from it.</summary>
     private sealed class ThrowingNoise : IGaussianNoise
     {
