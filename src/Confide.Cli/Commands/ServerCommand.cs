@@ -37,7 +37,7 @@ internal static class ServerCommand
         var epochs = new Option<int>("--epochs") { Description = "Local epochs asked of clients.", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch") { Description = "Local batch size.", DefaultValueFactory = _ => 32 };
         var lr = new Option<double>("--lr") { Description = "Local learning rate.", DefaultValueFactory = _ => 0.1 };
-        var dpNoise = new Option<double?>("--dp-noise") { Description = "DP-FedAvg noise multiplier z (enables DP)." };
+        var dpNoise = new Option<double?>("--dp-noise") { Description = "DP-FedAvg noise multiplier z (enables DP). With --dp-mode distributed the clients' noise together matches z (optional there: without it the noise is calibrated to --epsilon)." };
         var dpClip = new Option<double>("--dp-clip") { Description = "DP-FedAvg clip norm C.", DefaultValueFactory = _ => 1.0 };
         var dpClientClip = new Option<bool>("--dp-client-clip") { Description = "Clients clip their own updates (the server still checks)." };
         var population = new Option<long?>("--population") { Description = "DP: the client population N (sampling rate q = clients per round / N)." };
