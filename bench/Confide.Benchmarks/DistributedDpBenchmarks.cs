@@ -42,4 +42,28 @@ public class DistributedDpBenchmarks
     /// <summary>One client's noise for one round: 4,810 exact N_Z(0, σ²) samples at σ ≈ 1.2·10⁶.</summary>
     [Benchmark]
     public void OneClientsNoise() => _sampler.Sample(_source, _noise);
+
+    /// <summary>
+    /// A networked client's whole distributed-DP encoding of a clipped 100,000-parameter update (the load size):
+    /// conditional stochastic rounding plus 100,000 exact N_Z(0, σ²) samples, for the plan of 100 clients per round at
+    /// z = 1 over n_min = 100, Z_2^32 (what <c>confide server --dp-mode distributed --dp-noise 1</c> would send).
+    /// </summary>
+    [Benchmark]
+    public ulong[] OneClientsEncoding100k() => _plan.Encode(_update, _source);
+
+    private readonly DistributedDpPlan _plan = DistributedDpPlan.ForNoiseMultiplier(1, 100, 100, 100_000, 32, Beta, 1.0);
+    private readonly float[] _update = Update(100_000);
+
+    private static float[] Update(int length)
+    {
+        IRandomSource random = new SeededRandomSource(5);
+        var update = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            update[i] = (float)(random.NextDouble() - 0.5);
+        }
+
+        L2Clipping.Clip(update, 1.0);
+        return update;
+    }
 }

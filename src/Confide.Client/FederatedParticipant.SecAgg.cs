@@ -14,12 +14,26 @@ public sealed partial class FederatedParticipant
     /// <summary>The source of every SecAgg secret and of the quantizer's rounding (the OS CSPRNG by default).</summary>
     public IRandomSource Random { get; init; } = CryptoRandomSource.Instance;
 
+    /// <summary>
+    /// This client's floor on distributed DP (Kairouz, Liu, Steinke 2021), as a noise multiplier z = √n_min·σ/Δ₂: it
+    /// sits out a secure round whose setup asks for less client noise, or for none. Null (the default) accepts the
+    /// server's setting, including central DP, where the server adds the noise and must be trusted.
+    /// </summary>
+    public double? MinimumDistributedNoise
+    {
+        get;
+        init => field = value is null || (value > 0 && double.IsFinite(value.Value))
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(MinimumDistributedNoise), value, "The noise floor must be a finite positive noise multiplier.");
+    }
+
     /// <summary>Test hook: in secure rounds, vanish silently before sending this stage's message (a dropout).</summary>
     internal SecAggStage? VanishBeforeSecAggStage { get; init; }
 
     /// <summary>
     /// Runs a secure round: the update (trained − global, clipped when the server asks for client clipping) is quantized
-    /// and masked by <see cref="SecAggWireClient"/>; the server only ever unmasks the sum. From the first SecAgg message
+    /// (under distributed DP: rounded conditionally and noised with N_Z(0, σ²) from <see cref="Random"/>) and masked by
+    /// <see cref="SecAggWireClient"/>; the server only ever unmasks the sum. From the first SecAgg message
     /// on, the round counts as submitted: its protocol secrets are gone if this client restarts.
     /// </summary>
     private async Task SecureAggregateAsync(Wire.V1.RoundTask task, Wire.V1.SecAggSetup setup, ModelParameters global, CancellationToken cancellationToken)
@@ -38,7 +52,7 @@ public sealed partial class FederatedParticipant
         _progress.MarkSubmitted(task.Round);
         try
         {
-            var (outcome, detail) = await SecAggWireClient.RunAsync(_client, setup, task.Round, delta, result.SampleCount, withinClip, Random, VanishBeforeSecAggStage, cancellationToken).ConfigureAwait(false);
+            var (outcome, detail) = await SecAggWireClient.RunAsync(_client, setup, task.Round, delta, result.SampleCount, withinClip, Random, VanishBeforeSecAggStage, MinimumDistributedNoise, cancellationToken).ConfigureAwait(false);
             if (outcome == SecAggWireOutcome.Completed)
             {
                 SubmittedRounds++;

@@ -18,7 +18,9 @@ namespace Confide.Client;
 /// (see <see cref="ParticipantProgress"/>).
 /// </summary>
 /// <remarks>When the task carries a SecAgg setup, the update goes through secure aggregation instead of SubmitUpdate (see
-/// <c>FederatedParticipant.SecAgg.cs</c>). The client adds no noise of its own (DP-FedAvg noise is added by the server).</remarks>
+/// <c>FederatedParticipant.SecAgg.cs</c>). Outside secure rounds, and in secure rounds with central DP, the client adds no
+/// noise of its own (the server adds DP-FedAvg's); when the round's setup asks for distributed DP, it adds discrete
+/// Gaussian noise before masking.</remarks>
 public sealed partial class FederatedParticipant
 {
     private readonly FederationClient _client;

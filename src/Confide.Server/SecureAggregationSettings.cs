@@ -10,7 +10,9 @@ namespace Confide.Server;
 /// The AdvertiseKeys stage (which also covers downloading and training) waits <c>RoundOptions.CollectTimeout</c>;
 /// every later stage waits <see cref="StageTimeout"/>. Without DP each client clips each coordinate to
 /// [−<see cref="ClipRange"/>, <see cref="ClipRange"/>] and weights by its sample count; with DP-FedAvg it clips to the
-/// L2 clip norm and uses weight 1, and the server adds the noise to the unmasked sum.
+/// L2 clip norm and uses weight 1, and the server adds the noise to the unmasked sum (central DP), or, with
+/// <c>RoundOptions.DistributedPrivacy</c>, each client adds its own discrete Gaussian noise before masking and the server
+/// adds none (distributed DP, Kairouz, Liu, Steinke 2021).
 /// </remarks>
 public sealed record SecureAggregationSettings
 {

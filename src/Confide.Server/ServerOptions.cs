@@ -139,6 +139,11 @@ public sealed record ServerOptions
             throw new ArgumentException("DP-FedAvg is configured, so a privacy budget (ε, δ) is required.");
         }
 
+        if (Rounds.DistributedPrivacy is not null && SecureAggregation is null)
+        {
+            throw new ArgumentException("Distributed DP adds each client's noise before secure-aggregation masking; it needs secure aggregation (--secure-agg).");
+        }
+
         Internal.SecAggRoundHost.Validate(this);
     }
 }

@@ -24,9 +24,13 @@ internal static class ClientCommand
         var label = new Option<string>("--label") { Description = "A label operators see.", DefaultValueFactory = _ => "" };
         var shard = new Option<string>("--shard") { Description = "Which IID shard of the built-in digits data this client holds, as i/n.", DefaultValueFactory = _ => "0/1" };
         var seed = new Option<ulong>("--data-seed") { Description = "Seed of the shard split (the same on every client).", DefaultValueFactory = _ => 1 };
+        var minNoise = new Option<double?>("--dp-min-noise")
+        {
+            Description = "Require distributed DP in secure rounds: sit out any round whose client noise is below this noise multiplier z = √n_min·σ/Δ₂, or that asks for none (central DP trusts the server).",
+        };
 
         var command = new Command("client", "Take part in a federated run: enroll, then fetch, train, sign and submit each round.");
-        foreach (var o in new Option[] { server, fingerprint, insecure, key, progress, token, label, shard, seed })
+        foreach (var o in new Option[] { server, fingerprint, insecure, key, progress, token, label, shard, seed, minNoise })
         {
             command.Options.Add(o);
         }
@@ -54,7 +58,7 @@ internal static class ClientCommand
 
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
             var trainer = new SgdLocalTrainer(DigitsFederation.Model(), data, CryptoRandomSource.Instance);
-            var participant = new FederatedParticipant(client, trainer, state, loggers.CreateLogger("Confide.Client"));
+            var participant = new FederatedParticipant(client, trainer, state, loggers.CreateLogger("Confide.Client")) { MinimumDistributedNoise = parse.GetValue(minNoise) };
             string reason = await participant.RunAsync(cancellationToken);
             Console.Out.WriteLine($"run finished ({reason}); this client submitted {participant.SubmittedRounds} rounds in this session");
             return 0;

@@ -37,7 +37,7 @@ internal static class ServerCommand
         var epochs = new Option<int>("--epochs") { Description = "Local epochs asked of clients.", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch") { Description = "Local batch size.", DefaultValueFactory = _ => 32 };
         var lr = new Option<double>("--lr") { Description = "Local learning rate.", DefaultValueFactory = _ => 0.1 };
-        var dpNoise = new Option<double?>("--dp-noise") { Description = "DP-FedAvg noise multiplier z (enables DP)." };
+        var dpNoise = new Option<double?>("--dp-noise") { Description = "DP-FedAvg noise multiplier z (enables DP). With --dp-mode distributed the clients' noise together matches z (optional there: without it the noise is calibrated to --epsilon)." };
         var dpClip = new Option<double>("--dp-clip") { Description = "DP-FedAvg clip norm C.", DefaultValueFactory = _ => 1.0 };
         var dpClientClip = new Option<bool>("--dp-client-clip") { Description = "Clients clip their own updates (the server still checks; required with --secure-agg). With --dp-adaptive-quantile each client also reports whether its update norm was at most C." };
         var population = new Option<long?>("--population") { Description = "DP: the client population N (sampling rate q = clients per round / N)." };
@@ -48,6 +48,7 @@ internal static class ServerCommand
 
         var command = new Command("server", "Run a federation server (gRPC over TLS) until the configured rounds complete or the privacy budget would be exceeded.");
         var secureAggregation = SecureAggregationCliOptions.AddTo(command);
+        var dpMode = DistributedDpCliOptions.AddTo(command);
         foreach (var o in new Option[] { state, listen, port, insecure, cert, certPassword, hosts, initial, rounds, perRound, fraction, minClients, minUpdates, deadline, aggregator, byzantine, serverLr, maxNorm, epochs, batch, lr, dpNoise, dpClip, dpClientClip, population, epsilon, delta, linger, verbose })
         {
             command.Options.Add(o);
@@ -73,13 +74,24 @@ internal static class ServerCommand
             int needed = parse.GetValue(minUpdates) ?? sampling.Count ?? sampling.Minimum;
             DpFedAvgOptions? dp = null;
             PrivacyBudget? budget = null;
-            if (parse.GetValue(dpNoise) is double z)
+            DistributedDpPlan? distributedDp = null;
+            var secure = secureAggregation.Read(parse);
+            string? initialPath = parse.GetValue(initial);
+            ModelParameters model = initialPath is null ? DigitsFederation.InitialModel() : ReadModel(initialPath);
+            bool distributed = dpMode.IsDistributed(parse, secure is not null, optimizer.Adaptive(parse));
+            if (parse.GetValue(dpNoise) is double || distributed)
             {
                 long n = parse.GetValue(population) ?? throw new CliException("DP needs --population (the number of clients that could be sampled).", 2);
                 int expected = sampling.Count ?? throw new CliException("DP needs a fixed --clients-per-round (the accountant's q = clients per round / population).", 2);
+                if (distributed)
+                {
+                    distributedDp = dpMode.Plan(parse, parse.GetValue(dpNoise), parse.GetValue(dpClip), expected, n, needed, parse.GetValue(epsilon), parse.GetValue(delta), parse.GetValue(rounds), secure!.ModulusBits, model.Layout.TotalLength);
+                }
+
+                double z = distributedDp?.EffectiveNoiseMultiplier ?? parse.GetValue(dpNoise)!.Value;
                 dp = optimizer.Adaptive(parse)
                     ? optimizer.AdaptiveDp(parse, z, parse.GetValue(dpClip), expected, n, parse.GetValue(dpClientClip))
-                    : DpFedAvgOptions.Fixed(z, parse.GetValue(dpClip), expected, n, parse.GetValue(dpClientClip) ? ClippingPlacement.Client : ClippingPlacement.Server);
+                    : DpFedAvgOptions.Fixed(z, parse.GetValue(dpClip), expected, n, parse.GetValue(dpClientClip) || distributed ? ClippingPlacement.Client : ClippingPlacement.Server);
                 budget = new PrivacyBudget(parse.GetValue(epsilon), parse.GetValue(delta));
             }
 
@@ -99,13 +111,12 @@ internal static class ServerCommand
                 privacy: dp)
             {
                 ServerOptimizer = optimizer.Optimizer(parse, parse.GetValue(serverLr)),
+                DistributedPrivacy = distributedDp,
             };
-            string? initialPath = parse.GetValue(initial);
-            ModelParameters model = initialPath is null ? DigitsFederation.InitialModel() : ReadModel(initialPath);
             var options = new ServerOptions(parse.GetValue(state)!, roundOptions, model)
             {
                 ListenAddress = address,
-                SecureAggregation = secureAggregation.Read(parse),
+                SecureAggregation = secure,
                 Port = parse.GetValue(port),
                 Insecure = parse.GetValue(insecure),
                 CertificatePath = parse.GetValue(cert),
@@ -134,9 +145,15 @@ internal static class ServerCommand
                 Console.Out.WriteLine("WARNING: serving plain HTTP/2 without TLS (--insecure, loopback only)");
             }
 
-            if (options.SecureAggregation is { } secure)
+            if (secure is not null)
             {
                 Console.Out.WriteLine(SecureAggregationCliOptions.Describe(secure));
+            }
+
+            if (distributedDp is { } plan)
+            {
+                Console.Out.WriteLine(
+                    $"distributed DP on: each client adds N_Z(0, σ²), σ = {plan.ClientSigma:G6} quanta at scale {plan.Scale:G6}; calibrated for {plan.MinimumSurvivors} survivors (z = {plan.EffectiveNoiseMultiplier:G4}); the server adds no noise");
             }
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -45,6 +45,8 @@ internal static class SecAggWireClient
     /// inside the secure sum when the setup asks for it (adaptive clipping).</param>
     /// <param name="random">Every secret the protocol draws, and the quantizer's rounding: a CSPRNG in production.</param>
     /// <param name="vanishBefore">Test hook: stop silently before sending this stage's message.</param>
+    /// <param name="minimumNoiseMultiplier">This client's own floor on distributed DP: refuse a round whose noise is below
+    /// z = √n_min·σ/Δ₂ (or that carries no client noise at all); null accepts what the server sets.</param>
     /// <param name="cancellationToken">Cancels the run.</param>
     public static async Task<(SecAggWireOutcome Outcome, string Detail)> RunAsync(
         FederationClient client,
@@ -55,9 +57,11 @@ internal static class SecAggWireClient
         bool withinClip,
         IRandomSource random,
         SecAggStage? vanishBefore,
+        double? minimumNoiseMultiplier,
         CancellationToken cancellationToken)
     {
         var (session, me, roster, quantizer) = Open(setup, round, client.ClientId!, delta.Length);
+        var noise = OpenNoise(setup, delta.Length, minimumNoiseMultiplier);
         if (setup.UnitWeight)
         {
             L2Clipping.Clip(delta, quantizer.Options.ClipRange);
@@ -69,9 +73,16 @@ internal static class SecAggWireClient
             throw new InvalidDataException($"The sample count {sampleCount} is outside the 1 … {quantizer.Options.MaxWeight} the secure round's quantizer allows.");
         }
 
-        ulong[] input = setup.ClipIndicator
-            ? ClipIndicatorEncoding.Quantize(quantizer, delta, weight, withinClip, random)
-            : quantizer.Quantize(delta, weight, random);
+        if (noise is not null && setup.ClipIndicator)
+        {
+            throw new InvalidDataException("The server's SecAgg setup asks for both distributed-DP noise and the clip indicator; the two are not combined (the indicator would be noised with the model's σ).");
+        }
+
+        ulong[] input = noise is not null
+            ? EncodeNoisy(noise, delta, NoiseRandom(random, round))
+            : setup.ClipIndicator
+                ? ClipIndicatorEncoding.Quantize(quantizer, delta, weight, withinClip, random)
+                : quantizer.Quantize(delta, weight, random);
         var index = roster.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i, StringComparer.Ordinal);
         using var secAgg = new SecAggClient(session, me, client.IdentityKey, input, random);
         try
@@ -116,6 +127,12 @@ internal static class SecAggWireClient
                 if (vanishBefore == next.Stage)
                 {
                     return (SecAggWireOutcome.Vanished, $"vanished before {next.Stage}");
+                }
+
+                if (noise is not null && TooFewForTheNoise(next, noise) is { } refusal)
+                {
+                    // Signing or unmasking a smaller sum would release it with less noise than calibrated.
+                    return (SecAggWireOutcome.Aborted, refusal);
                 }
 
                 SecAggClientMessage reply = secAgg.Handle(next);
@@ -217,6 +234,80 @@ internal static class SecAggWireClient
         {
             throw new InvalidDataException($"The server's SecAgg setup is invalid: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>
+    /// The distributed-DP plan of the setup (Kairouz, Liu, Steinke 2021), rebuilt and checked here, or null when the
+    /// setup asks for no client noise. Refused with <see cref="InvalidDataException"/>: noise fields without a variance,
+    /// noise without unit weight, numbers the plan refuses (no noise, β outside [0, 1), n_min outside 2 … max_clients, a
+    /// noisy sum that could wrap), or noise below <paramref name="minimumNoiseMultiplier"/>. The headroom and the norm
+    /// bound come from the plan, never from the server.
+    /// </summary>
+    internal static DistributedDpPlan? OpenNoise(SecAggSetup setup, int modelLength, double? minimumNoiseMultiplier)
+    {
+        if (setup.DpNoiseVariance == 0)
+        {
+            if (setup.DpMinSurvivors != 0 || setup.DpRoundingBeta != 0)
+            {
+                throw new InvalidDataException("The server's SecAgg setup sets distributed-DP fields but no noise variance: refusing to send an unnoised update it may treat as noised.");
+            }
+
+            return minimumNoiseMultiplier is double floor
+                ? throw new InvalidDataException($"This client requires distributed DP noise of at least z = {floor:G4}, and the round asks for none.")
+                : null;
+        }
+
+        if (!setup.UnitWeight || setup.MaxWeight != 1)
+        {
+            throw new InvalidDataException("The server's distributed-DP setup must use unit weight (max_weight 1): a client's sample count would raise its sensitivity.");
+        }
+
+        DistributedDpPlan plan;
+        try
+        {
+            plan = new DistributedDpPlan(setup.ClipRange, setup.Scale, setup.ModulusBits, setup.MaxClients, modelLength, setup.DpNoiseVariance, setup.DpMinSurvivors, setup.DpRoundingBeta);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"The server's distributed-DP setup is invalid: {ex.Message}", ex);
+        }
+
+        if (minimumNoiseMultiplier is double min && !(plan.EffectiveNoiseMultiplier >= min))
+        {
+            throw new InvalidDataException($"The round's distributed noise is z = {plan.EffectiveNoiseMultiplier:G4} at {plan.MinimumSurvivors} survivors, below this client's floor of {min:G4}.");
+        }
+
+        return plan;
+    }
+
+    /// <summary>The source of this round's rounding and noise: its own fork per round, so seeded replays can rebuild it.</summary>
+    internal static IRandomSource NoiseRandom(IRandomSource random, long round) => random.Fork(unchecked(NoiseStream + (ulong)round));
+
+    private const ulong NoiseStream = 0x6444_5000_0000_0000;
+
+    private static ulong[] EncodeNoisy(DistributedDpPlan plan, float[] delta, IRandomSource random)
+    {
+        try
+        {
+            return plan.Encode(delta, random);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"The update cannot be encoded for distributed DP: {ex.Message}", ex);
+        }
+    }
+
+    private static string? TooFewForTheNoise(SecAggServerMessage message, DistributedDpPlan plan)
+    {
+        int? survivors = message switch
+        {
+            SurvivorListMessage m => m.Survivors.Count,
+            UnmaskingRequestMessage m => m.Survivors.Count,
+            _ => null,
+        };
+        return survivors < plan.MinimumSurvivors
+            ? $"the server's survivor list has {survivors} clients, fewer than the {plan.MinimumSurvivors} the distributed DP noise is calibrated for; refusing to help release that sum"
+            : null;
     }
 
     private static SecAggRequest Request(long round, string sessionId, SecAggClientMessage message, string[] roster, int modulusBits)

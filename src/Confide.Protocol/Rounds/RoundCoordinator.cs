@@ -364,9 +364,11 @@ public sealed class RoundCoordinator
     /// Completes the collecting round from a secure-aggregation outcome instead of individual updates (Bonawitz et al.
     /// 2017): the server only ever holds the decoded sum. Without DP the aggregate is the weighted mean Σ w·clip(x) / Σ w;
     /// with DP-FedAvg (client-side clipping, weight 1 per client) the ledger is charged first, then N(0, z²C²) is added to
-    /// the sum once and it is divided by the expected number of clients m, as <see cref="DpFedAvg"/> does. A round with
-    /// fewer than <see cref="RoundOptions.MinUpdates"/> contributors, or an aborted protocol, fails: nothing is charged
-    /// and the model is unchanged.
+    /// the sum once and it is divided by the expected number of clients m, as <see cref="DpFedAvg"/> does. With
+    /// <see cref="RoundOptions.DistributedPrivacy"/> the sum already carries the clients' discrete Gaussian noise (Kairouz,
+    /// Liu, Steinke 2021): the ledger is charged with the plan's entry for the survivors and nothing is added. A round with
+    /// fewer than <see cref="RoundOptions.MinUpdates"/> contributors (or, under distributed DP, fewer than the plan's
+    /// minimum survivors), or an aborted protocol, fails: nothing is charged and the model is unchanged.
     /// </summary>
     /// <remarks>The sample counts of contributors are hidden under the masks; <see cref="RoundResult.Accepted"/> lists them with 0.
     /// Dropouts are reported as stragglers and, with the stage they missed, as flagged.</remarks>
@@ -410,6 +412,12 @@ public sealed class RoundCoordinator
             failure = $"only {outcome.Contributors.Count} of the {Options.MinUpdates} required clients completed secure aggregation";
         }
 
+        if (failure is null && Options.DistributedPrivacy is { } plan && outcome.Contributors.Count < plan.MinimumSurvivors)
+        {
+            // Fewer noise shares than calibrated: the sum is discarded unused and nothing is charged.
+            failure = $"only {outcome.Contributors.Count} clients survived secure aggregation, fewer than the {plan.MinimumSurvivors} the distributed DP noise is calibrated for; the sum was discarded and nothing was charged";
+        }
+
         if (failure is null && _dp is null && outcome.TotalWeight <= 0)
         {
             failure = $"the secure sum carries a total weight of {outcome.TotalWeight}; expected a positive sum of sample counts";
@@ -424,13 +432,16 @@ public sealed class RoundCoordinator
             {
                 // Charge before any noise is drawn: a refused round releases nothing.
                 var p = _dp.Options;
-                spent = Ledger!.Charge(new PrivacyRelease(ticket.Round, "dp-fedavg+secagg", p.SampleRate, p.NoiseMultiplier));
+                spent = Ledger!.Charge(NextRelease(ticket.Round, outcome.Contributors.Count));
                 for (int i = 0; i < sum.Length; i++)
                 {
                     aggregate[i] = (float)sum[i];
                 }
 
-                new GaussianMechanism(p.UpdateNoiseMultiplier, _dp.CurrentClipNorm).AddNoise(aggregate, _noise!);
+                if (Options.DistributedPrivacy is null)
+                {
+                    new GaussianMechanism(p.UpdateNoiseMultiplier, _dp.CurrentClipNorm).AddNoise(aggregate, _noise!);
+                }
                 System.Numerics.Tensors.TensorPrimitives.Multiply(aggregate, (float)(1.0 / p.ExpectedClientsPerRound), aggregate);
                 if (RequiresClipIndicator)
                 {
@@ -576,13 +587,21 @@ public sealed class RoundCoordinator
 
         if (_dp is not null)
         {
-            var next = new PrivacyRelease(Round, _dp.MechanismName, _dp.Options.SampleRate, _dp.Options.NoiseMultiplier);
+            // Under distributed DP a released round has at least n_min survivors, so it always costs the n_min entry.
+            var next = Options.DistributedPrivacy is { } plan
+                ? NextRelease(Round, plan.MinimumSurvivors)
+                : new PrivacyRelease(Round, _dp.MechanismName, _dp.Options.SampleRate, _dp.Options.NoiseMultiplier);
             if (Ledger!.Preview(next).Epsilon > Ledger.Budget.MaxEpsilon)
             {
                 Finish(Rounds.StopReason.PrivacyBudgetExhausted);
             }
         }
     }
+
+    /// <summary>The ledger entry of a secure DP round: the central Gaussian on the sum, or the clients' distributed noise for <paramref name="survivors"/>.</summary>
+    private PrivacyRelease NextRelease(long round, int survivors) => Options.DistributedPrivacy is { } plan
+        ? new PrivacyRelease(round, DistributedDpPlan.MechanismName, plan.Release(survivors, _dp!.Options.SampleRate))
+        : new PrivacyRelease(round, "dp-fedavg+secagg", _dp!.Options.SampleRate, _dp.Options.NoiseMultiplier);
 
     private void Finish(StopReason reason)
     {

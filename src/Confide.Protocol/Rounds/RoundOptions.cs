@@ -112,4 +112,50 @@ public sealed record RoundOptions
 
     /// <summary>DP-FedAvg settings, or null.</summary>
     public DpFedAvgOptions? Privacy { get; }
+
+    /// <summary>
+    /// Distributed DP under secure aggregation (Kairouz, Liu, Steinke 2021), or null for central DP: each client adds its
+    /// own discrete Gaussian noise before masking, the coordinator adds none, charges each released round with the
+    /// plan's entry, and fails a round with fewer than <see cref="DistributedDpPlan.MinimumSurvivors"/> contributors
+    /// without charging or releasing anything. Needs <see cref="Privacy"/> with client-side clipping at the plan's clip
+    /// norm and a fixed clients-per-round count (q = m/N and the 1/m denominator come from it). Checked when set.
+    /// </summary>
+    public DistributedDpPlan? DistributedPrivacy
+    {
+        get;
+        init
+        {
+            if (value is not null)
+            {
+                CheckDistributed(value);
+            }
+
+            field = value;
+        }
+    }
+
+    private void CheckDistributed(DistributedDpPlan plan)
+    {
+        if (Privacy is not { } dp)
+        {
+            throw new ArgumentException("Distributed DP needs the DP-FedAvg settings too (clip norm, expected clients per round, population) for its accounting.", nameof(DistributedPrivacy));
+        }
+
+        if (dp.Placement != ClippingPlacement.Client || dp.AdaptiveClipping is not null)
+        {
+            throw new ArgumentException("Distributed DP needs fixed client-side clipping: each client clips before it adds its noise (adaptive clipping is not combined with it).", nameof(DistributedPrivacy));
+        }
+
+        if (dp.ClipNorm != plan.ClipNorm)
+        {
+            throw new ArgumentException($"The distributed-DP plan clips to {plan.ClipNorm}, the DP-FedAvg settings to {dp.ClipNorm}; they must agree.", nameof(DistributedPrivacy));
+        }
+
+        if (Sampling.Count is not int m || m > plan.MaxClients || m < plan.MinimumSurvivors)
+        {
+            throw new ArgumentException(
+                $"Distributed DP needs a fixed clients-per-round count between the plan's minimum survivors ({plan.MinimumSurvivors}) and the clients its modulus holds ({plan.MaxClients}); got {Sampling.Count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "a fraction"}.",
+                nameof(DistributedPrivacy));
+        }
+    }
 }

@@ -14,6 +14,7 @@ namespace Confide.Server.Internal;
 /// The server side of secure aggregation over gRPC: sets up one <see cref="SecAggRoundDriver"/> per round (roster,
 /// session, SecAgg+ graph, quantizer), maps SecAgg RPCs to protocol messages and back (<see cref="SecAggWireMapping"/>),
 /// and turns a finished round into a <see cref="SecureRoundOutcome"/> for the coordinator. No protocol logic lives here.
+/// Under distributed DP the setup carries the plan's quantizer and noise parameters, and the sum is decoded with it.
 /// </summary>
 /// <remarks>
 /// Not thread-safe: <see cref="RoundHost"/> calls it under its lock. The one exception is the final reconstruction
@@ -60,6 +61,16 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
         if (r.MaxUpdateNorm is not null)
         {
             throw new ArgumentException("--max-update-norm cannot be checked under secure aggregation: the server never sees an individual update.");
+        }
+
+        if (r.DistributedPrivacy is { } plan)
+        {
+            int length = options.InitialModel.Layout.TotalLength;
+            if (plan.ModulusBits != options.SecureAggregation.ModulusBits || plan.Dimension != length)
+            {
+                throw new ArgumentException(
+                    $"The distributed-DP plan is for Z_2^{plan.ModulusBits} and {plan.Dimension} parameters; secure aggregation runs in Z_2^{options.SecureAggregation.ModulusBits} over a model of {length}.");
+            }
         }
     }
 
@@ -124,7 +135,8 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
         bool indicator = CarriesClipIndicator(rounds);
         var options = new SecAggOptions(n, (k / 2) + 1, EncodedLength(rounds, modelLength), k, settings.ModulusBits);
         long maxWeight = dpClipNorm is null ? rounds.MaxSampleCount : 1;
-        var quantizer = QuantizerOptions.WithLargestScale(dpClipNorm ?? settings.ClipRange, maxWeight, n, settings.ModulusBits);
+        var noise = rounds.DistributedPrivacy;
+        var quantizer = noise?.Quantizer.Options ?? QuantizerOptions.WithLargestScale(dpClipNorm ?? settings.ClipRange, maxWeight, n, settings.ModulusBits);
         if (indicator)
         {
             ClipIndicatorEncoding.CheckHeadroom(quantizer);
@@ -156,6 +168,9 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
             PollIntervalMs = (int)settings.PollInterval.TotalMilliseconds,
             ClipIndicator = indicator,
             ClipIndicatorIndex = indicator ? options.Dimension - 1 : 0,
+            DpNoiseVariance = noise?.NoiseVariance ?? 0,
+            DpRoundingBeta = noise?.Beta ?? 0,
+            DpMinSurvivors = noise?.MinimumSurvivors ?? 0,
         };
         for (int i = 0; i < n; i++)
         {

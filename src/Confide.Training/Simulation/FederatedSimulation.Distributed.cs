@@ -1,30 +1,23 @@
-using System.Numerics;
 using Confide.Privacy;
 using Confide.Protocol.SecureAggregation;
 using Confide.Randomness;
 using Confide.SecureAggregation;
-using Confide.Training.Internal;
 
 namespace Confide.Training.Simulation;
 
 /// <summary>Distributed DP under secure aggregation (<see cref="DpPlacement.Distributed"/>).</summary>
 public sealed partial class FederatedSimulation
 {
-    private const string DistributedMechanism = "distributed-dp+secagg";
     private const int DistributedModulusBits = 32;
 
-    /// <summary>Samples beyond this many σ are possible but so rare (below 10⁻³¹ each) that the quantizer reserves no room for them.</summary>
-    private const double DistributedNoiseHeadroomSigmas = 12;
-
-    private StochasticQuantizer? _ddpQuantizer;
-    private DiscreteGaussian? _ddpSampler;
+    private DistributedDpPlan? _ddpPlan;
     private PrivacyLedger? _ddpLedger;
 
     /// <summary>
-    /// Chooses the quantizer scale and each client's discrete Gaussian for distributed DP (Kairouz, Liu, Steinke 2021):
-    /// the largest power-of-two scale s for which N clients' clipped updates plus 12σ of noise each fit the signed range of
-    /// Z_{2^32}, and σ (quanta) calibrated with <see cref="DistributedNoiseCalibration"/> for the run's (ε, δ), or set
-    /// from a given z as σ = z·Δ₂/√n_min.
+    /// Chooses the quantizer scale and each client's discrete Gaussian for distributed DP (Kairouz, Liu, Steinke 2021)
+    /// with <see cref="DistributedDpPlan"/>: the largest power-of-two scale s for which N clients' clipped updates plus 12σ
+    /// of noise each fit the signed range of Z_{2^32}, and σ (quanta) calibrated for the run's (ε, δ), or set from a
+    /// given z as σ = z·Δ₂/√n_min.
     /// </summary>
     private PrivacySettings ConfigureDistributedDp(SimulationOptions options, double sampleRate)
     {
@@ -47,42 +40,14 @@ public sealed partial class FederatedSimulation
 
         int dimension = Model.Layout.TotalLength;
         double beta = options.DpRoundingBeta;
-        double limit = Math.Pow(2, DistributedModulusBits - 1) - 1;
-        double scale = Math.Pow(2, Math.Floor(Math.Log2(((limit / options.Clients) - 1) / clip)));
-        while (true)
-        {
-            if (scale * clip < 1)
-            {
-                throw new ArgumentException(
-                    $"Distributed DP cannot fit {options.Clients} clients' noisy updates in Z_2^{DistributedModulusBits} with at least one quantum per clip norm; use fewer clients, more noise-free headroom (a larger ε) or central DP.");
-            }
-
-            double l2 = DistributedDiscreteGaussian.RoundedL2Bound(clip * scale, dimension, beta);
-            double sigma = options.DpEpsilon is double epsilon
-                ? DistributedNoiseCalibration.CalibrateClientSigma(epsilon, options.DpDelta, sampleRate, options.Rounds, minimum, clip, scale, dimension, beta)
-                : options.DpNoiseMultiplier!.Value * l2 / Math.Sqrt(minimum);
-            if (!(sigma > 0) || !double.IsFinite(sigma) || sigma > 1e9)
-            {
-                throw new ArgumentException($"The distributed noise σ = {sigma:G4} quanta is not usable; give a positive finite --dp-noise or --dp-epsilon.");
-            }
-
-            // σ² rounded up to an integer: a little more noise than calibrated, and the sampler's exact fast path.
-            var variance = new BigInteger(Math.Ceiling(sigma * sigma));
-            double actualSigma = Math.Sqrt((double)variance);
-            long headroom = (long)Math.Ceiling(DistributedNoiseHeadroomSigmas * actualSigma);
-            if (options.Clients * (Math.Ceiling(clip * scale) + headroom) <= limit)
-            {
-                _ddpQuantizer = new StochasticQuantizer(new QuantizerOptions(clip, scale, 1, options.Clients, DistributedModulusBits, headroom));
-                _ddpSampler = DiscreteGaussian.FromVariance(variance, BigInteger.One);
-                var settings = new DistributedDpSettings(scale, DistributedModulusBits, actualSigma, minimum, beta, l2, DistributedDiscreteGaussian.RoundedL1Bound(l2, dimension), dimension);
-                var budget = new PrivacyBudget(options.DpEpsilon is double e ? e * (1 + 1e-6) : 1e300, options.DpDelta);
-                _ddpLedger = new PrivacyLedger(budget);
-                double z = Math.Sqrt(minimum) * actualSigma / l2;
-                return new PrivacySettings(z, clip, sampleRate, options.DpDelta, options.DpEpsilon, settings);
-            }
-
-            scale /= 2;
-        }
+        var plan = options.DpEpsilon is double epsilon
+            ? DistributedDpPlan.ForTargetEpsilon(clip, options.Clients, minimum, dimension, DistributedModulusBits, beta, epsilon, options.DpDelta, sampleRate, options.Rounds)
+            : DistributedDpPlan.ForNoiseMultiplier(clip, options.Clients, minimum, dimension, DistributedModulusBits, beta, options.DpNoiseMultiplier!.Value);
+        _ddpPlan = plan;
+        var settings = new DistributedDpSettings(plan.Scale, DistributedModulusBits, plan.ClientSigma, minimum, beta, plan.L2Sensitivity, plan.L1Sensitivity, dimension);
+        var budget = new PrivacyBudget(options.DpEpsilon is double e ? e * (1 + 1e-6) : 1e300, options.DpDelta);
+        _ddpLedger = new PrivacyLedger(budget);
+        return new PrivacySettings(plan.EffectiveNoiseMultiplier, clip, sampleRate, options.DpDelta, options.DpEpsilon, settings);
     }
 
     /// <summary>
@@ -99,9 +64,7 @@ public sealed partial class FederatedSimulation
     /// </remarks>
     private float[]? DistributedAggregate(int round, int[] participants, List<int> kept, float[][] updates, int length, IRandomSource random, List<ClientFlag> flags, Dictionary<string, double> extra)
     {
-        var settings = Privacy!.Distributed!;
-        var quantizer = _ddpQuantizer!;
-        var sampler = _ddpSampler!;
+        var plan = _ddpPlan!;
         var ledger = _ddpLedger!;
         int n = kept.Count;
         extra["epsilon"] = ledger.Spent.Epsilon;
@@ -115,14 +78,13 @@ public sealed partial class FederatedSimulation
             return null;
         }
 
-        double maxSquaredNorm = settings.L2Sensitivity * settings.L2Sensitivity;
         var inputs = new ulong[n][];
         Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = Options.Parallelism }, j =>
         {
             int client = participants[kept[j]];
             try
             {
-                inputs[j] = DistributedDpEncoder.Encode(quantizer, updates[kept[j]], sampler, _isMalicious[client] ? double.PositiveInfinity : maxSquaredNorm, random.Fork((ulong)j + 1));
+                inputs[j] = plan.Encode(updates[kept[j]], random.Fork((ulong)j + 1), roundConditionally: !_isMalicious[client]);
             }
             catch (InvalidOperationException ex)
             {
@@ -139,10 +101,10 @@ public sealed partial class FederatedSimulation
         extra["secagg_client_ms"] = run.ClientMilliseconds;
         extra["secagg_server_ms"] = run.ServerTotalMilliseconds;
         int survivors = run.Result!.Survivors.Count;
-        int shares = Math.Min(survivors, settings.MinimumSurvivors);
+        var entry = plan.Release(survivors, Privacy!.SampleRate);
+        int shares = entry.NoiseShares;
         extra["noise_shares"] = shares;
-        var entry = new DistributedDiscreteGaussianSteps(Privacy.SampleRate, settings.L2Sensitivity, settings.L1Sensitivity, settings.ClientSigma, shares, settings.Dimension);
-        if (!ledger.TryCharge([new PrivacyRelease(ledger.NextRound, DistributedMechanism, entry)], out var after))
+        if (!ledger.TryCharge([new PrivacyRelease(ledger.NextRound, DistributedDpPlan.MechanismName, entry)], out var after))
         {
             foreach (int i in kept)
             {
@@ -155,7 +117,7 @@ public sealed partial class FederatedSimulation
 
         extra["epsilon"] = after.Epsilon;
         var sum = new double[length];
-        quantizer.DequantizeSum(run.Result.Sum, sum);
+        plan.Quantizer.DequantizeSum(run.Result.Sum, sum);
         var aggregate = new float[length];
         double factor = 1.0 / Options.ClientsPerRound;
         for (int i = 0; i < length; i++)

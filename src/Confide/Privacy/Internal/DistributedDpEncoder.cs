@@ -1,8 +1,7 @@
-using Confide.Privacy;
 using Confide.Randomness;
 using Confide.SecureAggregation;
 
-namespace Confide.Training.Internal;
+namespace Confide.Privacy.Internal;
 
 /// <summary>
 /// A client's side of distributed DP (Kairouz, Liu, Steinke 2021): stochastic rounding into Z_{2^k}, repeated until the

@@ -2,9 +2,9 @@ using System.Numerics;
 using Confide.Privacy;
 using Confide.Randomness;
 using Confide.SecureAggregation;
-using Confide.Training.Internal;
+using Confide.Privacy.Internal;
 
-namespace Confide.Training.Tests.Simulation;
+namespace Confide.Tests.Privacy;
 
 public sealed class DistributedDpEncoderTests
 {
