@@ -186,6 +186,7 @@ internal static class FederationBenchCommand
                     ["ratio_to_raw_tcp"] = perRound / rawTcp, ["cpu_seconds"] = cpu, ["gc_pause_seconds"] = pause, ["gen2_collections"] = gen2,
                     ["allocated_mb"] = allocated, ["peak_working_set_mb"] = peak / 1e6, ["client_processes"] = childProcesses,
                     ["client_cpu_seconds"] = reports.Sum(c => c.CpuSeconds), ["client_peak_working_set_mb"] = reports.Count == 0 ? 0 : reports.Max(c => c.PeakWorkingSetMb), ["load_average"] = load,
+                    ["round_windows_unix_ms"] = stored.Select(s => new[] { s.StartedAt.ToUnixTimeMilliseconds(), s.CompletedAt!.Value.ToUnixTimeMilliseconds() }).ToArray(),
                     ["round_cpu_server"] = serverRoundCpu, ["round_cpu_clients"] = clientRoundCpu, ["raw_tls_cpu_seconds"] = (object?)rawTlsCpu ?? "n/a", ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
                     ["phases"] = phaseNames.ToDictionary(p => p, p => new { count = phases[p].Count, sum_seconds = phases[p].Sum, max_seconds = phases[p].Max }),
                 };
