@@ -221,17 +221,21 @@ internal sealed class FederationService(
             var body = payload.AsMemory(0, total);
             ModelParameters delta;
             start = Stopwatch.GetTimestamp();
+
+            // Decoded strictly against the round's layout into a reused array (see UpdateArrayPool).
+            float[] values = host.RentUpdateArray();
             try
             {
-                delta = Safetensors.Read(body.Span).Parameters;
+                delta = Safetensors.ReadInto(body.Span, host.Layout, values).Parameters;
                 ServerMetrics.RecordSince(ServerMetrics.UpdateDecodeSeconds, start);
             }
             catch (Exception ex) when (ex is InvalidDataException or ArgumentException or FormatException)
             {
+                host.ReturnUpdateArray(values);
                 throw host.Reject(clientId, header.Round, $"the payload is not a valid safetensors model: {ex.Message}");
             }
 
-            await host.SubmitAsync(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), body).ConfigureAwait(false);
+            await host.SubmitAsync(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), body, values).ConfigureAwait(false);
             return new SubmitUpdateResponse { Accepted = true, Round = header.Round };
         }
         finally
