@@ -168,47 +168,52 @@ internal sealed class FederationService(
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update declares {header.TotalBytes} bytes; a model of this layout takes {host.ModelByteCount} bytes (at most {limit} accepted)"));
         }
 
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(header.ToByteArray());
         int total = checked((int)header.TotalBytes);
 
-        // A pooled buffer: updates are model-sized, and a fresh one per upload churns the large object heap. It holds
-        // an individual update, so it is cleared before it goes back to the pool.
-        byte[] payload = ArrayPool<byte>.Shared.Rent(total);
+        byte[]? payload = null;
         try
         {
-            long received = 0;
-
             // The slot covers reading the stream only; persisting, which waits on the disk, does not hold it.
             long start;
+            UploadSink sink;
             using (var lease = await uploads.EnterAsync(context.CancellationToken).ConfigureAwait(false))
             {
                 start = Stopwatch.GetTimestamp();
-                while (await lease.AwaitAsync(NextAsync(requestStream, context), context.CancellationToken).ConfigureAwait(false))
+
+                // A pooled buffer, taken once the upload may start (so waiting uploads hold none): updates are
+                // model-sized, and a fresh one per upload churns the large object heap. It holds an individual update,
+                // so it is cleared before it goes back to the pool.
+                payload = ArrayPool<byte>.Shared.Rent(total);
+                sink = new UploadSink(payload, total);
+
+                // The request deserializer copies each chunk's bytes straight into the buffer (see UploadSink).
+                UploadSink.Current = sink;
+                try
                 {
-                    var message = requestStream.Current;
-                    if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
+                    while (await lease.AwaitAsync(NextAsync(requestStream, context), context.CancellationToken).ConfigureAwait(false))
                     {
-                        throw Invalid("only UpdateChunk messages may follow the header");
+                        if (requestStream.Current.PartCase != UpdateMessage.PartOneofCase.Chunk)
+                        {
+                            throw Invalid("only UpdateChunk messages may follow the header");
+                        }
                     }
-
-                    var data = message.Chunk.Data.Span;
-                    if (received + data.Length > total)
-                    {
-                        throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update sends more than the {total} bytes its header declares"));
-                    }
-
-                    hash.AppendData(data);
-                    data.CopyTo(payload.AsSpan((int)received));
-                    received += data.Length;
+                }
+                finally
+                {
+                    UploadSink.Current = null;
                 }
             }
 
+            int received = sink.Received;
             if (received != total)
             {
                 throw Invalid($"the update stream ended after {received} of the {total} declared bytes");
             }
 
+            // One pass of SHA-256 over the signed body (the header as sent, then the payload), before anything decodes it.
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            hash.AppendData(header.ToByteArray());
+            hash.AppendData(payload, 0, total);
             RequestAuthenticator.CheckBody(signedHash, hash.GetHashAndReset());
             ServerMetrics.RecordSince(ServerMetrics.UpdateReceiveSeconds, start);
 
@@ -240,7 +245,10 @@ internal sealed class FederationService(
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(payload, clearArray: true);
+            if (payload is not null)
+            {
+                ArrayPool<byte>.Shared.Return(payload, clearArray: true);
+            }
         }
     }
 
