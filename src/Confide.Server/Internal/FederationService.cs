@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Confide.Parameters;
@@ -170,7 +169,7 @@ internal sealed class FederationService(
 
         int total = checked((int)header.TotalBytes);
 
-        byte[]? payload = null;
+        ArraySegment<byte> payload = default;
         try
         {
             // The slot covers reading the stream only; persisting, which waits on the disk, does not hold it.
@@ -180,10 +179,10 @@ internal sealed class FederationService(
             {
                 start = Stopwatch.GetTimestamp();
 
-                // A pooled buffer, taken once the upload may start (so waiting uploads hold none): updates are
-                // model-sized, and a fresh one per upload churns the large object heap. It holds an individual update,
-                // so it is cleared before it goes back to the pool.
-                payload = ArrayPool<byte>.Shared.Rent(total);
+                // A pooled, block-aligned buffer, taken once the upload may start (so waiting uploads hold none):
+                // updates are model-sized, a fresh one per upload churns the large object heap, and the pending file is
+                // written from it with direct I/O. It holds an individual update, so it is cleared before it is reused.
+                payload = host.UploadBuffers.Rent(total);
                 sink = new UploadSink(payload, total);
 
                 // The request deserializer copies each chunk's bytes straight into the buffer (see UploadSink).
@@ -213,7 +212,7 @@ internal sealed class FederationService(
             // One pass of SHA-256 over the signed body (the header as sent, then the payload), before anything decodes it.
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             hash.AppendData(header.ToByteArray());
-            hash.AppendData(payload, 0, total);
+            hash.AppendData(payload.AsSpan(0, total));
             RequestAuthenticator.CheckBody(signedHash, hash.GetHashAndReset());
             ServerMetrics.RecordSince(ServerMetrics.UpdateReceiveSeconds, start);
 
@@ -245,9 +244,9 @@ internal sealed class FederationService(
         }
         finally
         {
-            if (payload is not null)
+            if (payload.Array is not null)
             {
-                ArrayPool<byte>.Shared.Return(payload, clearArray: true);
+                host.UploadBuffers.Return(payload, total);
             }
         }
     }

@@ -143,6 +143,9 @@ internal sealed partial class RoundHost
 
     public string GlobalLayoutFingerprint => _coordinator.Layout.FingerprintHex;
 
+    /// <summary>The block-aligned buffers uploads are received into.</summary>
+    public UploadBufferPool UploadBuffers { get; } = new();
+
     /// <summary>The layout every update must have.</summary>
     public ParameterLayout Layout => _coordinator.Layout;
 

@@ -14,7 +14,7 @@ namespace Confide.Server.Internal;
 /// Only what is copied here counts as received, and the body hash is taken over the buffer afterwards, so a chunk that
 /// takes the general protobuf path (any encoding other than the canonical one) lands in the same place the same way.
 /// </remarks>
-internal sealed class UploadSink(byte[] buffer, int limit)
+internal sealed class UploadSink(Memory<byte> buffer, int limit)
 {
     private static readonly AsyncLocal<UploadSink?> CurrentSink = new();
 
@@ -93,7 +93,7 @@ internal sealed class UploadSink(byte[] buffer, int limit)
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update sends more than the {limit} bytes its header declares"));
         }
 
-        data.CopyTo(buffer.AsSpan(Received));
+        data.CopyTo(buffer.Span[Received..]);
         Received += (int)data.Length;
     }
 
