@@ -172,6 +172,14 @@ public sealed class FederationClient : IDisposable
         {
             while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
             {
+                // Normally empty (the deserializer put the bytes in the download); should a chunk ever be parsed
+                // without the download in view, it is checked and copied here instead.
+                var chunk = call.ResponseStream.Current;
+                if (!chunk.Data.IsEmpty)
+                {
+                    download.Accept(chunk.Offset, chunk.TotalBytes, new System.Buffers.ReadOnlySequence<byte>(chunk.Data.Memory));
+                }
+
                 if (download.Failure is { } failure)
                 {
                     throw failure;

@@ -198,6 +198,27 @@ public sealed class ChunkSinkTests
     }
 
     [Fact]
+    public void Chunks_parsed_without_a_sink_in_view_can_be_fed_to_it_by_the_reading_loop_with_the_same_result()
+    {
+        byte[] model = [.. Enumerable.Range(0, 300).Select(i => (byte)(i % 251))];
+        var download = new ModelDownload(1 << 20, n => new byte[n]);
+        var upload = new UploadSink(new byte[model.Length], model.Length);
+        for (int offset = 0; offset < model.Length; offset += 128)
+        {
+            int length = Math.Min(128, model.Length - offset);
+            var data = ByteString.CopyFrom(model, offset, length);
+            var chunk = ModelDownload.Deserialize(new Context(new ReadOnlySequence<byte>(new ModelChunk { Offset = offset, TotalBytes = model.Length, Data = data }.ToByteArray())));
+            download.Accept(chunk.Offset, chunk.TotalBytes, new ReadOnlySequence<byte>(chunk.Data.Memory));
+            var message = UploadSink.Deserialize(new Context(new ReadOnlySequence<byte>(new UpdateMessage { Chunk = new UpdateChunk { Data = data } }.ToByteArray())));
+            upload.Append(new ReadOnlySequence<byte>(message.Chunk.Data.Memory));
+        }
+
+        Assert.Null(download.Failure);
+        Assert.Equal(model, download.Buffer);
+        Assert.Equal(model.Length, upload.Received);
+    }
+
+    [Fact]
     public void The_update_array_pool_hands_back_what_it_took_and_drops_arrays_of_another_length()
     {
         var pool = new UpdateArrayPool(16);

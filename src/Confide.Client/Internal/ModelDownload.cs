@@ -97,8 +97,8 @@ internal sealed class ModelDownload(long maxBytes, Func<int, byte[]> allocate)
         return true;
     }
 
-    /// <summary>Checks a chunk against what came before and copies its data into the model buffer.</summary>
-    private void Accept(long offset, long total, ReadOnlySequence<byte> data)
+    /// <summary>Checks a chunk against what came before and copies its data into the model buffer (or records the <see cref="Failure"/>).</summary>
+    public void Accept(long offset, long total, ReadOnlySequence<byte> data)
     {
         if (Failure is not null)
         {

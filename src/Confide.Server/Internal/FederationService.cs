@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Confide.Parameters;
@@ -191,9 +192,17 @@ internal sealed class FederationService(
                 {
                     while (await lease.AwaitAsync(NextAsync(requestStream, context), context.CancellationToken).ConfigureAwait(false))
                     {
-                        if (requestStream.Current.PartCase != UpdateMessage.PartOneofCase.Chunk)
+                        var message = requestStream.Current;
+                        if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
                         {
                             throw Invalid("only UpdateChunk messages may follow the header");
+                        }
+
+                        // Normally empty (the deserializer put the bytes in the sink); should a chunk ever be parsed
+                        // without the sink in view, its bytes still land in the same place.
+                        if (!message.Chunk.Data.IsEmpty)
+                        {
+                            sink.Append(new ReadOnlySequence<byte>(message.Chunk.Data.Memory));
                         }
                     }
                 }
