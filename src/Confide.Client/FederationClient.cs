@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Net.Security;
 using System.Security.Cryptography;
+using Confide.Client.Internal;
 using Confide.Protocol.Authentication;
 using Confide.Randomness;
 using Confide.SecureAggregation;
@@ -160,40 +161,47 @@ public sealed class FederationClient : IDisposable
     private async Task<(byte[] Buffer, int Length)> ReceiveModelAsync(long round, Func<int, byte[]> allocate, CancellationToken cancellationToken)
     {
         var request = new FetchModelRequest { Round = round };
-        using var call = Raw.FetchModel(request, Signed("FetchModel", request.ToByteArray(), Options.TransferTimeout, cancellationToken));
-        // A buffer lost to an exception below is simply collected; the pool does not need it back.
-        byte[]? model = null;
-        int total = 0;
-        long received = 0;
-        while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+        var options = Signed("FetchModel", request.ToByteArray(), Options.TransferTimeout, cancellationToken);
+        using var call = _channel.CreateCallInvoker().AsyncServerStreamingCall(ModelDownload.FetchModelMethod, null, options, request);
+
+        // The response deserializer checks each chunk and copies its bytes straight into the model buffer (see
+        // ModelDownload). A buffer lost to an exception below is simply collected; the pool does not need it back.
+        var download = new ModelDownload(Options.MaxModelBytes, allocate);
+        ModelDownload.Current = download;
+        try
         {
-            var chunk = call.ResponseStream.Current;
-            if (model is null)
+            while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
             {
-                if (chunk.TotalBytes <= 0 || chunk.TotalBytes > Math.Min(Options.MaxModelBytes, Array.MaxLength))
+                // Normally empty (the deserializer put the bytes in the download); should a chunk ever be parsed
+                // without the download in view, it is checked and copied here instead.
+                var chunk = call.ResponseStream.Current;
+                if (!chunk.Data.IsEmpty)
                 {
-                    throw new InvalidDataException($"The server announces a {chunk.TotalBytes}-byte model; at most {Options.MaxModelBytes} bytes are accepted.");
+                    download.Accept(chunk.Offset, chunk.TotalBytes, new System.Buffers.ReadOnlySequence<byte>(chunk.Data.Memory));
                 }
 
-                total = (int)chunk.TotalBytes;
-                model = allocate(total);
+                if (download.Failure is { } failure)
+                {
+                    throw failure;
+                }
             }
-
-            if (chunk.Offset != received || chunk.TotalBytes != total || received + chunk.Data.Length > total)
-            {
-                throw new InvalidDataException($"Model chunk at offset {chunk.Offset} ({chunk.Data.Length} bytes) does not continue the {received} bytes received of {total}.");
-            }
-
-            chunk.Data.Span.CopyTo(model.AsSpan(checked((int)received)));
-            received += chunk.Data.Length;
         }
-
-        if (model is null || received != total)
+        finally
         {
-            throw new InvalidDataException($"The model stream ended after {received} of {total} bytes.");
+            ModelDownload.Current = null;
         }
 
-        return (model, total);
+        if (download.Failure is { } late)
+        {
+            throw late;
+        }
+
+        if (download.Buffer is null || download.Received != download.Total)
+        {
+            throw new InvalidDataException($"The model stream ended after {download.Received} of {download.Total} bytes.");
+        }
+
+        return (download.Buffer, download.Total);
     }
 
     /// <summary>

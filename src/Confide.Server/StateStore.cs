@@ -361,7 +361,7 @@ public sealed class StateStore : IDisposable
     {
         string name = $"round-{round:D6}-{Guid.NewGuid():N}.safetensors";
         System.IO.Directory.CreateDirectory(PendingDirectory);
-        WriteFileDurably(Path.Combine(PendingDirectory, name), payload);
+        WriteFileDurably(Path.Combine(PendingDirectory, name), payload, direct: true);
         return name;
     }
 
@@ -825,12 +825,17 @@ public sealed class StateStore : IDisposable
         command.ExecuteNonQuery();
     }
 
-    /// <summary>Writes to a temporary file, flushes it to disk, then renames it over <paramref name="path"/>.</summary>
-    private static void WriteFileDurably(string path, ReadOnlySpan<byte> content)
+    /// <summary>
+    /// Writes to a temporary file, flushes it to disk, then renames it over <paramref name="path"/>. With
+    /// <paramref name="direct"/>, a block-aligned <paramref name="content"/> is written with direct I/O, bypassing the
+    /// page cache (see <see cref="Internal.DirectIo"/>); it is flushed to disk all the same.
+    /// </summary>
+    private static void WriteFileDurably(string path, ReadOnlySpan<byte> content, bool direct = false)
     {
         string temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        if (!direct || !Internal.DirectIo.TryWriteFile(temp, content))
         {
+            using var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None);
             stream.Write(content);
             stream.Flush(flushToDisk: true);
         }

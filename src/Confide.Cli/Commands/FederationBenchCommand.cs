@@ -106,6 +106,7 @@ internal static class FederationBenchCommand
 
             long modelBytes = Safetensors.Write(ModelParameters.Zeros(layout)).Length;
             using var phases = new ServerPhaseRecorder();
+            using var timeline = new CpuTimeline();
             var process = Process.GetCurrentProcess();
             var cpuBefore = process.TotalProcessorTime;
             var pauseBefore = GC.GetTotalPauseDuration();
@@ -144,17 +145,28 @@ internal static class FederationBenchCommand
             var stored = server.Store.ListRounds();
             double[] latencies = [.. stored.Select(s => (s.CompletedAt!.Value - s.StartedAt).TotalSeconds)];
             double perRound = latencies.Average();
+
+            // CPU inside each round (start → aggregation), per process: the primary figure on a loaded machine.
+            var serverSamples = timeline.Samples;
+            var childSamples = reports.Select(c => c.Timeline).ToList();
+            double[] serverRoundCpu = [.. stored.Select(s => CpuTimeline.Between(serverSamples, s.StartedAt, s.CompletedAt!.Value))];
+            double[] clientRoundCpu = [.. stored.Select(s => childSamples.Sum(c => CpuTimeline.Between(c, s.StartedAt, s.CompletedAt!.Value)))];
+
+            // Rounds after the first: a long-running server and its clients pay the JIT of a fresh process only once.
+            double warmRound = latencies.Length > 1 ? latencies.Skip(1).Average() : perRound;
             int accepted = stored.Sum(s => s.Accepted.Count);
             long roundBytes = 2L * n * modelBytes;
             long moved = roundBytes * r;
 
             // The floors, measured now, in the same process, on the same (possibly loaded) machine.
             double rawTcp = await RawLoopbackTransfer.TcpSecondsAsync(roundBytes, cancellationToken);
-            double? rawTls = null;
+            double? rawTls = null, rawTlsCpu = null;
             if (!insecure)
             {
                 using var certificate = ServerCertificate.LoadOrCreate(state, [], out _);
+                var cpuStart = Environment.CpuUsage.TotalTime;
                 rawTls = await RawLoopbackTransfer.TlsSecondsAsync(roundBytes, certificate, cancellationToken);
+                rawTlsCpu = (Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds;
             }
 
             double raw = rawTls ?? rawTcp;
@@ -176,7 +188,10 @@ internal static class FederationBenchCommand
                     ["raw_tcp_seconds"] = rawTcp, ["raw_tls_seconds"] = (object?)rawTls ?? "n/a", ["ratio_to_raw"] = perRound / raw,
                     ["ratio_to_raw_tcp"] = perRound / rawTcp, ["cpu_seconds"] = cpu, ["gc_pause_seconds"] = pause, ["gen2_collections"] = gen2,
                     ["allocated_mb"] = allocated, ["peak_working_set_mb"] = peak / 1e6, ["client_processes"] = childProcesses,
-                    ["client_cpu_seconds"] = reports.Sum(c => c.CpuSeconds), ["client_peak_working_set_mb"] = reports.Count == 0 ? 0 : reports.Max(c => c.PeakWorkingSetMb), ["load_average"] = load, ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
+                    ["client_cpu_seconds"] = reports.Sum(c => c.CpuSeconds), ["client_peak_working_set_mb"] = reports.Count == 0 ? 0 : reports.Max(c => c.PeakWorkingSetMb), ["load_average"] = load,
+                    ["round_seconds_warm"] = warmRound, ["ratio_to_raw_warm"] = warmRound / raw,
+                    ["round_windows_unix_ms"] = stored.Select(s => new[] { s.StartedAt.ToUnixTimeMilliseconds(), s.CompletedAt!.Value.ToUnixTimeMilliseconds() }).ToArray(),
+                    ["round_cpu_server"] = serverRoundCpu, ["round_cpu_clients"] = clientRoundCpu, ["raw_tls_cpu_seconds"] = (object?)rawTlsCpu ?? "n/a", ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
                     ["phases"] = phaseNames.ToDictionary(p => p, p => new { count = phases[p].Count, sum_seconds = phases[p].Sum, max_seconds = phases[p].Max }),
                 };
                 Console.Out.WriteLine(JsonSerializer.Serialize(result));
@@ -191,9 +206,15 @@ internal static class FederationBenchCommand
                 o.WriteLine("each round (the first includes the JIT warm-up of a fresh process): " + string.Join(", ", latencies.Select(l => Invariant($"{l:F2} s"))));
             }
 
+            o.WriteLine("CPU inside each round, server process: " + string.Join(", ", serverRoundCpu.Select(c => Invariant($"{c:F2} s")))
+                + (childProcesses > 0 ? "; client processes: " + string.Join(", ", clientRoundCpu.Select(c => Invariant($"{c:F2} s"))) : " (clients included)"));
             o.WriteLine(Invariant($"bytes moved (models down + updates up): {moved / 1e6:F1} MB; throughput {moved / 1e6 / (perRound * r):F1} MB/s"));
-            o.WriteLine(Invariant($"raw transfer of one round's bytes over one loopback connection: TCP {rawTcp:F2} s{(rawTls is { } t ? Invariant($", TLS {t:F2} s") : "")}"));
+            o.WriteLine(Invariant($"raw transfer of one round's bytes over one loopback connection: TCP {rawTcp:F2} s{(rawTls is { } t ? Invariant($", TLS {t:F2} s ({rawTlsCpu:F2} s CPU, both ends)") : "")}"));
             o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×)"));
+            if (r > 1)
+            {
+                o.WriteLine(Invariant($"rounds after the first (no JIT warm-up): {warmRound:F2} s mean, {warmRound / raw:F1}× raw {(insecure ? "TCP" : "TLS")}"));
+            }
             if (childProcesses > 0)
             {
                 o.WriteLine(Invariant($"server process CPU during the run: {cpu:F2} s; GC: {allocated:F0} MB allocated, {gen2} gen2 collections, {pause:F2} s paused"));

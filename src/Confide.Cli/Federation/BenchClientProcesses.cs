@@ -15,8 +15,12 @@ namespace Confide.Cli.Federation;
 /// </summary>
 internal static class BenchClientProcesses
 {
-    /// <summary>One child's figures.</summary>
-    public sealed record ChildReport(int Clients, double CpuSeconds, double PeakWorkingSetMb);
+    /// <summary>One child's figures; <paramref name="Cpu"/> holds its CPU timeline as [Unix ms, CPU seconds] pairs.</summary>
+    public sealed record ChildReport(int Clients, double CpuSeconds, double PeakWorkingSetMb, IReadOnlyList<double[]>? Cpu = null)
+    {
+        /// <summary>The timeline in the form <see cref="CpuTimeline.Between"/> takes.</summary>
+        public IReadOnlyList<(long UnixMs, double CpuSeconds)> Timeline => Cpu is null ? [] : [.. Cpu.Select(p => ((long)p[0], p[1]))];
+    }
 
     /// <summary>Starts <paramref name="processes"/> children sharing <paramref name="tokens"/> between them.</summary>
     public static List<Process> Start(int processes, IReadOnlyList<string> tokens, Uri server, string? fingerprint, int parameters, string state)
@@ -104,6 +108,7 @@ internal static class BenchClientProcesses
 
         command.SetAction(async (parse, cancellationToken) =>
         {
+            using var timeline = new CpuTimeline();
             var address = new Uri(parse.GetValue(server)!);
             var options = parse.GetValue(insecure)
                 ? new FederationClientOptions(address, null, insecure: true)
@@ -142,7 +147,8 @@ internal static class BenchClientProcesses
             }
 
             var process = Process.GetCurrentProcess();
-            Console.Out.WriteLine(JsonSerializer.Serialize(new ChildReport(tokens.Count, process.TotalProcessorTime.TotalSeconds, process.PeakWorkingSet64 / 1e6)));
+            var cpu = timeline.Samples.Select(s => new[] { s.UnixMs, s.CpuSeconds }).ToList();
+            Console.Out.WriteLine(JsonSerializer.Serialize(new ChildReport(tokens.Count, process.TotalProcessorTime.TotalSeconds, process.PeakWorkingSet64 / 1e6, cpu)));
             return 0;
         });
         return command;

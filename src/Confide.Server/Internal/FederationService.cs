@@ -168,47 +168,60 @@ internal sealed class FederationService(
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update declares {header.TotalBytes} bytes; a model of this layout takes {host.ModelByteCount} bytes (at most {limit} accepted)"));
         }
 
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(header.ToByteArray());
         int total = checked((int)header.TotalBytes);
 
-        // A pooled buffer: updates are model-sized, and a fresh one per upload churns the large object heap. It holds
-        // an individual update, so it is cleared before it goes back to the pool.
-        byte[] payload = ArrayPool<byte>.Shared.Rent(total);
+        ArraySegment<byte> payload = default;
         try
         {
-            long received = 0;
-
             // The slot covers reading the stream only; persisting, which waits on the disk, does not hold it.
             long start;
+            UploadSink sink;
             using (var lease = await uploads.EnterAsync(context.CancellationToken).ConfigureAwait(false))
             {
                 start = Stopwatch.GetTimestamp();
-                while (await lease.AwaitAsync(NextAsync(requestStream, context), context.CancellationToken).ConfigureAwait(false))
+
+                // A pooled, block-aligned buffer, taken once the upload may start (so waiting uploads hold none):
+                // updates are model-sized, a fresh one per upload churns the large object heap, and the pending file is
+                // written from it with direct I/O. It holds an individual update, so it is cleared before it is reused.
+                payload = host.UploadBuffers.Rent(total);
+                sink = new UploadSink(payload, total);
+
+                // The request deserializer copies each chunk's bytes straight into the buffer (see UploadSink).
+                UploadSink.Current = sink;
+                try
                 {
-                    var message = requestStream.Current;
-                    if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
+                    while (await lease.AwaitAsync(NextAsync(requestStream, context), context.CancellationToken).ConfigureAwait(false))
                     {
-                        throw Invalid("only UpdateChunk messages may follow the header");
-                    }
+                        var message = requestStream.Current;
+                        if (message.PartCase != UpdateMessage.PartOneofCase.Chunk)
+                        {
+                            throw Invalid("only UpdateChunk messages may follow the header");
+                        }
 
-                    var data = message.Chunk.Data.Span;
-                    if (received + data.Length > total)
-                    {
-                        throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update sends more than the {total} bytes its header declares"));
+                        // Normally empty (the deserializer put the bytes in the sink); should a chunk ever be parsed
+                        // without the sink in view, its bytes still land in the same place.
+                        if (!message.Chunk.Data.IsEmpty)
+                        {
+                            sink.Append(new ReadOnlySequence<byte>(message.Chunk.Data.Memory));
+                        }
                     }
-
-                    hash.AppendData(data);
-                    data.CopyTo(payload.AsSpan((int)received));
-                    received += data.Length;
+                }
+                finally
+                {
+                    UploadSink.Current = null;
                 }
             }
 
+            int received = sink.Received;
             if (received != total)
             {
                 throw Invalid($"the update stream ended after {received} of the {total} declared bytes");
             }
 
+            // One pass of SHA-256 over the signed body (the header as sent, then the payload), before anything decodes it.
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            hash.AppendData(header.ToByteArray());
+            hash.AppendData(payload.AsSpan(0, total));
             RequestAuthenticator.CheckBody(signedHash, hash.GetHashAndReset());
             ServerMetrics.RecordSince(ServerMetrics.UpdateReceiveSeconds, start);
 
@@ -221,22 +234,29 @@ internal sealed class FederationService(
             var body = payload.AsMemory(0, total);
             ModelParameters delta;
             start = Stopwatch.GetTimestamp();
+
+            // Decoded strictly against the round's layout into a reused array (see UpdateArrayPool).
+            float[] values = host.RentUpdateArray();
             try
             {
-                delta = Safetensors.Read(body.Span).Parameters;
+                delta = Safetensors.ReadInto(body.Span, host.Layout, values).Parameters;
                 ServerMetrics.RecordSince(ServerMetrics.UpdateDecodeSeconds, start);
             }
             catch (Exception ex) when (ex is InvalidDataException or ArgumentException or FormatException)
             {
+                host.ReturnUpdateArray(values);
                 throw host.Reject(clientId, header.Round, $"the payload is not a valid safetensors model: {ex.Message}");
             }
 
-            await host.SubmitAsync(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), body, header.HasClipIndicator ? header.ClipIndicator : null).ConfigureAwait(false);
+            await host.SubmitAsync(header.Round, new ClientUpdate(clientId, delta, header.SampleCount), body, values, header.HasClipIndicator ? header.ClipIndicator : null).ConfigureAwait(false);
             return new SubmitUpdateResponse { Accepted = true, Round = header.Round };
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(payload, clearArray: true);
+            if (payload.Array is not null)
+            {
+                host.UploadBuffers.Return(payload, total);
+            }
         }
     }
 

@@ -39,7 +39,15 @@ internal sealed class ParsingMethodProvider : IServiceMethodProvider<FederationE
     private static Method<TRequest, TResponse> Wrap<TRequest, TResponse>(Method<TRequest, TResponse> method)
         where TRequest : class
         where TResponse : class =>
-        new(method.Type, method.ServiceName, method.Name, Parsing(method.RequestMarshaller, method.Name), method.ResponseMarshaller);
+        new(method.Type, method.ServiceName, method.Name, Parsing(RequestMarshaller(method), method.Name), method.ResponseMarshaller);
+
+    /// <summary>The generated request marshaller, except for SubmitUpdate, whose chunks go straight into the update's buffer (<see cref="UploadSink"/>).</summary>
+    private static Marshaller<TRequest> RequestMarshaller<TRequest, TResponse>(Method<TRequest, TResponse> method)
+        where TRequest : class
+        where TResponse : class =>
+        method.Name == nameof(FederationService.SubmitUpdate) && typeof(TRequest) == typeof(UpdateMessage)
+            ? (Marshaller<TRequest>)(object)Marshallers.Create(((Marshaller<UpdateMessage>)(object)method.RequestMarshaller).ContextualSerializer, UploadSink.Deserialize)
+            : method.RequestMarshaller;
 
     private static TDelegate Handler<TDelegate>(string name)
         where TDelegate : Delegate

@@ -30,6 +30,10 @@ internal sealed partial class RoundHost
     private readonly SecAggRoundHost? _secure;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly GroupCommit _groupCommit;
+    private readonly UpdateArrayPool _updateArrays;
+
+    /// <summary>The pooled arrays behind the collecting round's accepted updates; returned when the round completes.</summary>
+    private readonly List<float[]> _roundArrays = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[] _modelBytes;
     private int _arrivals;
@@ -66,6 +70,7 @@ internal sealed partial class RoundHost
         }
 
         _modelBytes = Safetensors.Write(_coordinator.GlobalModel);
+        _updateArrays = new UpdateArrayPool(_coordinator.Layout.TotalLength);
         var collecting = store.LoadCollectingRound(initial.Layout);
         if (_secure is not null && collecting is { } s && _coordinator.Stage == RoundStage.WaitingForClients && s.Ticket.Round == _coordinator.Round)
         {
@@ -139,6 +144,21 @@ internal sealed partial class RoundHost
 
     public string GlobalLayoutFingerprint => _coordinator.Layout.FingerprintHex;
 
+    /// <summary>The block-aligned buffers uploads are received into.</summary>
+    public UploadBufferPool UploadBuffers { get; } = new();
+
+    /// <summary>The layout every update must have.</summary>
+    public ParameterLayout Layout => _coordinator.Layout;
+
+    /// <summary>
+    /// A model-length array to decode an update into (contents unspecified). Hand it to <see cref="SubmitAsync"/>, or
+    /// back through <see cref="ReturnUpdateArray"/> when the update never gets there.
+    /// </summary>
+    public float[] RentUpdateArray() => _updateArrays.Rent();
+
+    /// <summary>Takes back an array from <see cref="RentUpdateArray"/> that nothing references.</summary>
+    public void ReturnUpdateArray(float[] array) => _updateArrays.Return(array);
+
     /// <summary>Runs <see cref="Tick"/>; on a failure logs it, faults <see cref="Finished"/> and returns false.</summary>
     public bool SafeTick()
     {
@@ -188,6 +208,10 @@ internal sealed partial class RoundHost
             if (result is not null)
             {
                 ServerMetrics.RecordSince(ServerMetrics.RoundAggregateSeconds, start);
+
+                // The coordinator has let go of the round's updates: their arrays serve the next round.
+                _updateArrays.Return(_roundArrays);
+                _roundArrays.Clear();
                 start = Stopwatch.GetTimestamp();
                 _store.CompleteRound(result, _coordinator.Ledger, _coordinator.ExportServerState());
                 ServerMetrics.RecordSince(ServerMetrics.RoundPersistSeconds, start);
@@ -325,14 +349,26 @@ internal sealed partial class RoundHost
     /// <summary>
     /// Submits a decoded update and persists the outcome; throws the matching RpcException unless accepted. Completes
     /// once the acceptance is on disk (group commit: the row is committed under the lock without a flush, and a flush
-    /// shared with other submissions follows outside it). <paramref name="clipIndicator"/> is the header's adaptive-clipping
-    /// bit, if any; the coordinator checks it.
+    /// shared with other submissions follows outside it). <paramref name="pooled"/>, the array from
+    /// <see cref="RentUpdateArray"/> behind the update, goes back to the pool when the update is refused, or when its round
+    /// completes once accepted. <paramref name="clipIndicator"/> is the header's adaptive-clipping bit, if any; the
+    /// coordinator checks it.
     /// </summary>
-    public async Task SubmitAsync(long round, ClientUpdate update, ReadOnlyMemory<byte> payload, long? clipIndicator = null)
+    public async Task SubmitAsync(long round, ClientUpdate update, ReadOnlyMemory<byte> payload, float[]? pooled = null, long? clipIndicator = null)
     {
         // The payload reaches the disk before the lock is taken; only a small row is written under it.
         long start = Stopwatch.GetTimestamp();
-        string pending = _store.WritePendingUpdate(round, payload.Span);
+        string pending;
+        try
+        {
+            pending = _store.WritePendingUpdate(round, payload.Span);
+        }
+        catch when (pooled is not null)
+        {
+            _updateArrays.Return(pooled);
+            throw;
+        }
+
         ServerMetrics.RecordSince(ServerMetrics.UpdatePersistSeconds, start);
         start = Stopwatch.GetTimestamp();
         long ticket;
@@ -342,6 +378,19 @@ internal sealed partial class RoundHost
             long validate = Stopwatch.GetTimestamp();
             var result = _coordinator.Submit(round, update, clipIndicator);
             ServerMetrics.RecordSince(ServerMetrics.UpdateValidateSeconds, validate);
+            if (pooled is not null)
+            {
+                // Held by the coordinator until the round completes, or refused and free again at once.
+                if (result.IsAccepted)
+                {
+                    _roundArrays.Add(pooled);
+                }
+                else
+                {
+                    _updateArrays.Return(pooled);
+                }
+            }
+
             if (result.Status is SubmissionStatus.Accepted or SubmissionStatus.Invalid)
             {
                 // A rejection is rare and flushed at once; an acceptance waits for the shared flush below.

@@ -104,6 +104,25 @@ public static class Safetensors
     }
 
     /// <summary>
+    /// Reads a whole safetensors file held in memory strictly against <paramref name="expected"/>, as
+    /// <see cref="Read(ReadOnlySpan{byte}, ParameterLayout)"/> does, into <paramref name="destination"/> (exactly
+    /// <c>expected.TotalLength</c> floats, every one of them overwritten; the result's parameters wrap it). For callers
+    /// that reuse model-sized buffers instead of allocating one per file.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is malformed, or its tensors differ from the layout.</exception>
+    public static SafetensorsContent ReadInto(ReadOnlySpan<byte> file, ParameterLayout expected, float[] destination)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(destination);
+        if (destination.Length != expected.TotalLength)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} floats; the layout needs exactly {expected.TotalLength}.", nameof(destination));
+        }
+
+        return ReadSpan(file, expected, destination);
+    }
+
+    /// <summary>
     /// Reads a safetensors file from <paramref name="source"/>, from its current position to its end; the layout lists tensors in
     /// data-offset order. A seekable stream is converted chunk by chunk; a non-seekable one is buffered (so it is limited to 2 GB).
     /// </summary>
@@ -117,7 +136,7 @@ public static class Safetensors
         return ReadStream(source, expected);
     }
 
-    private static SafetensorsContent ReadSpan(ReadOnlySpan<byte> file, ParameterLayout? expected)
+    private static SafetensorsContent ReadSpan(ReadOnlySpan<byte> file, ParameterLayout? expected, float[]? destination = null)
     {
         if (file.Length < 8)
         {
@@ -128,7 +147,9 @@ public static class Safetensors
         var data = file[(8 + headerLength)..];
         var header = SafetensorsHeader.Parse(file.Slice(8, headerLength), data.Length);
         var (layout, targets) = Plan(header, expected);
-        var values = new float[layout.TotalLength];
+
+        // The entries tile the layout (Plan checked it), so every element is written below: no need to zero it first.
+        var values = destination ?? GC.AllocateUninitializedArray<float>(layout.TotalLength);
         for (int i = 0; i < header.Entries.Count; i++)
         {
             var entry = header.Entries[i];

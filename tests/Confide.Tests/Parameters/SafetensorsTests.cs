@@ -540,6 +540,31 @@ public sealed class SafetensorsTests
         return bytes;
     }
 
+    [Fact]
+    public void ReadIntoOverwritesEveryElementOfTheGivenArrayAndWrapsIt()
+    {
+        var p = new ModelParameters(Layout, [1, 2, 3, 4, 5, 6, 7, 8]);
+        byte[] file = Safetensors.Write(p);
+        var destination = Enumerable.Repeat(float.NaN, Layout.TotalLength).ToArray();
+        var read = Safetensors.ReadInto(file, Layout, destination).Parameters;
+        AssertSameBits(p, read);
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], destination);
+        read.AsSpan()[0] = 42;
+        Assert.Equal(42, destination[0]);
+    }
+
+    [Fact]
+    public void ReadIntoRefusesADestinationOfTheWrongLengthAndAFileOfAnotherLayout()
+    {
+        byte[] file = Safetensors.Write(new ModelParameters(Layout, [1, 2, 3, 4, 5, 6, 7, 8]));
+        var ex = Assert.Throws<ArgumentException>(() => Safetensors.ReadInto(file, Layout, new float[7]));
+        Assert.Contains("needs exactly 8", ex.Message, StringComparison.Ordinal);
+
+        var other = ParameterLayout.Create(("fc.weight", [2, 3]), ("fc.bias", [2]));
+        var mismatch = Assert.Throws<InvalidDataException>(() => Safetensors.ReadInto(file, other, new float[8]));
+        Assert.Contains("expected layout", mismatch.Message, StringComparison.Ordinal);
+    }
+
     private static void AssertSameBits(ModelParameters expected, ModelParameters actual)
     {
         Assert.Equal(expected.Layout, actual.Layout);
