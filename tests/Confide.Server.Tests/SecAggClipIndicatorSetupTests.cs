@@ -13,31 +13,12 @@ public sealed class SecAggClipIndicatorSetupTests
 
     private static SecAggSetup WithIndicator()
     {
-        var random = new SeededRandomSource(6);
-        var setup = new SecAggSetup
-        {
-            SessionId = "round-3-0123456789abcdef",
-            Threshold = 2,
-            NeighbourCount = 2,
-            ModulusBits = 32,
-            SignatureQuorum = 2,
-            GraphSeed = ByteString.CopyFrom(new byte[32]),
-            Dimension = ModelLength + 2,
-            ClipRange = 0.5,
-            Scale = 1 << 20,
-            MaxWeight = 1,
-            MaxClients = 3,
-            UnitWeight = true,
-            ClipIndicator = true,
-            ClipIndicatorIndex = ModelLength + 1,
-            PollIntervalMs = 20,
-        };
-        foreach (string id in new[] { "a", "b", "c" })
-        {
-            using var key = IdentityKeyPair.Generate(random);
-            setup.Roster.Add(new SecAggRosterEntry { ClientId = id, IdentityPublicKey = ByteString.CopyFrom(key.PublicKey.ToBytes()) });
-        }
-
+        var setup = SecAggSetups.ThreeClients(6, ModelLength + 2);
+        setup.ClipRange = 0.5;
+        setup.MaxWeight = 1;
+        setup.UnitWeight = true;
+        setup.ClipIndicator = true;
+        setup.ClipIndicatorIndex = ModelLength + 1;
         return setup;
     }
 

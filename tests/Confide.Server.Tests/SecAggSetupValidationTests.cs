@@ -9,32 +9,7 @@ namespace Confide.Server.Tests;
 /// <summary>The client refuses a SecAgg setup it cannot trust to be consistent, saying what is wrong.</summary>
 public sealed class SecAggSetupValidationTests
 {
-    private static SecAggSetup Valid()
-    {
-        var random = new SeededRandomSource(5);
-        var setup = new SecAggSetup
-        {
-            SessionId = "round-3-0123456789abcdef",
-            Threshold = 2,
-            NeighbourCount = 2,
-            ModulusBits = 32,
-            SignatureQuorum = 2,
-            GraphSeed = ByteString.CopyFrom(new byte[32]),
-            Dimension = 16,
-            ClipRange = 1,
-            Scale = 1 << 20,
-            MaxWeight = 100,
-            MaxClients = 3,
-            PollIntervalMs = 20,
-        };
-        foreach (string id in new[] { "a", "b", "c" })
-        {
-            using var key = IdentityKeyPair.Generate(random);
-            setup.Roster.Add(new SecAggRosterEntry { ClientId = id, IdentityPublicKey = ByteString.CopyFrom(key.PublicKey.ToBytes()) });
-        }
-
-        return setup;
-    }
+    private static SecAggSetup Valid() => SecAggSetups.ThreeClients(5, 16);
 
     [Fact]
     public void A_consistent_setup_opens_a_session_naming_this_client()
