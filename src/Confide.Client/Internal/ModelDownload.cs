@@ -1,4 +1,5 @@
 using System.Buffers;
+using Confide.Wire;
 using Confide.Wire.V1;
 using Google.Protobuf;
 using Grpc.Core;
@@ -127,26 +128,11 @@ internal sealed class ModelDownload(long maxBytes, Func<int, byte[]> allocate)
         Received += data.Length;
     }
 
-    /// <summary>A base-128 varint of at most 10 bytes (int64 fields are two's complement, as protobuf writes them).</summary>
+    /// <summary>An int64 field: the varint's two's complement.</summary>
     private static bool TryReadVarint(ref SequenceReader<byte> reader, out long value)
     {
-        ulong result = 0;
-        value = 0;
-        for (int shift = 0; shift < 70; shift += 7)
-        {
-            if (!reader.TryRead(out byte b))
-            {
-                return false;
-            }
-
-            result |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                value = unchecked((long)result);
-                return true;
-            }
-        }
-
-        return false;
+        bool read = ProtobufVarint.TryRead(ref reader, out ulong raw);
+        value = unchecked((long)raw);
+        return read;
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Confide.Wire;
 using Confide.Wire.V1;
 using Grpc.Core;
 
@@ -97,24 +98,11 @@ internal sealed class UploadSink(Memory<byte> buffer, int limit)
         Received += (int)data.Length;
     }
 
-    /// <summary>A base-128 varint of at most 10 bytes.</summary>
+    /// <summary>A length: a varint that fits a non-negative long.</summary>
     private static bool TryReadLength(ref SequenceReader<byte> reader, out long value)
     {
-        value = 0;
-        for (int shift = 0; shift < 64; shift += 7)
-        {
-            if (!reader.TryRead(out byte b))
-            {
-                return false;
-            }
-
-            value |= (long)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return value >= 0;
-            }
-        }
-
-        return false;
+        bool read = ProtobufVarint.TryRead(ref reader, out ulong raw);
+        value = unchecked((long)raw);
+        return read && raw <= long.MaxValue;
     }
 }
