@@ -160,13 +160,8 @@ public sealed partial class FederatedParticipant
     /// The safetensors encoding of trained − global, clipped to <paramref name="clipNorm"/> when it is positive, in a
     /// buffer rented from the shared pool (the caller returns it, cleared). The difference is computed straight into
     /// the encoded data (safetensors F32 data is little-endian floats in layout order), so no model-sized intermediate
-    /// is allocated.
+    /// is allocated. <paramref name="clip"/> reports the pre-clip norm when the delta was clipped, else null.
     /// </summary>
-    internal static (byte[] Buffer, int Length) EncodeDelta(ModelParameters trained, ModelParameters global, double clipNorm) =>
-        EncodeDelta(trained, global, clipNorm, out _);
-
-    /// <summary>As <see cref="EncodeDelta(ModelParameters, ModelParameters, double)"/>; <paramref name="clip"/> reports the
-    /// pre-clip norm when the delta was clipped (<paramref name="clipNorm"/> &gt; 0), else null.</summary>
     internal static (byte[] Buffer, int Length) EncodeDelta(ModelParameters trained, ModelParameters global, double clipNorm, out ClipReport? clip)
     {
         clip = null;

@@ -348,7 +348,7 @@ public sealed class StateStore : IDisposable
     /// <summary>
     /// Writes an update's payload durably under <c>pending/</c> (a unique file name, flushed to disk) before the
     /// submission is recorded, so the slow part of persisting an update happens outside the round lock. Returns the
-    /// file name to pass to <see cref="RecordSubmission(long, string, bool, string?, long?, int, string?, DateTimeOffset)"/>, or to <see cref="DeletePendingUpdate"/> if it is refused.
+    /// file name to pass to <see cref="RecordSubmission"/>, or to <see cref="DeletePendingUpdate"/> if it is refused.
     /// </summary>
     public string WritePendingUpdate(long round, byte[] payload)
     {
@@ -412,25 +412,13 @@ public sealed class StateStore : IDisposable
 
     /// <summary>
     /// Records one submission of the collecting round: accepted (naming its pending payload file, so a restart can
-    /// restore the round) or rejected with the reason.
+    /// restore the round) or rejected with the reason. With <paramref name="durable"/> false the commit is not flushed to
+    /// disk (it survives a killed process, as the WAL is written, but not yet a power loss) and the caller must call
+    /// <see cref="Flush"/> before it acknowledges anything that depends on the row; many such rows then share one flush
+    /// (group commit). <paramref name="clipIndicator"/> is an accepted update's adaptive-clipping bit (0 or 1), kept in
+    /// the same row so a restarted server restores the round with it (<see cref="LoadClipIndicators"/>).
     /// </summary>
-    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now) =>
-        RecordSubmission(round, clientId, accepted, reason, sampleCount, arrival, payloadFile, now, durable: true);
-
-    /// <summary>
-    /// Records one submission; with <paramref name="durable"/> false the commit is not flushed to disk (it survives a
-    /// killed process, as the WAL is written, but not yet a power loss) and the caller must call <see cref="Flush"/>
-    /// before it acknowledges anything that depends on the row. Many such rows then share one flush (group commit).
-    /// </summary>
-    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now, bool durable) =>
-        RecordSubmission(round, clientId, accepted, reason, sampleCount, arrival, payloadFile, now, durable, null);
-
-    /// <summary>
-    /// Records one submission as <see cref="RecordSubmission(long, string, bool, string?, long?, int, string?, DateTimeOffset, bool)"/>
-    /// does, with an accepted update's adaptive-clipping bit <paramref name="clipIndicator"/> (0 or 1) in the same row,
-    /// so a restarted server restores the round with it (<see cref="LoadClipIndicators"/>).
-    /// </summary>
-    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now, bool durable, long? clipIndicator)
+    public void RecordSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now, bool durable = true, long? clipIndicator = null)
     {
         lock (_gate)
         {
@@ -455,7 +443,7 @@ public sealed class StateStore : IDisposable
 
     /// <summary>
     /// Makes every commit so far durable by flushing the write-ahead log file to disk, without taking the store's lock:
-    /// commits made without a flush (see <see cref="RecordSubmission(long, string, bool, string?, long?, int, string?, DateTimeOffset, bool)"/>)
+    /// commits made without a flush (see <see cref="RecordSubmission"/>)
     /// are complete in the log, and the flush makes them survive a power loss as a synchronous commit would. Commits
     /// that SQLite has already checkpointed into the database file were flushed there by the checkpoint.
     /// </summary>
@@ -480,7 +468,7 @@ public sealed class StateStore : IDisposable
         }
     }
 
-    private void InsertSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now, long? clipIndicator = null)
+    private void InsertSubmission(long round, string clientId, bool accepted, string? reason, long? sampleCount, int arrival, string? payloadFile, DateTimeOffset now, long? clipIndicator)
     {
         using var command = Command("""
             INSERT INTO submissions (round, client_id, status, reason, sample_count, arrival, received_at, payload_file, clip_indicator)

@@ -27,7 +27,7 @@ public sealed class ParticipantEncodingTests
                 L2Clipping.Clip(expected.AsSpan(), clip);
             }
 
-            var (buffer, length) = FederatedParticipant.EncodeDelta(trained, global, clip);
+            var (buffer, length) = FederatedParticipant.EncodeDelta(trained, global, clip, out _);
             try
             {
                 Assert.Equal(Safetensors.Write(expected), buffer.AsSpan(0, length).ToArray());
@@ -55,7 +55,7 @@ public sealed class ParticipantEncodingTests
     {
         var global = ModelParameters.Zeros(Layout);
         var other = ModelParameters.Zeros(ParameterLayout.Create(("w", [20])));
-        var ex = Assert.Throws<InvalidOperationException>(() => FederatedParticipant.EncodeDelta(other, global, 0));
+        var ex = Assert.Throws<InvalidOperationException>(() => FederatedParticipant.EncodeDelta(other, global, 0, out _));
         Assert.Contains("layout", ex.Message, StringComparison.Ordinal);
     }
 }

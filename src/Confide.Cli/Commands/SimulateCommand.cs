@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Confide.Privacy;
 using Confide.SecureAggregation;
 using Confide.Training;
 using Confide.Training.Attacks;
@@ -321,7 +322,7 @@ internal static class SimulateCommand
 
     /// <summary>The adaptive-clipping part of the run's header line, or "".</summary>
     private static string AdaptiveText(SimulationOptions options) => options.DpAdaptiveQuantile is double quantile
-        ? $" (adaptive: γ = {quantile:G4}, η = {options.DpAdaptiveLearningRate ?? 0.2:G4}, σ_b = {options.DpCountNoise ?? options.ClientsPerRound / 20.0:G4}; z is the effective multiplier charged)" +
+        ? $" (adaptive: γ = {quantile:G4}, η = {options.DpAdaptiveLearningRate ?? AdaptiveClippingOptions.DefaultLearningRate:G4}, σ_b = {options.DpCountNoise ?? AdaptiveClippingOptions.DefaultCountNoise(options.ClientsPerRound):G4}; z is the effective multiplier charged)" +
           (options.DpServerSideClipping ? ", server-side clipping" : "")
         : options.DpServerSideClipping ? ", server-side clipping" : "";
 

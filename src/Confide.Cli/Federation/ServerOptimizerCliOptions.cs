@@ -16,7 +16,7 @@ internal sealed class ServerOptimizerCliOptions
     private readonly Option<double?> _beta2 = new("--server-beta2") { Description = "fedadam, fedyogi: β₂ (default 0.99)." };
     private readonly Option<double?> _tau = new("--server-tau") { Description = "fedadam, fedyogi, fedadagrad: adaptivity τ (defaults 1e-9, 1e-3, 1e-9)." };
     private readonly Option<double?> _quantile = new("--dp-adaptive-quantile") { Description = "DP: adapt the clip norm (starting at --dp-clip) to this quantile γ of update norms (Andrew et al.). With --dp-client-clip each client reports whether its norm was at most C (inside the secure sum with --secure-agg)." };
-    private readonly Option<double> _clipLr = new("--dp-adaptive-lr") { Description = "DP adaptive clipping: geometric learning rate η_C.", DefaultValueFactory = _ => 0.2 };
+    private readonly Option<double> _clipLr = new("--dp-adaptive-lr") { Description = "DP adaptive clipping: geometric learning rate η_C.", DefaultValueFactory = _ => AdaptiveClippingOptions.DefaultLearningRate };
     private readonly Option<double?> _countNoise = new("--dp-count-noise") { Description = "DP adaptive clipping: noise σ_b on the clipped count (default: clients per round / 20)." };
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
@@ -59,7 +59,7 @@ internal sealed class ServerOptimizerCliOptions
     {
         try
         {
-            var adaptive = new AdaptiveClippingOptions(initialClip, parse.GetValue(_quantile)!.Value, parse.GetValue(_clipLr), parse.GetValue(_countNoise) ?? expected / 20.0);
+            var adaptive = new AdaptiveClippingOptions(initialClip, parse.GetValue(_quantile)!.Value, parse.GetValue(_clipLr), parse.GetValue(_countNoise) ?? AdaptiveClippingOptions.DefaultCountNoise(expected));
             return DpFedAvgOptions.Adaptive(noiseMultiplier, adaptive, expected, population, clientClip ? ClippingPlacement.Client : ClippingPlacement.Server);
         }
         catch (ArgumentException ex)

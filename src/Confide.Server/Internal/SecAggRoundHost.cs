@@ -335,12 +335,10 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
             return new SecAggStatus("reconstructing", closed.Received, closed.Expected, null);
         }
 
-        return driver.Stage switch
-        {
-            SecAggStage.Completed => new SecAggStatus("completed", 0, 0, null),
-            SecAggStage.Aborted => new SecAggStatus("aborted", 0, 0, null),
-            var stage => new SecAggStatus(StageName(stage), driver.ReceivedInStage, driver.ExpectedInStage, driver.StageDeadline),
-        };
+        var stage = driver.Stage;
+        return stage is SecAggStage.Completed or SecAggStage.Aborted
+            ? new SecAggStatus(StageName(stage), 0, 0, null)
+            : new SecAggStatus(StageName(stage), driver.ReceivedInStage, driver.ExpectedInStage, driver.StageDeadline);
     }
 
     /// <summary>The stage names of <c>StatusResponse.secagg_stage</c> (protos/confide.proto).</summary>

@@ -501,7 +501,7 @@ public sealed partial class FederatedSimulation
         var options = Options.DpAdaptiveQuantile is double quantile
             ? DpFedAvgOptions.Adaptive(
                 p.NoiseMultiplier,
-                new AdaptiveClippingOptions(p.ClipNorm, quantile, Options.DpAdaptiveLearningRate ?? 0.2, Options.DpCountNoise ?? Options.ClientsPerRound / 20.0),
+                new AdaptiveClippingOptions(p.ClipNorm, quantile, Options.DpAdaptiveLearningRate ?? AdaptiveClippingOptions.DefaultLearningRate, Options.DpCountNoise ?? AdaptiveClippingOptions.DefaultCountNoise(Options.ClientsPerRound)),
                 Options.ClientsPerRound,
                 Options.Clients,
                 placement)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Confide.Privacy;
 
 namespace Confide.Training.Simulation;
 
@@ -116,8 +117,8 @@ public static class SimulationReport
                 {
                     // Adaptive clipping: clip_norm above is C₀; this is the C the last round left for the next.
                     w.WriteNumber("adaptive_quantile", quantile);
-                    w.WriteNumber("adaptive_lr", o.DpAdaptiveLearningRate ?? 0.2);
-                    w.WriteNumber("count_noise", o.DpCountNoise ?? o.ClientsPerRound / 20.0);
+                    w.WriteNumber("adaptive_lr", o.DpAdaptiveLearningRate ?? AdaptiveClippingOptions.DefaultLearningRate);
+                    w.WriteNumber("count_noise", o.DpCountNoise ?? AdaptiveClippingOptions.DefaultCountNoise(o.ClientsPerRound));
                     w.WriteNumber("final_clip_norm", Round(result.Rounds[^1].Extra.GetValueOrDefault("clip_norm", dp.ClipNorm)));
                 }
                 if (dp.Distributed is { } ddp)

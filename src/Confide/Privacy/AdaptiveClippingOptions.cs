@@ -6,6 +6,12 @@ namespace Confide.Privacy;
 /// </summary>
 public sealed record AdaptiveClippingOptions
 {
+    /// <summary>The paper's clip learning rate η.</summary>
+    public const double DefaultLearningRate = 0.2;
+
+    /// <summary>The paper's count noise σ_b = m/20 for <paramref name="expectedClientsPerRound"/> = m.</summary>
+    public static double DefaultCountNoise(double expectedClientsPerRound) => expectedClientsPerRound / 20.0;
+
     /// <summary>Validates and builds the options.</summary>
     /// <param name="initialClipNorm">C₀, the clip norm of the first round.</param>
     /// <param name="targetQuantile">γ ∈ (0, 1): the fraction of clients whose update norm should fall under C.</param>
