@@ -124,29 +124,20 @@ public sealed class BadInputTests
         await Refused(() => participants[5].SecAggAsync(new SecAggRequest { Round = round, AdvertiseKeys = new AdvertiseKeys() }), StatusCode.FailedPrecondition, "out of stage");
 
         // --- A second concurrent upload from one client is refused while the first is open ---
+        // The probes wait on the server's own record of the open upload: a probe sent before the server has read the
+        // first header would itself become the upload in progress and get the first one refused instead.
         var openHeader = new UpdateHeader { Round = round, SampleCount = 10, TotalBytes = Delta(0.5f).Length, LayoutFingerprint = layout };
         using (var open = good.Raw.SubmitUpdate(good.Signed("SubmitUpdate", [], TimeSpan.FromSeconds(10), default)))
         {
             await open.RequestStream.WriteAsync(new UpdateMessage { Header = openHeader });
-            RpcException? concurrent = null;
-            for (int attempt = 0; attempt < 100 && concurrent is null; attempt++)
-            {
-                // Wait until the server has read the first header (then the second upload is refused).
-                var ex = await Assert.ThrowsAsync<RpcException>(() => good.SubmitRawAsync(openHeader, [], [], default));
-                if (ex.StatusCode == StatusCode.ResourceExhausted)
-                {
-                    concurrent = ex;
-                }
-                else
-                {
-                    Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode); // the short stream, had the first not been read yet
-                    await Task.Delay(50); // up to 5 s on a loaded machine, at a pace far below the rate limit
-                }
-            }
-
-            Assert.NotNull(concurrent);
+            await Eventually(() => server.Host.IsUploading(good.ClientId!), "the server never registered the open upload");
+            var concurrent = await Assert.ThrowsAsync<RpcException>(() => good.SubmitRawAsync(openHeader, [], [], default));
+            Assert.Equal(StatusCode.ResourceExhausted, concurrent.StatusCode);
             Assert.Contains("already in progress", concurrent.Status.Detail);
         }
+
+        // Disposing the call cancels it; the server ends the upload when the cancellation reaches its handler.
+        await Eventually(() => !server.Host.IsUploading(good.ClientId!), "the cancelled upload was never released");
 
         // --- A good update is accepted, and only once ---
         Assert.True((await good.SubmitUpdateAsync(round, layout, Delta(0.5f), 10, 0)).Accepted);
@@ -176,5 +167,16 @@ public sealed class BadInputTests
         var expected = TestFederation.InitialModel().AsSpan().ToArray().Select(v => v + 0.5f);
         Assert.Equal(expected, server.GlobalModel.AsSpan().ToArray());
         Assert.Equal("finished", (await good.GetStatusAsync()).Stage);
+    }
+
+    /// <summary>Polls <paramref name="condition"/> every 10 ms for up to 10 s (the bound only matters when it never holds).</summary>
+    private static async Task Eventually(Func<bool> condition, string failure)
+    {
+        for (int i = 0; i < 1000 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition(), failure);
     }
 }

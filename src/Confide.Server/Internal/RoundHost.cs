@@ -313,6 +313,9 @@ internal sealed partial class RoundHost
     /// <summary>Ends the upload started by <see cref="TryBeginUpload"/>.</summary>
     public void EndUpload(string clientId) => _uploading.TryRemove(clientId, out _);
 
+    /// <summary>True while an upload of <paramref name="clientId"/> runs (between <see cref="TryBeginUpload"/> and <see cref="EndUpload"/>).</summary>
+    public bool IsUploading(string clientId) => _uploading.ContainsKey(clientId);
+
     /// <summary>Throws the matching RpcException unless <paramref name="clientId"/> may submit for <paramref name="round"/> now.</summary>
     public void CheckPlace(string clientId, long round)
     {
