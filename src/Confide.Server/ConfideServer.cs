@@ -6,6 +6,7 @@ using Confide.Randomness;
 using Confide.Server.Internal;
 using Confide.Time;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -65,6 +66,9 @@ public sealed class ConfideServer : IAsyncDisposable
     /// <summary>The round host (tests reach its seams through it).</summary>
     internal RoundHost Host => _host;
 
+    /// <summary>Where Kestrel's connection buffers come from.</summary>
+    internal LargeBlockMemoryPoolFactory? MemoryPools { get; private init; }
+
     /// <summary>The coordinator's stage.</summary>
     public RoundStage Stage => _host.Stage;
 
@@ -116,6 +120,10 @@ public sealed class ConfideServer : IAsyncDisposable
 
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
+
+            // Registered after Kestrel's own factory, so it is the one the socket transport resolves.
+            var memoryPools = new LargeBlockMemoryPoolFactory();
+            builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(memoryPools);
             logging?.Invoke(builder.Logging);
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
@@ -162,7 +170,7 @@ public sealed class ConfideServer : IAsyncDisposable
             app.MapGrpcService<FederationEndpoint>();
             app.MapGrpcHealthChecksService();
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            return new ConfideServer(app, store, host, certificate, created, options.TickInterval, clock);
+            return new ConfideServer(app, store, host, certificate, created, options.TickInterval, clock) { MemoryPools = memoryPools };
         }
         catch
         {
