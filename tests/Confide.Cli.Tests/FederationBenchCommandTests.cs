@@ -22,6 +22,12 @@ public sealed class FederationBenchCommandTests
         Assert.True(round > 0 && rawTls > 0 && root.GetProperty("raw_tcp_seconds").GetDouble() > 0);
         Assert.Equal(round / rawTls, root.GetProperty("ratio_to_raw").GetDouble(), 6);
 
+        // Each floor is the median of three transfers.
+        double[] tlsRuns = [.. root.GetProperty("raw_tls_runs").EnumerateArray().Select(e => e.GetDouble()).Order()];
+        Assert.Equal(3, tlsRuns.Length);
+        Assert.Equal(tlsRuns[1], rawTls);
+        Assert.Equal(3, root.GetProperty("raw_tcp_runs").GetArrayLength());
+
         // The server's phases were observed (the meter is process-wide, so other tests may add to the counts).
         var phases = root.GetProperty("phases");
         Assert.True(phases.GetProperty("confide.server.update.receive").GetProperty("count").GetInt64() >= 2);
