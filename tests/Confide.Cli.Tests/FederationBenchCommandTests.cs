@@ -45,6 +45,32 @@ public sealed class FederationBenchCommandTests
         Assert.Equal(2, root.GetProperty("client_processes").GetInt32());
         Assert.True(root.GetProperty("client_cpu_seconds").GetDouble() > 0);
         Assert.True(root.GetProperty("client_peak_working_set_mb").GetDouble() > 0);
+
+        // With client processes, the round-shaped floor is measured too: the median of three timed exchanges.
+        double[] runs = [.. root.GetProperty("raw_round_runs").EnumerateArray().Select(e => e.GetDouble()).Order()];
+        Assert.Equal(3, runs.Length);
+        Assert.All(runs, r => Assert.True(r > 0));
+        double floor = root.GetProperty("raw_round_seconds").GetDouble();
+        Assert.Equal(runs[1], floor);
+        Assert.Equal(root.GetProperty("round_seconds").GetDouble() / floor, root.GetProperty("ratio_to_raw_round").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void In_process_clients_have_no_round_shaped_floor()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("bench", "federation", "--clients", "2", "--params", "100", "--insecure", "--json");
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.Equal("n/a", json.RootElement.GetProperty("raw_round_seconds").GetString());
+        Assert.Equal(0, json.RootElement.GetProperty("raw_round_runs").GetArrayLength());
+    }
+
+    [Fact]
+    public void The_raw_peer_command_refuses_nonsense_sizes()
+    {
+        var (code, _, stderr) = CliRunner.Run("bench", "federation", "raw-peers", "--port", "1", "--connections", "0", "--bytes", "10", "--repeats", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("must be positive", stderr, StringComparison.Ordinal);
     }
 
     [Theory]

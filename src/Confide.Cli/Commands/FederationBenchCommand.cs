@@ -16,8 +16,9 @@ namespace Confide.Cli.Commands;
 /// <summary>
 /// <c>confide bench federation</c>: one or more rounds of N in-process clients × D parameters against a real server on
 /// loopback (TLS unless --insecure), reporting round latency, bytes moved, throughput, the process's peak working set
-/// (server and clients share it, unless --client-processes puts the clients in child processes), and the time plain
-/// TCP and TLS loopback connections take to move the same bytes.
+/// (server and clients share it, unless --client-processes puts the clients in child processes), and two floors: the
+/// time one plain TCP and one TLS loopback connection take to move the same bytes, and (with --client-processes) the
+/// time the same bytes take over one connection per client from the same client processes (<see cref="RawRoundTransfer"/>).
 /// </summary>
 internal static class FederationBenchCommand
 {
@@ -38,6 +39,7 @@ internal static class FederationBenchCommand
         }
 
         command.Subcommands.Add(BenchClientProcesses.CreateCommand(index => new ConstantStepTrainer(index)));
+        command.Subcommands.Add(RawRoundTransfer.CreatePeerCommand());
         command.SetAction(async (parse, cancellationToken) =>
         {
             int n = parse.GetValue(clients), d = parse.GetValue(parameters), r = parse.GetValue(rounds);
@@ -183,6 +185,16 @@ internal static class FederationBenchCommand
                 rawTlsCpu = (Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds / RawRuns;
             }
 
+            // The round-shaped floor: the same bytes over one connection per client from the same client processes.
+            double[] rawRoundRuns = [];
+            double? rawRound = null;
+            if (childProcesses > 0)
+            {
+                using var certificate = insecure ? null : ServerCertificate.LoadOrCreate(state, [], out _);
+                rawRoundRuns = await RawRoundTransfer.SecondsAsync(n, childProcesses, modelBytes, RawRuns, certificate, cancellationToken);
+                rawRound = Median(rawRoundRuns);
+            }
+
             double raw = rawTls ?? rawTcp;
             string load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
             var phaseNames = new[]
@@ -205,6 +217,8 @@ internal static class FederationBenchCommand
                     ["client_cpu_seconds"] = reports.Sum(c => c.CpuSeconds), ["client_peak_working_set_mb"] = reports.Count == 0 ? 0 : reports.Max(c => c.PeakWorkingSetMb), ["load_average"] = load,
                     ["round_seconds_warm"] = warmRound, ["ratio_to_raw_warm"] = warmRound / raw,
                     ["round_windows_unix_ms"] = stored.Select(s => new[] { s.StartedAt.ToUnixTimeMilliseconds(), s.CompletedAt!.Value.ToUnixTimeMilliseconds() }).ToArray(),
+                    ["raw_round_seconds"] = (object?)rawRound ?? "n/a", ["raw_round_runs"] = rawRoundRuns,
+                    ["ratio_to_raw_round"] = rawRound is { } rr ? perRound / rr : "n/a", ["ratio_to_raw_round_warm"] = rawRound is { } rw ? warmRound / rw : "n/a",
                     ["round_cpu_server"] = serverRoundCpu, ["round_cpu_clients"] = clientRoundCpu, ["raw_tls_cpu_seconds"] = (object?)rawTlsCpu ?? "n/a", ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
                     ["phases"] = phaseNames.ToDictionary(p => p, p => new { count = phases[p].Count, sum_seconds = phases[p].Sum, max_seconds = phases[p].Max }),
                 };
@@ -224,10 +238,15 @@ internal static class FederationBenchCommand
                 + (childProcesses > 0 ? "; client processes: " + string.Join(", ", clientRoundCpu.Select(c => Invariant($"{c:F2} s"))) : " (clients included)"));
             o.WriteLine(Invariant($"bytes moved (models down + updates up): {moved / 1e6:F1} MB; throughput {moved / 1e6 / (perRound * r):F1} MB/s"));
             o.WriteLine(Invariant($"raw transfer of one round's bytes over one loopback connection, median of {RawRuns}: TCP {rawTcp:F2} s{(rawTls is { } t ? Invariant($", TLS {t:F2} s ({rawTlsCpu:F2} s CPU a run, both ends; runs {string.Join(", ", rawTlsRuns.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))} s)") : "")}"));
-            o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×)"));
+            if (rawRound is { } floor)
+            {
+                o.WriteLine(Invariant($"raw transfer of the round's bytes the round's way ({n} connections from {childProcesses} client processes, one model down and one up on each, all at once; {(insecure ? "TCP" : "TLS")}), median of {RawRuns}: {floor:F2} s (runs {string.Join(", ", rawRoundRuns.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))} s)"));
+            }
+
+            o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×){(rawRound is { } f ? Invariant($"; round/raw round-shaped transfer {perRound / f:F1}×") : "")}"));
             if (r > 1)
             {
-                o.WriteLine(Invariant($"rounds after the first (no JIT warm-up): {warmRound:F2} s mean, {warmRound / raw:F1}× raw {(insecure ? "TCP" : "TLS")}"));
+                o.WriteLine(Invariant($"rounds after the first (no JIT warm-up): {warmRound:F2} s mean, {warmRound / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped ? Invariant($", {warmRound / shaped:F1}× the round-shaped transfer") : "")}"));
             }
             if (childProcesses > 0)
             {
@@ -291,14 +310,25 @@ internal static class FederationBenchCommand
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    /// <summary>A trainer that costs nothing: it moves every weight by a small client-specific step.</summary>
+    /// <summary>
+    /// A trainer that costs next to nothing: it moves every weight by a small client-specific step. It writes into one
+    /// array of its own, reused every round (the participant is done with a round's trained model before it asks for the
+    /// next), so the benchmark does not charge the round a model-sized allocation per client that a real trainer,
+    /// holding its model between rounds, would not make either.
+    /// </summary>
     private sealed class ConstantStepTrainer(int index) : ILocalTrainer
     {
+        private float[]? _weights;
+
         public LocalTrainingResult Train(ModelParameters global, LocalTrainingSettings settings, long round, CancellationToken cancellationToken)
         {
-            var trained = global.Clone();
-            System.Numerics.Tensors.TensorPrimitives.Add(trained.AsSpan(), 0.001f * ((index % 7) - 3), trained.AsSpan());
-            return new LocalTrainingResult(trained, 100, 0);
+            if (_weights is null || _weights.Length != global.Length)
+            {
+                _weights = new float[global.Length];
+            }
+
+            System.Numerics.Tensors.TensorPrimitives.Add(global.AsSpan(), 0.001f * ((index % 7) - 3), _weights);
+            return new LocalTrainingResult(new ModelParameters(global.Layout, _weights), 100, 0);
         }
 
         public LocalEvaluation? Evaluate(ModelParameters model) => null;
