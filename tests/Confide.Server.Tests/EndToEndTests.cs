@@ -161,7 +161,13 @@ public sealed class EndToEndTests
         var round = Assert.Single(server.Store.ListRounds());
         Assert.Equal("aggregated", round.Status);
         Assert.Equal(2, round.Accepted.Count);
-        Assert.Empty(Directory.GetFiles(pending)); // individual updates are deleted once aggregated
+        // Individual updates are deleted once aggregated, in the background (the next round does not wait for it).
+        for (int i = 0; i < 200 && Directory.GetFiles(pending).Length > 0; i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.Empty(Directory.GetFiles(pending));
 
         // FedAvg by sample counts 10 and 30.
         var expected = global.AsSpan().ToArray();

@@ -31,4 +31,34 @@ public sealed class StateStoreTests
         Assert.Contains("privacy budget", ex.Message);
         Assert.False(Directory.Exists(federation.StateDirectory));
     }
+
+    [Fact]
+    public void A_completed_rounds_payloads_are_gone_once_the_store_is_closed()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "confide-store-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var model = TestFederation.InitialModel();
+            var start = DateTimeOffset.UnixEpoch;
+            var store = StateStore.Open(directory);
+            store.LoadOrSaveInitialModel(model);
+            store.BeginRound(new Protocol.Rounds.RoundTicket(0, ["a", "b"], start, start.AddMinutes(1)));
+            string[] files = [store.WritePendingUpdate(0, new byte[5000]), store.WritePendingUpdate(0, new byte[7000])];
+            store.RecordSubmission(0, "a", true, null, 10, 0, files[0], start);
+            store.RecordSubmission(0, "b", true, null, 10, 1, files[1], start);
+            Assert.Equal(2, Directory.GetFiles(store.PendingDirectory).Length);
+
+            store.CompleteRound(new Protocol.Rounds.RoundResult(0, true, null, ["a", "b"], [("a", 10), ("b", 10)], [], [], [], model, null, start, start.AddSeconds(1)), null, null);
+            store.Dispose(); // waits for the background deletion
+
+            Assert.Empty(Directory.GetFiles(Path.Combine(directory, "pending")));
+            using var reopened = StateStore.Open(directory);
+            Assert.Equal(0, reopened.DeleteOrphanPendingUpdates());
+            Assert.Equal("aggregated", Assert.Single(reopened.ListRounds()).Status);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

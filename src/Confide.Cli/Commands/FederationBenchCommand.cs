@@ -148,6 +148,10 @@ internal static class FederationBenchCommand
             double[] latencies = [.. stored.Select(s => (s.CompletedAt!.Value - s.StartedAt).TotalSeconds)];
             double perRound = latencies.Average();
 
+            // Start to next start: the whole cycle of a long-running server, including the checkpoint after aggregation
+            // and the start of the next round, which the latency above leaves out.
+            double[] periods = [.. stored.Zip(stored.Skip(1), (a, b) => (b.StartedAt - a.StartedAt).TotalSeconds)];
+
             // CPU inside each round (start → aggregation), per process: the primary figure on a loaded machine.
             var serverSamples = timeline.Samples;
             var childSamples = reports.Select(c => c.Timeline).ToList();
@@ -209,7 +213,7 @@ internal static class FederationBenchCommand
                 var result = new Dictionary<string, object>
                 {
                     ["clients"] = n, ["params"] = d, ["rounds"] = r, ["transport"] = insecure ? "h2c" : "tls", ["secure_agg"] = secureAgg, ["max_transfers"] = serverOptions.MaxConcurrentTransfers,
-                    ["round_seconds"] = perRound, ["round_latencies"] = latencies, ["run_seconds"] = clock.Elapsed.TotalSeconds, ["accepted_updates"] = accepted,
+                    ["round_seconds"] = perRound, ["round_latencies"] = latencies, ["round_periods"] = periods, ["run_seconds"] = clock.Elapsed.TotalSeconds, ["accepted_updates"] = accepted,
                     ["bytes_moved"] = moved, ["throughput_mb_per_s"] = moved / 1e6 / (perRound * r),
                     ["raw_tcp_seconds"] = rawTcp, ["raw_tls_seconds"] = (object?)rawTls ?? "n/a", ["raw_tcp_runs"] = rawTcpRuns, ["raw_tls_runs"] = rawTlsRuns, ["ratio_to_raw"] = perRound / raw,
                     ["ratio_to_raw_tcp"] = perRound / rawTcp, ["cpu_seconds"] = cpu, ["gc_pause_seconds"] = pause, ["gen2_collections"] = gen2,
@@ -232,6 +236,7 @@ internal static class FederationBenchCommand
             if (r > 1)
             {
                 o.WriteLine("each round (the first includes the JIT warm-up of a fresh process): " + string.Join(", ", latencies.Select(l => Invariant($"{l:F2} s"))));
+                o.WriteLine("start to next start (the whole cycle: also the checkpoint and the next round's start): " + string.Join(", ", periods.Select(l => Invariant($"{l:F2} s"))));
             }
 
             o.WriteLine("CPU inside each round, server process: " + string.Join(", ", serverRoundCpu.Select(c => Invariant($"{c:F2} s")))

@@ -213,10 +213,11 @@ internal sealed partial class RoundHost
                 _updateArrays.Return(_roundArrays);
                 _roundArrays.Clear();
                 start = Stopwatch.GetTimestamp();
-                _store.CompleteRound(result, _coordinator.Ledger, _coordinator.ExportServerState());
+                byte[] encoded = Safetensors.Write(result.Model); // the checkpoint and the next round's downloads
+                _store.CompleteRound(result, _coordinator.Ledger, _coordinator.ExportServerState(), encoded);
                 ServerMetrics.RecordSince(ServerMetrics.RoundPersistSeconds, start);
                 _completedRounds = result.Round + 1;
-                Volatile.Write(ref _modelBytes, Safetensors.Write(result.Model));
+                Volatile.Write(ref _modelBytes, encoded);
                 SignalChange();
                 LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
                 if (_secure is not null)
