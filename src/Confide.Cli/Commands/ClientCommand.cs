@@ -19,7 +19,7 @@ internal static class ClientCommand
         var fingerprint = new Option<string?>("--fingerprint") { Description = "The server certificate's SHA-256 fingerprint, as the server printed it." };
         var insecure = new Option<bool>("--insecure") { Description = "Plain HTTP/2 without TLS (loopback servers only)." };
         var key = new Option<string>("--key") { Description = "Identity key file (created with mode 0600 if absent).", Required = true };
-        var progress = new Option<string?>("--progress") { Description = "Progress file (client id, last submitted round); default: <key>.progress." };
+        var progress = new Option<string?>("--progress") { Description = "Progress file (client id, last submitted round; a second slot is kept beside it with .b appended); default: <key>.progress." };
         var token = new Option<string?>("--token") { Description = "One-time enrollment token (first run only)." };
         var label = new Option<string>("--label") { Description = "A label operators see.", DefaultValueFactory = _ => "" };
         var shard = new Option<string>("--shard") { Description = "Which IID shard of the built-in digits data this client holds, as i/n.", DefaultValueFactory = _ => "0/1" };
