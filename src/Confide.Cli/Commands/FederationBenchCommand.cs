@@ -165,11 +165,17 @@ internal static class FederationBenchCommand
             long moved = roundBytes * r;
 
             // The floors, measured now, in the same process, on the same (possibly loaded) machine. A single transfer
-            // varies by about ±10 % from one to the next, so each floor is the median of three.
+            // varies by about ±10 % from one to the next, so each floor is the median of three, after untimed ones:
+            // after a short run the transfer code is not yet compiled at its final tier (one untimed transfer was not
+            // enough: the TLS floor measured 0.60 s after 3 rounds against 0.45 s after 12).
             double[] rawTcpRuns = new double[RawRuns];
-            for (int i = 0; i < RawRuns; i++)
+            for (int i = -RawWarmUps; i < RawRuns; i++)
             {
-                rawTcpRuns[i] = await RawLoopbackTransfer.TcpSecondsAsync(roundBytes, cancellationToken);
+                double seconds = await RawLoopbackTransfer.TcpSecondsAsync(roundBytes, cancellationToken);
+                if (i >= 0)
+                {
+                    rawTcpRuns[i] = seconds;
+                }
             }
 
             double rawTcp = Median(rawTcpRuns);
@@ -179,6 +185,11 @@ internal static class FederationBenchCommand
             {
                 using var certificate = ServerCertificate.LoadOrCreate(state, [], out _);
                 rawTlsRuns = new double[RawRuns];
+                for (int i = 0; i < RawWarmUps; i++)
+                {
+                    await RawLoopbackTransfer.TlsSecondsAsync(roundBytes, certificate, cancellationToken); // untimed, as above
+                }
+
                 var cpuStart = Environment.CpuUsage.TotalTime;
                 for (int i = 0; i < RawRuns; i++)
                 {
@@ -195,7 +206,7 @@ internal static class FederationBenchCommand
             if (childProcesses > 0)
             {
                 using var certificate = insecure ? null : ServerCertificate.LoadOrCreate(state, [], out _);
-                rawRoundRuns = await RawRoundTransfer.SecondsAsync(n, childProcesses, modelBytes, RawRuns, certificate, cancellationToken);
+                rawRoundRuns = await RawRoundTransfer.SecondsAsync(n, childProcesses, modelBytes, RawWarmUps, RawRuns, certificate, cancellationToken);
                 rawRound = Median(rawRoundRuns);
             }
 
@@ -242,10 +253,10 @@ internal static class FederationBenchCommand
             o.WriteLine("CPU inside each round, server process: " + string.Join(", ", serverRoundCpu.Select(c => Invariant($"{c:F2} s")))
                 + (childProcesses > 0 ? "; client processes: " + string.Join(", ", clientRoundCpu.Select(c => Invariant($"{c:F2} s"))) : " (clients included)"));
             o.WriteLine(Invariant($"bytes moved (models down + updates up): {moved / 1e6:F1} MB; throughput {moved / 1e6 / (perRound * r):F1} MB/s"));
-            o.WriteLine(Invariant($"raw transfer of one round's bytes over one loopback connection, median of {RawRuns}: TCP {rawTcp:F2} s{(rawTls is { } t ? Invariant($", TLS {t:F2} s ({rawTlsCpu:F2} s CPU a run, both ends; runs {string.Join(", ", rawTlsRuns.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))} s)") : "")}"));
+            o.WriteLine(Invariant($"raw transfer of one round's bytes over one loopback connection, median of {RawRuns} after {RawWarmUps} untimed: TCP {rawTcp:F2} s{(rawTls is { } t ? Invariant($", TLS {t:F2} s ({rawTlsCpu:F2} s CPU a run, both ends; runs {string.Join(", ", rawTlsRuns.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))} s)") : "")}"));
             if (rawRound is { } floor)
             {
-                o.WriteLine(Invariant($"raw transfer of the round's bytes the round's way ({n} connections from {childProcesses} client processes, one model down and one up on each, all at once; {(insecure ? "TCP" : "TLS")}), median of {RawRuns}: {floor:F2} s (runs {string.Join(", ", rawRoundRuns.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))} s)"));
+                o.WriteLine(Invariant($"raw transfer of the round's bytes the round's way ({n} connections from {childProcesses} client processes, one model down and one up on each, all at once; {(insecure ? "TCP" : "TLS")}), median of {RawRuns} after {RawWarmUps} untimed: {floor:F2} s (runs {string.Join(", ", rawRoundRuns.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))} s)"));
             }
 
             o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×){(rawRound is { } f ? Invariant($"; round/raw round-shaped transfer {perRound / f:F1}×") : "")}"));
@@ -304,8 +315,11 @@ internal static class FederationBenchCommand
         }
     }
 
-    /// <summary>Transfers per raw floor; the floor is their median.</summary>
+    /// <summary>Timed transfers per raw floor; the floor is their median.</summary>
     private const int RawRuns = 3;
+
+    /// <summary>Untimed transfers before them, so that the transfer code runs at its final JIT tier.</summary>
+    private const int RawWarmUps = 3;
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 

@@ -16,7 +16,7 @@ namespace Confide.Cli.Federation;
 /// per client (TLS 1.3 with the server's certificate, or plain TCP), and on every connection at once the parent sends
 /// one model's worth of bytes and the child sends the same number back after receiving them: a download and an upload
 /// per client, like a round, with no HTTP/2, gRPC, signatures, validation, storage or aggregation. Connections and
-/// handshakes are made, and one untimed exchange run, before the clock starts. <see cref="RawLoopbackTransfer"/> is the stricter floor: all the bytes
+/// handshakes are made, and untimed warm-up exchanges run, before the clock starts. <see cref="RawLoopbackTransfer"/> is the stricter floor: all the bytes
 /// through one connection inside one process.
 /// </summary>
 internal static class RawRoundTransfer
@@ -26,10 +26,13 @@ internal static class RawRoundTransfer
 
     /// <summary>
     /// Seconds for each of <paramref name="repeats"/> exchanges of <paramref name="bytesEachWay"/> per connection over
-    /// <paramref name="connections"/> connections from <paramref name="processes"/> child processes.
+    /// <paramref name="connections"/> connections from <paramref name="processes"/> child processes, after
+    /// <paramref name="warmUps"/> untimed exchanges (the peers are fresh processes: their transfer code must reach its
+    /// final JIT tier first, as a round's clients have long done when it is compared with them).
     /// </summary>
-    public static async Task<double[]> SecondsAsync(int connections, int processes, long bytesEachWay, int repeats, X509Certificate2? certificate, CancellationToken cancellationToken)
+    public static async Task<double[]> SecondsAsync(int connections, int processes, long bytesEachWay, int warmUps, int repeats, X509Certificate2? certificate, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(warmUps);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(connections);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytesEachWay);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(repeats);
@@ -46,7 +49,7 @@ internal static class RawRoundTransfer
             for (int p = 0; p < processes; p++)
             {
                 int count = (connections / processes) + (p < connections % processes ? 1 : 0);
-                children.Add(StartPeer(port, count, bytesEachWay, repeats, fingerprint));
+                children.Add(StartPeer(port, count, bytesEachWay, warmUps + repeats, fingerprint));
             }
 
             for (int i = 0; i < connections; i++)
@@ -73,10 +76,8 @@ internal static class RawRoundTransfer
                 }
             }
 
-            // The first exchange is not timed: it runs the fresh peers' code through the JIT, which a round's clients,
-            // compared after the rounds, have long done.
             double[] seconds = new double[repeats];
-            for (int r = -1; r < repeats; r++)
+            for (int r = -warmUps; r < repeats; r++)
             {
                 var clock = Stopwatch.StartNew();
                 await Task.WhenAll(streams.Select(s => Task.Run(() => ExchangeAsync(s, bytesEachWay, sendFirst: true, cancellationToken), cancellationToken))).ConfigureAwait(false);
@@ -168,7 +169,7 @@ internal static class RawRoundTransfer
 
                 Console.Out.WriteLine(Ready);
                 await Console.Out.FlushAsync(cancellationToken);
-                for (int k = -1; k < r; k++) // one untimed warm-up exchange first
+                for (int k = 0; k < r; k++) // the parent's untimed warm-ups included
                 {
                     await Task.WhenAll(streams.Select(s => Task.Run(() => ExchangeAsync(s, each, sendFirst: false, cancellationToken), cancellationToken)));
                 }
