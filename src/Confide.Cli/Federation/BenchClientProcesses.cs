@@ -25,24 +25,13 @@ internal static class BenchClientProcesses
     /// <summary>Starts <paramref name="processes"/> children sharing <paramref name="tokens"/> between them.</summary>
     public static List<Process> Start(int processes, IReadOnlyList<string> tokens, Uri server, string? fingerprint, int parameters, string state)
     {
-        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path ? path : "dotnet";
-        string assembly = typeof(BenchClientProcesses).Assembly.Location;
         var children = new List<Process>();
         int start = 0;
         for (int p = 0; p < processes; p++)
         {
             int count = (tokens.Count / processes) + (p < tokens.Count % processes ? 1 : 0);
-            var info = new ProcessStartInfo(host)
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (string arg in new[] { assembly, "bench", "federation", "clients", "--server", server.ToString(), "--params", parameters.ToString(CultureInfo.InvariantCulture), "--first", start.ToString(CultureInfo.InvariantCulture), "--state", state })
-            {
-                info.ArgumentList.Add(arg);
-            }
+            var info = ChildStartInfo(["clients", "--server", server.ToString(), "--params", parameters.ToString(CultureInfo.InvariantCulture), "--first", start.ToString(CultureInfo.InvariantCulture), "--state", state]);
+            info.RedirectStandardInput = true;
 
             if (fingerprint is null)
             {
@@ -66,6 +55,22 @@ internal static class BenchClientProcesses
         }
 
         return children;
+    }
+
+    /// <summary>
+    /// How to start this program as <c>confide bench federation</c> followed by <paramref name="arguments"/> in a child
+    /// process, with its output and error streams redirected (the same host that runs this process, when known).
+    /// </summary>
+    public static ProcessStartInfo ChildStartInfo(IEnumerable<string> arguments)
+    {
+        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path ? path : "dotnet";
+        var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in new[] { typeof(BenchClientProcesses).Assembly.Location, "bench", "federation" }.Concat(arguments))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return info;
     }
 
     /// <summary>Waits for the children and reads their reports; throws with a child's error output if one failed.</summary>

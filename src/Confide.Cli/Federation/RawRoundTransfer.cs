@@ -189,25 +189,17 @@ internal static class RawRoundTransfer
 
     private static Process StartPeer(int port, int connections, long bytes, int repeats, string? fingerprint)
     {
-        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path ? path : "dotnet";
-        var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in new[]
-        {
-            typeof(RawRoundTransfer).Assembly.Location, "bench", "federation", "raw-peers", "--port", port.ToString(CultureInfo.InvariantCulture),
-            "--connections", connections.ToString(CultureInfo.InvariantCulture), "--bytes", bytes.ToString(CultureInfo.InvariantCulture),
-            "--repeats", repeats.ToString(CultureInfo.InvariantCulture),
-        })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
+        List<string> arguments =
+        [
+            "raw-peers", "--port", port.ToString(CultureInfo.InvariantCulture), "--connections", connections.ToString(CultureInfo.InvariantCulture),
+            "--bytes", bytes.ToString(CultureInfo.InvariantCulture), "--repeats", repeats.ToString(CultureInfo.InvariantCulture),
+        ];
         if (fingerprint is not null)
         {
-            info.ArgumentList.Add("--fingerprint");
-            info.ArgumentList.Add(fingerprint);
+            arguments.AddRange(["--fingerprint", fingerprint]);
         }
 
-        return Process.Start(info) ?? throw new CliException("could not start a raw-transfer peer process.", 1);
+        return Process.Start(BenchClientProcesses.ChildStartInfo(arguments)) ?? throw new CliException("could not start a raw-transfer peer process.", 1);
     }
 
     /// <summary>One download and one upload on <paramref name="stream"/>: the sender side writes first.</summary>

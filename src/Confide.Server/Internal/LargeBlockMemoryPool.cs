@@ -11,7 +11,7 @@ namespace Confide.Server.Internal;
 /// copying across the segments they make (docs/bench/federation.md, "Fourth session"). Blocks are pinned arrays (sockets
 /// and TLS pin them for every operation) and are not cleared on return, like Kestrel's own pool: a pipe never exposes
 /// bytes beyond what was written into a block. At most <see cref="MaxRetainedBlocks"/> free blocks are kept; the rest
-/// go to the GC.
+/// go to the GC. Kestrel's memory-pool metrics (<c>Microsoft.AspNetCore.MemoryPool</c>) do not cover this pool.
 /// </summary>
 internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 {
