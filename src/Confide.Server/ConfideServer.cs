@@ -120,11 +120,11 @@ public sealed class ConfideServer : IAsyncDisposable
 
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
+            logging?.Invoke(builder.Logging);
 
             // Registered after Kestrel's own factory, so it is the one the socket transport resolves.
             var memoryPools = new LargeBlockMemoryPoolFactory();
             builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(memoryPools);
-            logging?.Invoke(builder.Logging);
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.Limits.MaxRequestBodySize = null; // the service enforces its own per-update bound

@@ -232,6 +232,8 @@ internal static class FederationBenchCommand
                     ["client_cpu_seconds"] = reports.Sum(c => c.CpuSeconds), ["client_peak_working_set_mb"] = reports.Count == 0 ? 0 : reports.Max(c => c.PeakWorkingSetMb), ["load_average"] = load,
                     ["round_seconds_warm"] = warmRound, ["ratio_to_raw_warm"] = warmRound / raw,
                     ["round_windows_unix_ms"] = stored.Select(s => new[] { s.StartedAt.ToUnixTimeMilliseconds(), s.CompletedAt!.Value.ToUnixTimeMilliseconds() }).ToArray(),
+                    ["round_seconds_steady"] = r >= SteadyFrom + 2 ? Median(latencies[(SteadyFrom - 1)..]) : "n/a",
+                    ["round_period_steady"] = r >= SteadyFrom + 2 ? Median(periods[(SteadyFrom - 1)..]) : "n/a",
                     ["raw_round_seconds"] = (object?)rawRound ?? "n/a", ["raw_round_runs"] = rawRoundRuns,
                     ["ratio_to_raw_round"] = rawRound is { } rr ? perRound / rr : "n/a", ["ratio_to_raw_round_warm"] = rawRound is { } rw ? warmRound / rw : "n/a",
                     ["round_cpu_server"] = serverRoundCpu, ["round_cpu_clients"] = clientRoundCpu, ["raw_tls_cpu_seconds"] = (object?)rawTlsCpu ?? "n/a", ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
@@ -262,7 +264,13 @@ internal static class FederationBenchCommand
             o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×){(rawRound is { } f ? Invariant($"; round/raw round-shaped transfer {perRound / f:F1}×") : "")}"));
             if (r > 1)
             {
-                o.WriteLine(Invariant($"rounds after the first (no JIT warm-up): {warmRound:F2} s mean, {warmRound / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped ? Invariant($", {warmRound / shaped:F1}× the round-shaped transfer") : "")}"));
+                o.WriteLine(Invariant($"rounds after the first (the JIT of a fresh process still runs through about round 5): {warmRound:F2} s mean, {warmRound / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped ? Invariant($", {warmRound / shaped:F1}× the round-shaped transfer") : "")}"));
+            }
+
+            if (r >= SteadyFrom + 2)
+            {
+                double steady = Median(latencies[(SteadyFrom - 1)..]), steadyPeriod = Median(periods[(SteadyFrom - 1)..]);
+                o.WriteLine(Invariant($"steady state (median of rounds {SteadyFrom}–{r}): latency {steady:F2} s, period {steadyPeriod:F2} s; {steady / raw:F1}× and {steadyPeriod / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped2 ? Invariant($", {steady / shaped2:F1}× and {steadyPeriod / shaped2:F1}× the round-shaped transfer") : "")}"));
             }
             if (childProcesses > 0)
             {
@@ -314,6 +322,9 @@ internal static class FederationBenchCommand
             return true; // already disposed after its report was read
         }
     }
+
+    /// <summary>The first round of the steady state a long-running server reaches (docs/bench/federation.md).</summary>
+    private const int SteadyFrom = 6;
 
     /// <summary>Timed transfers per raw floor; the floor is their median.</summary>
     private const int RawRuns = 3;
