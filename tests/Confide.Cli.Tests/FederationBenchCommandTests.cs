@@ -65,12 +65,15 @@ public sealed class FederationBenchCommandTests
         Assert.Equal(0, json.RootElement.GetProperty("raw_round_runs").GetArrayLength());
     }
 
-    [Fact]
-    public void The_raw_peer_command_refuses_nonsense_sizes()
+    [Theory]
+    [InlineData("--connections 0 --port 1", "must be positive")]
+    [InlineData("--connections 2 --port 70000", "--port must be in 1..65535")]
+    [InlineData("--connections 2 --port 1 --fingerprint not-hex", "--fingerprint must be a SHA-256")]
+    public void The_raw_peer_command_refuses_nonsense(string options, string expected)
     {
-        var (code, _, stderr) = CliRunner.Run("bench", "federation", "raw-peers", "--port", "1", "--connections", "0", "--bytes", "10", "--repeats", "1");
+        var (code, _, stderr) = CliRunner.Run(["bench", "federation", "raw-peers", "--bytes", "10", "--repeats", "1", .. options.Split(' ')]);
         Assert.Equal(2, code);
-        Assert.Contains("must be positive", stderr, StringComparison.Ordinal);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -139,12 +139,22 @@ internal static class RawRoundTransfer
 
         command.SetAction(async (parse, cancellationToken) =>
         {
-            int n = parse.GetValue(connections), r = parse.GetValue(repeats);
+            int n = parse.GetValue(connections), r = parse.GetValue(repeats), p = parse.GetValue(port);
             long each = parse.GetValue(bytes);
             string? pin = parse.GetValue(fingerprint);
             if (n < 1 || r < 1 || each < 1)
             {
                 throw new CliException("--connections, --repeats and --bytes must be positive.", 2);
+            }
+
+            if (p is < 1 or > 65535)
+            {
+                throw new CliException("--port must be in 1..65535.", 2);
+            }
+
+            if (pin is not null && (pin.Length != 64 || !pin.All(char.IsAsciiHexDigit)))
+            {
+                throw new CliException("--fingerprint must be a SHA-256 in hex (64 characters).", 2);
             }
 
             var streams = new List<Stream>();
@@ -153,7 +163,7 @@ internal static class RawRoundTransfer
                 for (int i = 0; i < n; i++)
                 {
                     var client = new TcpClient { NoDelay = true };
-                    await client.ConnectAsync(IPAddress.Loopback, parse.GetValue(port), cancellationToken);
+                    await client.ConnectAsync(IPAddress.Loopback, p, cancellationToken);
                     Stream stream = client.GetStream();
                     if (pin is not null)
                     {
