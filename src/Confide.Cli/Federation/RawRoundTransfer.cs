@@ -23,6 +23,7 @@ internal static class RawRoundTransfer
 {
     private const int BufferSize = 1 << 20;
     private const string Ready = "ready";
+    private static readonly TimeSpan SetupTimeout = TimeSpan.FromMinutes(2);
 
     /// <summary>
     /// Seconds for each of <paramref name="repeats"/> exchanges of <paramref name="bytesEachWay"/> per connection over
@@ -44,6 +45,10 @@ internal static class RawRoundTransfer
 
         var children = new List<Process>();
         var streams = new List<Stream>();
+
+        // Starting the peers, connecting and handshaking must not wait forever on a peer that failed to start.
+        using var setup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        setup.CancelAfter(SetupTimeout);
         try
         {
             for (int p = 0; p < processes; p++)
@@ -54,13 +59,13 @@ internal static class RawRoundTransfer
 
             for (int i = 0; i < connections; i++)
             {
-                var client = await listener.AcceptTcpClientAsync(cancellationToken).ConfigureAwait(false);
+                var client = await AcceptAsync(listener, setup, cancellationToken).ConfigureAwait(false);
                 client.NoDelay = true;
                 Stream stream = client.GetStream();
                 if (certificate is not null)
                 {
                     var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                    await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate, EnabledSslProtocols = SslProtocols.Tls13 }, cancellationToken).ConfigureAwait(false);
+                    await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate, EnabledSslProtocols = SslProtocols.Tls13 }, setup.Token).ConfigureAwait(false);
                     stream = ssl;
                 }
 
@@ -69,7 +74,7 @@ internal static class RawRoundTransfer
 
             foreach (var child in children)
             {
-                string? line = await child.StandardOutput.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                string? line = await child.StandardOutput.ReadLineAsync(setup.Token).ConfigureAwait(false);
                 if (line != Ready)
                 {
                     throw new InvalidOperationException($"A raw-transfer peer did not start: {(await child.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).Trim()}");
@@ -120,6 +125,18 @@ internal static class RawRoundTransfer
 
                 child.Dispose();
             }
+        }
+    }
+
+    private static async Task<TcpClient> AcceptAsync(TcpListener listener, CancellationTokenSource setup, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await listener.AcceptTcpClientAsync(setup.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The raw-transfer peers did not all connect within {SetupTimeout.TotalMinutes:F0} minutes.");
         }
     }
 
