@@ -28,7 +28,9 @@ public sealed class StateStore : IDisposable
     private readonly Lock _nonceGate = new();
     private readonly Lock _flushGate = new();
     private readonly Lock _deletionGate = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _spares = new();
     private Task _deletions = Task.CompletedTask;
+    private int _spareCount;
     private Microsoft.Win32.SafeHandles.SafeFileHandle? _wal;
     private bool _disposed;
 
@@ -38,6 +40,9 @@ public sealed class StateStore : IDisposable
         _connection = connection;
         _nonces = nonces;
     }
+
+    /// <summary>Spare payload files kept at most (see <see cref="SpareDirectory"/>): one round of 1,024 clients.</summary>
+    internal const int MaxSpareFiles = 1024;
 
     /// <summary>The state folder.</summary>
     public string Directory { get; }
@@ -363,8 +368,79 @@ public sealed class StateStore : IDisposable
     {
         string name = $"round-{round:D6}-{Guid.NewGuid():N}.safetensors";
         System.IO.Directory.CreateDirectory(PendingDirectory);
-        WriteFileDurably(Path.Combine(PendingDirectory, name), payload, direct: true);
+        string path = Path.Combine(PendingDirectory, name);
+        TakeSpareAs(path + ".tmp"); // WriteFileDurably's temporary file: an existing file is truncated and rewritten
+        WriteFileDurably(path, payload, direct: true);
         return name;
+    }
+
+    /// <summary>
+    /// Where emptied payload files wait to be written again (see <see cref="CompleteRound"/>): rewriting an existing
+    /// file spares the file system an inode allocation per update and a release per aggregated update, which on ext4
+    /// cost about 6 % of the server's CPU at 100 × 1M (its search among recently released inodes).
+    /// </summary>
+    internal string SpareDirectory => Path.Combine(PendingDirectory, "spare");
+
+    /// <summary>Moves an empty spare file to <paramref name="path"/>, if there is one; otherwise the writer creates the file.</summary>
+    private void TakeSpareAs(string path)
+    {
+        while (_spares.TryDequeue(out string? spare))
+        {
+            Interlocked.Decrement(ref _spareCount);
+            try
+            {
+                File.Move(spare, path);
+                return;
+            }
+            catch (IOException)
+            {
+                // Gone or in the way: try the next one, or let the writer create the file.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Empties an aggregated payload file (its blocks are released, so the update is gone as surely as by deleting it)
+    /// and keeps it as a spare for a later upload; deletes it instead when enough spares are kept. A file that cannot be
+    /// handled now stays an orphan for the next start.
+    /// </summary>
+    private void RecyclePendingQuietly(List<string> files)
+    {
+        foreach (string file in files)
+        {
+            string path = Path.Combine(PendingDirectory, Path.GetFileName(file));
+            try
+            {
+                if (Interlocked.Increment(ref _spareCount) > MaxSpareFiles)
+                {
+                    Interlocked.Decrement(ref _spareCount);
+                    File.Delete(path);
+                    continue;
+                }
+
+                try
+                {
+                    using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.None))
+                    {
+                        RandomAccess.SetLength(handle, 0);
+                    }
+
+                    System.IO.Directory.CreateDirectory(SpareDirectory);
+                    string spare = Path.Combine(SpareDirectory, Guid.NewGuid().ToString("N"));
+                    File.Move(path, spare);
+                    _spares.Enqueue(spare);
+                }
+                catch
+                {
+                    Interlocked.Decrement(ref _spareCount);
+                    throw;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Nothing refers to the file any more: DeleteOrphanPendingUpdates removes it at the next start.
+            }
+        }
     }
 
     /// <summary>Deletes a pending payload that was not accepted.</summary>
@@ -372,22 +448,6 @@ public sealed class StateStore : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(fileName);
         File.Delete(Path.Combine(PendingDirectory, Path.GetFileName(fileName)));
-    }
-
-    /// <summary>Deletes a completed round's payloads; one that cannot be deleted now stays an orphan for the next start.</summary>
-    private void DeletePendingQuietly(List<string> files)
-    {
-        foreach (string file in files)
-        {
-            try
-            {
-                DeletePendingUpdate(file);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // Nothing refers to the file any more: DeleteOrphanPendingUpdates removes it at the next start.
-            }
-        }
     }
 
     /// <summary>
@@ -422,7 +482,37 @@ public sealed class StateStore : IDisposable
             }
         }
 
+        DeleteSpares();
         return deleted;
+    }
+
+    /// <summary>Waits for the background work on completed rounds' payloads (for tests).</summary>
+    internal void WaitForBackgroundWork()
+    {
+        Task deletions;
+        lock (_deletionGate)
+        {
+            deletions = _deletions;
+        }
+
+        deletions.Wait();
+    }
+
+    /// <summary>Deletes the spare files (empty; counted nowhere) left by an earlier run or kept by this one.</summary>
+    private void DeleteSpares()
+    {
+        while (_spares.TryDequeue(out _))
+        {
+            Interlocked.Decrement(ref _spareCount);
+        }
+
+        if (System.IO.Directory.Exists(SpareDirectory))
+        {
+            foreach (string spare in System.IO.Directory.EnumerateFiles(SpareDirectory))
+            {
+                File.Delete(spare);
+            }
+        }
     }
 
     /// <summary>Where payloads of the collecting round wait.</summary>
@@ -507,11 +597,11 @@ public sealed class StateStore : IDisposable
     /// <summary>
     /// Records a completed round: writes the checkpoint file (when the model moved), then in one transaction marks the
     /// round, records stragglers and flags, and saves the ledger; after the commit the round's pending payloads are
-    /// deleted (they are no longer needed once aggregated, and keeping them would keep individual updates around). The
-    /// deletion runs in the background, so the next round does not wait for it (on ext4 about 0.75 ms per 4 MB file,
-    /// 75 ms for 100 clients); once the commit has cleared their rows the files are orphans, which
-    /// <see cref="DeleteOrphanPendingUpdates"/> removes at the next start should the process stop first, and
-    /// <see cref="Dispose"/> waits for it. With <paramref name="serverState"/>, the server optimiser's state is written
+    /// emptied (they are no longer needed once aggregated, and keeping them would keep individual updates around) and
+    /// kept as spare files for later uploads (<see cref="SpareDirectory"/>). This runs in the background, so the next
+    /// round does not wait for it (deleting took about 0.75 ms per 4 MB file on ext4, 75 ms for 100 clients); once the
+    /// commit has cleared their rows the files are orphans, which <see cref="DeleteOrphanPendingUpdates"/> removes at
+    /// the next start should the process stop first, and <see cref="Dispose"/> waits for it. With <paramref name="serverState"/>, the server optimiser's state is written
     /// next to the checkpoint (as <c>optimizer-round-NNNNNN.safetensors</c>, only the latest is kept) and the adaptive
     /// clip norm is stored in the round's row, in the same transaction, so <see cref="LoadServerState"/> returns them
     /// after a restart. <paramref name="encodedModel"/> is the safetensors encoding of the round's model when the caller
@@ -581,7 +671,7 @@ public sealed class StateStore : IDisposable
             {
                 lock (_deletionGate)
                 {
-                    _deletions = _deletions.ContinueWith(_ => DeletePendingQuietly(files), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                    _deletions = _deletions.ContinueWith(_ => RecyclePendingQuietly(files), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
                 }
             }
 
@@ -799,13 +889,15 @@ public sealed class StateStore : IDisposable
     /// <summary>Closes the database.</summary>
     public void Dispose()
     {
-        Task deletions;
-        lock (_deletionGate)
+        WaitForBackgroundWork(); // the last round's payloads are gone before the store is closed
+        try
         {
-            deletions = _deletions;
+            DeleteSpares();
         }
-
-        deletions.Wait(); // the last round's payloads are gone before the store is closed
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Empty files: the next start deletes them.
+        }
 
         lock (_flushGate)
         {

@@ -61,4 +61,47 @@ public sealed class StateStoreTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact]
+    public void An_aggregated_payload_file_is_emptied_and_written_again_by_a_later_upload()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "confide-store-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var model = TestFederation.InitialModel();
+            var start = DateTimeOffset.UnixEpoch;
+            using (var store = StateStore.Open(directory))
+            {
+                store.LoadOrSaveInitialModel(model);
+                store.BeginRound(new Protocol.Rounds.RoundTicket(0, ["a", "b"], start, start.AddMinutes(1)));
+                string a = store.WritePendingUpdate(0, Enumerable.Repeat((byte)7, 9000).ToArray());
+                string b = store.WritePendingUpdate(0, Enumerable.Repeat((byte)8, 9000).ToArray());
+                store.RecordSubmission(0, "a", true, null, 10, 0, a, start);
+                store.RecordSubmission(0, "b", true, null, 10, 1, b, start);
+                store.CompleteRound(new Protocol.Rounds.RoundResult(0, true, null, ["a", "b"], [("a", 10), ("b", 10)], [], [], [], model, null, start, start.AddSeconds(1)), null, null);
+                store.WaitForBackgroundWork();
+
+                // The individual updates are gone: their files are empty spares, outside the pending folder's listing.
+                Assert.Empty(Directory.GetFiles(store.PendingDirectory));
+                string[] spares = Directory.GetFiles(store.SpareDirectory);
+                Assert.Equal(2, spares.Length);
+                Assert.All(spares, f => Assert.Equal(0, new FileInfo(f).Length));
+
+                // A later upload takes a spare and gets exactly its own bytes.
+                store.BeginRound(new Protocol.Rounds.RoundTicket(1, ["a"], start, start.AddMinutes(1)));
+                byte[] payload = [.. Enumerable.Range(0, 5000).Select(i => (byte)(i % 251))];
+                string c = store.WritePendingUpdate(1, payload);
+                Assert.Single(Directory.GetFiles(store.SpareDirectory));
+                Assert.Equal(payload, File.ReadAllBytes(Path.Combine(store.PendingDirectory, c)));
+            }
+
+            // Closing the store removes the spares; the pending update of the open round stays.
+            Assert.Empty(Directory.GetFiles(Path.Combine(directory, "pending", "spare")));
+            Assert.Single(Directory.GetFiles(Path.Combine(directory, "pending")));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }
