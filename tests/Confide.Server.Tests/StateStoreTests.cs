@@ -38,18 +38,9 @@ public sealed class StateStoreTests
         string directory = Path.Combine(Path.GetTempPath(), "confide-store-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var model = TestFederation.InitialModel();
-            var start = DateTimeOffset.UnixEpoch;
             var store = StateStore.Open(directory);
-            store.LoadOrSaveInitialModel(model);
-            store.BeginRound(new Protocol.Rounds.RoundTicket(0, ["a", "b"], start, start.AddMinutes(1)));
-            string[] files = [store.WritePendingUpdate(0, new byte[5000]), store.WritePendingUpdate(0, new byte[7000])];
-            store.RecordSubmission(0, "a", true, null, 10, 0, files[0], start);
-            store.RecordSubmission(0, "b", true, null, 10, 1, files[1], start);
-            Assert.Equal(2, Directory.GetFiles(store.PendingDirectory).Length);
-
-            store.CompleteRound(new Protocol.Rounds.RoundResult(0, true, null, ["a", "b"], [("a", 10), ("b", 10)], [], [], [], model, null, start, start.AddSeconds(1)), null, null);
-            store.Dispose(); // waits for the background deletion
+            CompleteRoundZeroWithTwoPayloads(store, () => Assert.Equal(2, Directory.GetFiles(store.PendingDirectory).Length));
+            store.Dispose(); // waits for the background work
 
             Assert.Empty(Directory.GetFiles(Path.Combine(directory, "pending")));
             using var reopened = StateStore.Open(directory);
@@ -68,17 +59,9 @@ public sealed class StateStoreTests
         string directory = Path.Combine(Path.GetTempPath(), "confide-store-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var model = TestFederation.InitialModel();
-            var start = DateTimeOffset.UnixEpoch;
             using (var store = StateStore.Open(directory))
             {
-                store.LoadOrSaveInitialModel(model);
-                store.BeginRound(new Protocol.Rounds.RoundTicket(0, ["a", "b"], start, start.AddMinutes(1)));
-                string a = store.WritePendingUpdate(0, Enumerable.Repeat((byte)7, 9000).ToArray());
-                string b = store.WritePendingUpdate(0, Enumerable.Repeat((byte)8, 9000).ToArray());
-                store.RecordSubmission(0, "a", true, null, 10, 0, a, start);
-                store.RecordSubmission(0, "b", true, null, 10, 1, b, start);
-                store.CompleteRound(new Protocol.Rounds.RoundResult(0, true, null, ["a", "b"], [("a", 10), ("b", 10)], [], [], [], model, null, start, start.AddSeconds(1)), null, null);
+                CompleteRoundZeroWithTwoPayloads(store, () => { });
                 store.WaitForBackgroundWork();
 
                 // The individual updates are gone: their files are empty spares, outside the pending folder's listing.
@@ -88,7 +71,7 @@ public sealed class StateStoreTests
                 Assert.All(spares, f => Assert.Equal(0, new FileInfo(f).Length));
 
                 // A later upload takes a spare and gets exactly its own bytes.
-                store.BeginRound(new Protocol.Rounds.RoundTicket(1, ["a"], start, start.AddMinutes(1)));
+                store.BeginRound(new Protocol.Rounds.RoundTicket(1, ["a"], DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddMinutes(1)));
                 byte[] payload = [.. Enumerable.Range(0, 5000).Select(i => (byte)(i % 251))];
                 string c = store.WritePendingUpdate(1, payload);
                 Assert.Single(Directory.GetFiles(store.SpareDirectory));
@@ -103,5 +86,20 @@ public sealed class StateStoreTests
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>Round 0 with two accepted payloads written, recorded and aggregated; <paramref name="beforeCompletion"/> looks in between.</summary>
+    private static void CompleteRoundZeroWithTwoPayloads(StateStore store, Action beforeCompletion)
+    {
+        var model = TestFederation.InitialModel();
+        var start = DateTimeOffset.UnixEpoch;
+        store.LoadOrSaveInitialModel(model);
+        store.BeginRound(new Protocol.Rounds.RoundTicket(0, ["a", "b"], start, start.AddMinutes(1)));
+        string a = store.WritePendingUpdate(0, Enumerable.Repeat((byte)7, 9000).ToArray());
+        string b = store.WritePendingUpdate(0, Enumerable.Repeat((byte)8, 7000).ToArray());
+        store.RecordSubmission(0, "a", true, null, 10, 0, a, start);
+        store.RecordSubmission(0, "b", true, null, 10, 1, b, start);
+        beforeCompletion();
+        store.CompleteRound(new Protocol.Rounds.RoundResult(0, true, null, ["a", "b"], [("a", 10), ("b", 10)], [], [], [], model, null, start, start.AddSeconds(1)), null, null);
     }
 }
