@@ -1,8 +1,5 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Confide.Client;
-using Confide.Parameters;
 using Confide.Randomness;
 using Confide.SecureAggregation;
 using Confide.Server;
@@ -22,7 +19,7 @@ public sealed class ServerAdaptiveClippingCommandTests
     {
         const int clients = 3;
         string state = Path.Combine(Path.GetTempPath(), "confide-adaptive-cli-" + Guid.NewGuid().ToString("N"));
-        int port = FreePort();
+        int port = Confide.Testing.LoopbackPort.Free();
         var keys = new List<IdentityKeyPair>();
         var connections = new List<FederationClient>();
         using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -56,7 +53,7 @@ public sealed class ServerAdaptiveClippingCommandTests
                 connections.Add(client);
                 await EnrollWhenListeningAsync(client, tokens[i], budget.Token);
                 var progress = ParticipantProgress.Load(Path.Combine(state, $"client-{i}.progress"));
-                var participant = new FederatedParticipant(client, new StepTrainer(i), progress) { InitialBackoff = TimeSpan.FromMilliseconds(50) };
+                var participant = new FederatedParticipant(client, new ShiftTrainer(i, 0.01f), progress) { InitialBackoff = TimeSpan.FromMilliseconds(50) };
                 runs.Add(Task.Run(() => participant.RunAsync(budget.Token)));
             }
 
@@ -104,30 +101,5 @@ public sealed class ServerAdaptiveClippingCommandTests
                 await Task.Delay(50, cancellationToken);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>Moves every parameter by 0.01·(index + 1): update norm 0.01·(index + 1)·√D.</summary>
-    private sealed class StepTrainer(int index) : ILocalTrainer
-    {
-        public LocalTrainingResult Train(ModelParameters global, LocalTrainingSettings settings, long round, CancellationToken cancellationToken)
-        {
-            var trained = global.Clone();
-            var values = trained.AsSpan();
-            for (int i = 0; i < values.Length; i++)
-            {
-                values[i] += 0.01f * (index + 1);
-            }
-
-            return new LocalTrainingResult(trained, 10, 0.5);
-        }
-
-        public LocalEvaluation? Evaluate(ModelParameters model) => null;
     }
 }

@@ -1,8 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Confide.Client;
-using Confide.Parameters;
 using Confide.Randomness;
 using Confide.SecureAggregation;
 using Confide.Server;
@@ -25,7 +22,7 @@ public sealed class ServerProcessKillTests(Xunit.Abstractions.ITestOutputHelper 
     {
         string state = Path.Combine(Path.GetTempPath(), "confide-kill-test-" + Guid.NewGuid().ToString("N"));
         using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        int port = FreePort();
+        int port = Confide.Testing.LoopbackPort.Free();
         string[] args =
         [
             "server", "--state", state, "--insecure", "--listen", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -59,7 +56,7 @@ public sealed class ServerProcessKillTests(Xunit.Abstractions.ITestOutputHelper 
                 var progress = ParticipantProgress.Load(Path.Combine(state, $"client-{i}.progress"));
                 progress.SetClientId(client.ClientId!);
                 // The second client is slow, so a round spends time with one accepted update: the moment to kill.
-                var participant = new FederatedParticipant(client, new ShiftTrainer(i, TimeSpan.FromMilliseconds(i == 0 ? 0 : 400)), progress)
+                var participant = new FederatedParticipant(client, new ShiftTrainer(i, 0.001f, TimeSpan.FromMilliseconds(i == 0 ? 0 : 400)), progress)
                 {
                     InitialBackoff = TimeSpan.FromMilliseconds(100),
                     MaxBackoff = TimeSpan.FromMilliseconds(500),
@@ -165,13 +162,6 @@ public sealed class ServerProcessKillTests(Xunit.Abstractions.ITestOutputHelper 
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <summary>Accepted client ids of the completed rounds and of the collecting round, and the ledger's releases.</summary>
     private sealed record Snapshot(Dictionary<long, List<string>> Completed, Dictionary<long, List<string>> Collecting, List<Confide.Privacy.PrivacyRelease> Ledger)
     {
@@ -183,29 +173,6 @@ public sealed class ServerProcessKillTests(Xunit.Abstractions.ITestOutputHelper 
                 rounds.Where(r => r.CompletedAt is null).ToDictionary(r => r.Round, r => r.Accepted.ToList()),
                 [.. store.LoadLedger()?.Releases ?? []]);
         }
-    }
-
-    /// <summary>Moves every parameter by a small client-specific step, after an optional delay.</summary>
-    private sealed class ShiftTrainer(int index, TimeSpan delay) : ILocalTrainer
-    {
-        public LocalTrainingResult Train(ModelParameters global, LocalTrainingSettings settings, long round, CancellationToken cancellationToken)
-        {
-            if (delay > TimeSpan.Zero)
-            {
-                Task.Delay(delay, cancellationToken).GetAwaiter().GetResult();
-            }
-
-            var trained = global.Clone();
-            var values = trained.AsSpan();
-            for (int i = 0; i < values.Length; i++)
-            {
-                values[i] += 0.001f * (index + 1);
-            }
-
-            return new LocalTrainingResult(trained, 10, 0.5);
-        }
-
-        public LocalEvaluation? Evaluate(ModelParameters model) => null;
     }
 
     /// <summary>A <c>dotnet confide.dll …</c> child process whose output is collected for diagnostics.</summary>

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Confide.Client;
 using Confide.Randomness;
 using Confide.SecureAggregation;
@@ -20,7 +18,7 @@ public sealed class RetryTests
         string id = await enrolling.EnrollAsync(first.IssueToken());
         await federation.StopAsync();
 
-        int port = FreePort();
+        int port = Confide.Testing.LoopbackPort.Free();
         var address = new Uri($"http://127.0.0.1:{port}");
         using var client = new FederationClient(new FederationClientOptions(address, null, insecure: true) { CallTimeout = TimeSpan.FromSeconds(5) }, key, id);
         string progress = Path.Combine(federation.StateDirectory, "retry.progress");
@@ -67,12 +65,5 @@ public sealed class RetryTests
         var round = Assert.Single(server.Store.ListRounds());
         Assert.Equal("failed", round.Status);
         Assert.Equal(2, round.Stragglers.Count);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
