@@ -168,36 +168,16 @@ internal static class FederationBenchCommand
             // varies by about ±10 % from one to the next, so each floor is the median of three, after untimed ones:
             // after a short run the transfer code is not yet compiled at its final tier (one untimed transfer was not
             // enough: the TLS floor measured 0.60 s after 3 rounds against 0.45 s after 12).
-            double[] rawTcpRuns = new double[RawRuns];
-            for (int i = -RawWarmUps; i < RawRuns; i++)
-            {
-                double seconds = await RawLoopbackTransfer.TcpSecondsAsync(roundBytes, cancellationToken);
-                if (i >= 0)
-                {
-                    rawTcpRuns[i] = seconds;
-                }
-            }
-
+            using var certificate = insecure ? null : ServerCertificate.LoadOrCreate(state, [], out _);
+            var (rawTcpRuns, _) = await FloorRunsAsync(() => RawLoopbackTransfer.TcpSecondsAsync(roundBytes, cancellationToken));
             double rawTcp = Median(rawTcpRuns);
             double[] rawTlsRuns = [];
             double? rawTls = null, rawTlsCpu = null;
-            if (!insecure)
+            if (certificate is not null)
             {
-                using var certificate = ServerCertificate.LoadOrCreate(state, [], out _);
-                rawTlsRuns = new double[RawRuns];
-                for (int i = 0; i < RawWarmUps; i++)
-                {
-                    await RawLoopbackTransfer.TlsSecondsAsync(roundBytes, certificate, cancellationToken); // untimed, as above
-                }
-
-                var cpuStart = Environment.CpuUsage.TotalTime;
-                for (int i = 0; i < RawRuns; i++)
-                {
-                    rawTlsRuns[i] = await RawLoopbackTransfer.TlsSecondsAsync(roundBytes, certificate, cancellationToken);
-                }
-
+                (rawTlsRuns, double cpuPerRun) = await FloorRunsAsync(() => RawLoopbackTransfer.TlsSecondsAsync(roundBytes, certificate, cancellationToken));
                 rawTls = Median(rawTlsRuns);
-                rawTlsCpu = (Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds / RawRuns;
+                rawTlsCpu = cpuPerRun;
             }
 
             // The round-shaped floor: the same bytes over one connection per client from the same client processes.
@@ -205,10 +185,13 @@ internal static class FederationBenchCommand
             double? rawRound = null;
             if (childProcesses > 0)
             {
-                using var certificate = insecure ? null : ServerCertificate.LoadOrCreate(state, [], out _);
                 rawRoundRuns = await RawRoundTransfer.SecondsAsync(n, childProcesses, modelBytes, RawWarmUps, RawRuns, certificate, cancellationToken);
                 rawRound = Median(rawRoundRuns);
             }
+
+            // The steady state of a long-running server, when the run reaches it.
+            double? steady = r >= SteadyFrom + 2 ? Median(latencies[(SteadyFrom - 1)..]) : null;
+            double? steadyPeriod = r >= SteadyFrom + 2 ? Median(periods[(SteadyFrom - 1)..]) : null;
 
             double raw = rawTls ?? rawTcp;
             string load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
@@ -232,8 +215,7 @@ internal static class FederationBenchCommand
                     ["client_cpu_seconds"] = reports.Sum(c => c.CpuSeconds), ["client_peak_working_set_mb"] = reports.Count == 0 ? 0 : reports.Max(c => c.PeakWorkingSetMb), ["load_average"] = load,
                     ["round_seconds_warm"] = warmRound, ["ratio_to_raw_warm"] = warmRound / raw,
                     ["round_windows_unix_ms"] = stored.Select(s => new[] { s.StartedAt.ToUnixTimeMilliseconds(), s.CompletedAt!.Value.ToUnixTimeMilliseconds() }).ToArray(),
-                    ["round_seconds_steady"] = r >= SteadyFrom + 2 ? Median(latencies[(SteadyFrom - 1)..]) : "n/a",
-                    ["round_period_steady"] = r >= SteadyFrom + 2 ? Median(periods[(SteadyFrom - 1)..]) : "n/a",
+                    ["round_seconds_steady"] = (object?)steady ?? "n/a", ["round_period_steady"] = (object?)steadyPeriod ?? "n/a",
                     ["raw_round_seconds"] = (object?)rawRound ?? "n/a", ["raw_round_runs"] = rawRoundRuns,
                     ["ratio_to_raw_round"] = rawRound is { } rr ? perRound / rr : "n/a", ["ratio_to_raw_round_warm"] = rawRound is { } rw ? warmRound / rw : "n/a",
                     ["round_cpu_server"] = serverRoundCpu, ["round_cpu_clients"] = clientRoundCpu, ["raw_tls_cpu_seconds"] = (object?)rawTlsCpu ?? "n/a", ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
@@ -267,10 +249,9 @@ internal static class FederationBenchCommand
                 o.WriteLine(Invariant($"rounds after the first (the JIT of a fresh process still runs through about round 5): {warmRound:F2} s mean, {warmRound / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped ? Invariant($", {warmRound / shaped:F1}× the round-shaped transfer") : "")}"));
             }
 
-            if (r >= SteadyFrom + 2)
+            if (steady is { } st && steadyPeriod is { } sp)
             {
-                double steady = Median(latencies[(SteadyFrom - 1)..]), steadyPeriod = Median(periods[(SteadyFrom - 1)..]);
-                o.WriteLine(Invariant($"steady state (median of rounds {SteadyFrom}–{r}): latency {steady:F2} s, period {steadyPeriod:F2} s; {steady / raw:F1}× and {steadyPeriod / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped2 ? Invariant($", {steady / shaped2:F1}× and {steadyPeriod / shaped2:F1}× the round-shaped transfer") : "")}"));
+                o.WriteLine(Invariant($"steady state (median of rounds {SteadyFrom}–{r}): latency {st:F2} s, period {sp:F2} s; {st / raw:F1}× and {sp / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped2 ? Invariant($", {st / shaped2:F1}× and {sp / shaped2:F1}× the round-shaped transfer") : "")}"));
             }
             if (childProcesses > 0)
             {
@@ -333,6 +314,27 @@ internal static class FederationBenchCommand
     private const int RawWarmUps = 3;
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// <see cref="RawWarmUps"/> untimed runs of <paramref name="transfer"/>, then <see cref="RawRuns"/> timed ones: their
+    /// seconds, and this process's CPU seconds per timed run.
+    /// </summary>
+    private static async Task<(double[] Runs, double CpuPerRun)> FloorRunsAsync(Func<Task<double>> transfer)
+    {
+        for (int i = 0; i < RawWarmUps; i++)
+        {
+            await transfer();
+        }
+
+        double[] runs = new double[RawRuns];
+        var cpuStart = Environment.CpuUsage.TotalTime;
+        for (int i = 0; i < RawRuns; i++)
+        {
+            runs[i] = await transfer();
+        }
+
+        return (runs, (Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds / RawRuns);
+    }
 
     private static double Median(double[] values)
     {
