@@ -246,7 +246,7 @@ internal static class FederationBenchCommand
             o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×){(rawRound is { } f ? Invariant($"; round/raw round-shaped transfer {perRound / f:F1}×") : "")}"));
             if (r > 1)
             {
-                o.WriteLine(Invariant($"rounds after the first (the JIT of a fresh process still runs through about round 5): {warmRound:F2} s mean, {warmRound / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped ? Invariant($", {warmRound / shaped:F1}× the round-shaped transfer") : "")}"));
+                o.WriteLine(Invariant($"rounds after the first (a fresh process still compiles code in round 2): {warmRound:F2} s mean, {warmRound / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped ? Invariant($", {warmRound / shaped:F1}× the round-shaped transfer") : "")}"));
             }
 
             if (steady is { } st && steadyPeriod is { } sp)
