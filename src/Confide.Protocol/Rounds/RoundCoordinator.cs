@@ -39,10 +39,19 @@ public sealed class RoundCoordinator
     private readonly DpFedAvg? _dp;
     private readonly IGaussianNoise? _noise;
     private readonly ModelParameters _model;
-    private readonly Dictionary<string, ClientUpdate> _accepted = new(StringComparer.Ordinal);
+    private readonly StreamingFedAvg? _fedAvg;
+    private readonly DpFedAvgSum? _dpSum;
+
+    /// <summary>The accepted clients' sample counts.</summary>
+    private readonly Dictionary<string, long> _accepted = new(StringComparer.Ordinal);
+
+    /// <summary>The accepted updates themselves, kept only when the aggregator needs them all at once (see <see cref="RetainsUpdates"/>).</summary>
+    private readonly Dictionary<string, ClientUpdate> _retained = new(StringComparer.Ordinal);
+
+    /// <summary>The accepted clients in the order their updates went into the running sum, which its flags refer to.</summary>
+    private readonly List<string> _sumOrder = [];
     private readonly List<RejectedUpdate> _rejected = [];
     private readonly HashSet<string> _participants = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, bool> _withinClip = new(StringComparer.Ordinal);
     private RoundTicket? _current;
     private int _arrivals;
     private bool _started;
@@ -85,10 +94,15 @@ public sealed class RoundCoordinator
             }
 
             _dp = new DpFedAvg(options.Privacy, noise, ledger);
+            _dpSum = _dp.StartSum(globalModel.Layout.TotalLength);
         }
         else
         {
             Aggregator = AggregatorCatalog.Create(options.Aggregator);
+            if (Aggregator is FedAvg)
+            {
+                _fedAvg = new StreamingFedAvg(globalModel.Layout.TotalLength);
+            }
         }
 
         Round = completedRounds;
@@ -122,6 +136,14 @@ public sealed class RoundCoordinator
 
     /// <summary>The layout every update must have.</summary>
     public ParameterLayout Layout => _model.Layout;
+
+    /// <summary>
+    /// True when the coordinator keeps a reference to each accepted update's delta until its round completes: robust
+    /// aggregators and anomaly detection need every update at once. False for FedAvg and DP-FedAvg, whose updates go
+    /// into a running sum as they are accepted; the caller may then reuse an update's array as soon as
+    /// <see cref="Submit(long, ClientUpdate, long?)"/> returns.
+    /// </summary>
+    public bool RetainsUpdates => _fedAvg is null && _dpSum is null;
 
     /// <summary>The clip norm clients use under client-side DP clipping, else null.</summary>
     public double? ClientClipNorm => _dp is not null && _dp.Options.Placement == ClippingPlacement.Client ? _dp.CurrentClipNorm : null;
@@ -268,12 +290,22 @@ public sealed class RoundCoordinator
             return new SubmissionResult(SubmissionStatus.Invalid, reason);
         }
 
-        _accepted.Add(update.ClientId, update);
-        if (clipIndicator is long bit)
+        // FedAvg and DP-FedAvg add the update to their running sum now; the others keep it until the round completes.
+        if (_dpSum is not null)
         {
-            _withinClip[update.ClientId] = bit == 1;
+            _dpSum.Add(update.Delta.AsSpan(), RequiresClipIndicator ? clipIndicator == 1 : null);
+            _sumOrder.Add(update.ClientId);
+        }
+        else if (_fedAvg is not null)
+        {
+            _fedAvg.Add(update.Delta.AsSpan(), update.SampleCount);
+        }
+        else
+        {
+            _retained.Add(update.ClientId, update);
         }
 
+        _accepted.Add(update.ClientId, update.SampleCount);
         return new SubmissionResult(SubmissionStatus.Accepted, null);
     }
 
@@ -498,17 +530,25 @@ public sealed class RoundCoordinator
         _current = ticket;
         _participants.Clear();
         _participants.UnionWith(ticket.Participants);
-        _accepted.Clear();
-        _rejected.Clear();
-        _withinClip.Clear();
+        ClearRoundState();
         _arrivals = 0;
         Stage = RoundStage.Collecting;
+    }
+
+    private void ClearRoundState()
+    {
+        _accepted.Clear();
+        _retained.Clear();
+        _sumOrder.Clear();
+        _rejected.Clear();
+        _fedAvg?.Clear();
+        _dpSum?.Clear();
     }
 
     private RoundResult Complete(DateTimeOffset now)
     {
         var ticket = _current!;
-        var accepted = _accepted.Values.OrderBy(u => u.ClientId, StringComparer.Ordinal).ToArray();
+        var accepted = _accepted.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => (ClientId: a.Key, SampleCount: a.Value)).ToArray();
         var answered = new HashSet<string>(_accepted.Keys, StringComparer.Ordinal);
         answered.UnionWith(_rejected.Select(r => r.ClientId));
         var stragglers = ticket.Participants.Where(p => !answered.Contains(p)).ToArray();
@@ -520,24 +560,24 @@ public sealed class RoundCoordinator
         {
             failure = $"only {accepted.Length} of the {Options.MinUpdates} required updates were accepted ({_rejected.Count} rejected, {stragglers.Length} stragglers)";
         }
+        else if (_dpSum is not null)
+        {
+            var dpRound = _dpSum.Complete(ticket.Round);
+            spent = dpRound.Spent;
+            flagged.AddRange(dpRound.Result.Flagged.Select(f => (_sumOrder[f.Index], f.Reason)));
+            _optimizer.Step(_model.AsSpan(), dpRound.Result.Aggregate);
+        }
+        else if (_fedAvg is not null)
+        {
+            _optimizer.Step(_model.AsSpan(), _fedAvg.Complete());
+        }
         else
         {
-            var deltas = accepted.Select(u => (ReadOnlyMemory<float>)u.Delta.AsMemory()).ToArray();
-            AggregationResult aggregation;
-            if (_dp is not null)
-            {
-                var withinClip = RequiresClipIndicator ? accepted.Select(u => _withinClip[u.ClientId]).ToArray() : null;
-                var dpRound = _dp.AggregateRound(ticket.Round, deltas, withinClip);
-                aggregation = dpRound.Result;
-                spent = dpRound.Spent;
-            }
-            else
-            {
-                var weights = accepted.Select(u => (double)u.SampleCount).ToArray();
-                aggregation = Aggregator!.Aggregate(deltas, weights);
-            }
-
-            flagged.AddRange(aggregation.Flagged.Select(f => (accepted[f.Index].ClientId, f.Reason)));
+            var updates = _retained.Values.OrderBy(u => u.ClientId, StringComparer.Ordinal).ToArray();
+            var deltas = updates.Select(u => (ReadOnlyMemory<float>)u.Delta.AsMemory()).ToArray();
+            var weights = updates.Select(u => (double)u.SampleCount).ToArray();
+            var aggregation = Aggregator!.Aggregate(deltas, weights);
+            flagged.AddRange(aggregation.Flagged.Select(f => (updates[f.Index].ClientId, f.Reason)));
             _optimizer.Step(_model.AsSpan(), aggregation.Aggregate);
         }
 
@@ -551,7 +591,7 @@ public sealed class RoundCoordinator
             failure is null,
             failure,
             ticket.Participants,
-            accepted.Select(u => (u.ClientId, u.SampleCount)).ToArray(),
+            accepted,
             _rejected.ToArray(),
             stragglers,
             flagged,
@@ -568,9 +608,7 @@ public sealed class RoundCoordinator
     {
         _current = null;
         _participants.Clear();
-        _accepted.Clear();
-        _rejected.Clear();
-        _withinClip.Clear();
+        ClearRoundState();
         Round = ticket.Round + 1;
         Stage = RoundStage.WaitingForClients;
         CheckStop();

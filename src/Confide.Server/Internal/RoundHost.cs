@@ -32,7 +32,10 @@ internal sealed partial class RoundHost
     private readonly GroupCommit _groupCommit;
     private readonly UpdateArrayPool _updateArrays;
 
-    /// <summary>The pooled arrays behind the collecting round's accepted updates; returned when the round completes.</summary>
+    /// <summary>
+    /// The pooled arrays behind the collecting round's accepted updates, when the coordinator retains them (robust
+    /// aggregators); returned when the round completes.
+    /// </summary>
     private readonly List<float[]> _roundArrays = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[] _modelBytes;
@@ -384,8 +387,9 @@ internal sealed partial class RoundHost
             ServerMetrics.RecordSince(ServerMetrics.UpdateValidateSeconds, validate);
             if (pooled is not null)
             {
-                // Held by the coordinator until the round completes, or refused and free again at once.
-                if (result.IsAccepted)
+                // Held by the coordinator until the round completes when its aggregator needs every update at once;
+                // otherwise (FedAvg, DP-FedAvg: already in the running sum) or when refused, free again at once.
+                if (result.IsAccepted && _coordinator.RetainsUpdates)
                 {
                     _roundArrays.Add(pooled);
                 }

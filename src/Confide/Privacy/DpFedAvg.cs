@@ -20,10 +20,11 @@ namespace Confide.Privacy;
 /// </remarks>
 public sealed class DpFedAvg : IAggregator
 {
-    private const double ClientNormSlack = 1e-5;
+    /// <summary>How far above C a client-clipped update's norm may be (float rounding) before the server clips and flags it.</summary>
+    internal const double ClientNormSlack = 1e-5;
 
     /// <summary>How far below C a "norm &gt; C" report's update may be before it is flagged (float rounding of a clipped update is ~1e-7).</summary>
-    private const double InconsistentReportSlack = 1e-3;
+    internal const double InconsistentReportSlack = 1e-3;
 
     private readonly IGaussianNoise _noise;
     private readonly PrivacyLedger _ledger;
@@ -107,22 +108,6 @@ public sealed class DpFedAvg : IAggregator
     /// <summary>Client side of <see cref="ClippingPlacement.Client"/> with per-layer clipping: each of the L tensors to C/√L.</summary>
     public static LayerClipReport ClipOnClient(ModelParameters update, double clipNorm) => L2Clipping.ClipPerLayer(update, clipNorm);
 
-    private void AddClipped(ReadOnlySpan<float> part, Span<float> sum, double norm, double bound, int index, string what, List<FlaggedInput> flagged)
-    {
-        double scale = 1;
-        if (norm > bound)
-        {
-            if (Options.Placement == ClippingPlacement.Client && norm > bound * (1 + ClientNormSlack))
-            {
-                flagged.Add(new FlaggedInput(index, $"client-clipped {what} has norm {norm:G6} > bound {bound:G6}; clipped by the server"));
-            }
-
-            scale = bound / norm * (1 - (1.0 / (1 << 20)));
-        }
-
-        TensorPrimitives.MultiplyAdd(part, (float)scale, sum, sum);
-    }
-
     /// <summary>Runs a round as the next round of the ledger, ignoring <paramref name="weights"/> (DP-FedAvg weighs clients equally).</summary>
     public AggregationResult Aggregate(IReadOnlyList<ReadOnlyMemory<float>> updates, ReadOnlySpan<double> weights)
     {
@@ -154,12 +139,6 @@ public sealed class DpFedAvg : IAggregator
         }
 
         int length = updates[0].Length;
-        var layout = Options.PerLayerClipping;
-        if (layout is not null && length != layout.TotalLength)
-        {
-            throw new ArgumentException($"Updates have {length} values but the per-layer clipping layout has {layout.TotalLength}.", nameof(updates));
-        }
-
         for (int i = 1; i < updates.Count; i++)
         {
             if (updates[i].Length != length)
@@ -168,75 +147,60 @@ public sealed class DpFedAvg : IAggregator
             }
         }
 
-        bool clientReports = _adaptive is not null && Options.Placement == ClippingPlacement.Client;
-        if (clientReports && (normAtMostClipNorm is null || normAtMostClipNorm.Count != updates.Count))
+        if (ClientReportsClipIndicator && (normAtMostClipNorm is null || normAtMostClipNorm.Count != updates.Count))
         {
             throw new ArgumentException("Client-side adaptive clipping needs one 'norm ≤ C' report per update.", nameof(normAtMostClipNorm));
         }
 
-        double clipNorm = CurrentClipNorm;
-        var norms = new double[updates.Count];
+        // Every input is checked before anything is added or charged.
         for (int i = 0; i < updates.Count; i++)
         {
-            norms[i] = L2Clipping.Norm(updates[i].Span);
-            if (!double.IsFinite(norms[i]))
+            if (Aggregation.Internal.VectorKernels.IndexOfNonFinite(updates[i].Span) >= 0)
             {
                 throw new ArgumentException($"Update {i} holds a NaN or infinite value.", nameof(updates));
             }
         }
 
-        // The budget is checked before any noise is drawn: a refused round releases nothing.
-        var spent = _ledger.Charge(new PrivacyRelease(round, MechanismName, Options.SampleRate, Options.NoiseMultiplier));
-
-        var sum = new float[length];
-        var flagged = new List<FlaggedInput>();
-        if (clientReports)
-        {
-            for (int i = 0; i < updates.Count; i++)
-            {
-                // A client that clipped has sent a norm of C (to rounding); one well below C was not clipped, so its
-                // "norm > C" report is false. The count still uses the report as sent (it cannot be verified the other
-                // way), but the operator sees the inconsistency.
-                if (!normAtMostClipNorm![i] && norms[i] < clipNorm * (1 - InconsistentReportSlack))
-                {
-                    flagged.Add(new FlaggedInput(i, $"reported a pre-clip norm above C = {clipNorm:G6}, but the clipped update has norm {norms[i]:G6}, well below C: the clip indicator is inconsistent"));
-                }
-            }
-        }
-
+        var sum = StartSum(length);
         for (int i = 0; i < updates.Count; i++)
         {
-            if (layout is null)
-            {
-                AddClipped(updates[i].Span, sum, norms[i], clipNorm, i, "update", flagged);
-                continue;
-            }
-
-            // Per layer: each tensor to C/√L, so the whole update's norm is at most C.
-            double layerClip = clipNorm / Math.Sqrt(layout.Tensors.Count);
-            foreach (var spec in layout.Tensors)
-            {
-                var part = updates[i].Span.Slice(spec.Offset, spec.Length);
-                AddClipped(part, sum.AsSpan(spec.Offset, spec.Length), L2Clipping.Norm(part), layerClip, i, $"tensor '{spec.Name}'", flagged);
-            }
+            sum.Add(updates[i].Span, ClientReportsClipIndicator ? normAtMostClipNorm![i] : null);
         }
 
-        new GaussianMechanism(Options.UpdateNoiseMultiplier, clipNorm).AddNoise(sum, _noise);
-        TensorPrimitives.Multiply(sum, (float)(1.0 / Options.ExpectedClientsPerRound), sum);
+        return sum.Complete(round);
+    }
 
-        if (_adaptive is not null)
+    /// <summary>
+    /// Starts a round fed one update at a time (see <see cref="DpFedAvgSum"/>): the same computation as
+    /// <see cref="AggregateRound"/>, holding one running sum of <paramref name="length"/> values instead of every update.
+    /// </summary>
+    /// <exception cref="ArgumentException">Per-layer clipping is configured for another length.</exception>
+    public DpFedAvgSum StartSum(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        return new DpFedAvgSum(this, length);
+    }
+
+    /// <summary>True when each update comes with its client's 'norm ≤ C' report: adaptive clipping with client-side clipping.</summary>
+    internal bool ClientReportsClipIndicator => _adaptive is not null && Options.Placement == ClippingPlacement.Client;
+
+    internal IGaussianNoise Noise => _noise;
+
+    /// <summary>The adaptive-clipping step at the end of a round, from the server-seen norms or the clients' reports; nothing without adaptive clipping.</summary>
+    internal void StepClipNorm(IReadOnlyList<double> preClipNorms, int reportsAtMostClipNorm)
+    {
+        if (_adaptive is null)
         {
-            if (clientReports)
-            {
-                _adaptive.Update(normAtMostClipNorm!.Count(b => b), updates.Count, Options.ExpectedClientsPerRound, _noise);
-            }
-            else
-            {
-                _adaptive.Update(norms, Options.ExpectedClientsPerRound, _noise);
-            }
+            return;
         }
 
-        var selected = Enumerable.Range(0, updates.Count).ToArray();
-        return new DpFedAvgRound(new AggregationResult(sum, selected, flagged, norms), norms, clipNorm, CurrentClipNorm, spent);
+        if (ClientReportsClipIndicator)
+        {
+            _adaptive.Update(reportsAtMostClipNorm, preClipNorms.Count, Options.ExpectedClientsPerRound, _noise);
+        }
+        else
+        {
+            _adaptive.Update(preClipNorms, Options.ExpectedClientsPerRound, _noise);
+        }
     }
 }

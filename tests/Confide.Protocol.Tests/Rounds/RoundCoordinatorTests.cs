@@ -272,4 +272,42 @@ public sealed class RoundCoordinatorTests
         Assert.Contains("safetensors", only.Reason);
         Assert.Empty(result.Stragglers);
     }
+
+    [Theory]
+    [InlineData("fedavg", false, false)]
+    [InlineData("fedavg", true, false)]
+    [InlineData("median", false, true)]
+    public void FedAvg_and_DP_FedAvg_sum_each_update_as_it_is_accepted_so_its_array_can_be_reused_at_once(string method, bool dp, bool retains)
+    {
+        var clock = new FakeClock(Start);
+        var options = new RoundOptions(
+            1,
+            ClientSampling.OfCount(3),
+            TimeSpan.FromSeconds(30),
+            2,
+            new AggregatorSettings(method),
+            privacy: dp ? DpFedAvgOptions.Fixed(1.0, 10, 3, 3, ClippingPlacement.Server) : null);
+        var ledger = dp ? new PrivacyLedger(new PrivacyBudget(1000, 1e-5)) : null;
+        var coordinator = Create(clock, options, ledger);
+        var reference = Create(new FakeClock(Start), options, dp ? new PrivacyLedger(new PrivacyBudget(1000, 1e-5)) : null);
+        Assert.Equal(retains, coordinator.RetainsUpdates);
+        coordinator.TryStartRound(ThreeClients);
+        reference.TryStartRound(ThreeClients);
+
+        foreach (var (id, value) in new[] { ("a", 1f), ("b", 4f), ("c", -2f) })
+        {
+            var update = Update(id, value);
+            Assert.True(coordinator.Submit(0, update).IsAccepted);
+            Assert.True(reference.Submit(0, Update(id, value)).IsAccepted);
+            if (!coordinator.RetainsUpdates)
+            {
+                // What a server does with a pooled array once its update is in the sum: the next upload overwrites it.
+                update.Delta.AsSpan().Fill(1e6f);
+            }
+        }
+
+        var expected = reference.Poll()!.Model.AsSpan().ToArray();
+        Assert.Equal(expected, coordinator.Poll()!.Model.AsSpan().ToArray());
+        Assert.All(expected, v => Assert.InRange(v, -30f, 30f)); // a mean of 1 (plus noise of σ = 10/3 under DP), not 1e6
+    }
 }

@@ -120,6 +120,40 @@ internal static class VectorKernels
     }
 
     /// <summary>
+    /// accumulator += scale · x, with x widened to double before the multiply, so that a running sum of many float
+    /// updates rounds only at double precision. The spans must have equal lengths.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MultiplyAddWidening(ReadOnlySpan<float> x, double scale, Span<double> accumulator)
+    {
+        if (x.Length != accumulator.Length)
+        {
+            throw new ArgumentException($"Lengths differ: {x.Length} and {accumulator.Length}.", nameof(accumulator));
+        }
+
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && x.Length >= Vector256<float>.Count)
+        {
+            ref float px = ref MemoryMarshal.GetReference(x);
+            ref double pa = ref MemoryMarshal.GetReference(accumulator);
+            var s = Vector256.Create(scale);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref px, (nuint)i));
+                var a0 = Vector256.LoadUnsafe(ref pa, (nuint)i);
+                var a1 = Vector256.LoadUnsafe(ref pa, (nuint)(i + Vector256<double>.Count));
+                Vector256.FusedMultiplyAdd(lo, s, a0).StoreUnsafe(ref pa, (nuint)i);
+                Vector256.FusedMultiplyAdd(hi, s, a1).StoreUnsafe(ref pa, (nuint)(i + Vector256<double>.Count));
+            }
+        }
+
+        for (; i < x.Length; i++)
+        {
+            accumulator[i] = Math.FusedMultiplyAdd(x[i], scale, accumulator[i]);
+        }
+    }
+
+    /// <summary>
     /// destination = Σ coefficients[i] · updates[i], streaming: it walks the coordinates in L1-sized blocks and adds
     /// every update's block into the destination block, so it reads each input once and needs no memory beyond
     /// <paramref name="destination"/>. Blocks run in parallel for large inputs.
