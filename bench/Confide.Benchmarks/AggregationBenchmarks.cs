@@ -18,6 +18,7 @@ public class AggregationBenchmarks
     private readonly TrimmedMean _trimmedMean = new(0.1);
     private readonly GeometricMedian _geometricMedian = new();
     private NormBound _normBound = new(1, new FedAvg());
+    private StreamingFedAvg _streaming = new(1);
 
     [Params(50)]
     public int Clients { get; set; }
@@ -45,12 +46,26 @@ public class AggregationBenchmarks
             _weights[i] = 50 + random.NextInt32(450);
         }
 
+        _streaming = new StreamingFedAvg(Dimension);
+
         // About half the updates (norm ≈ √d) exceed the bound.
         _normBound = new NormBound(Math.Sqrt(Dimension), new FedAvg());
     }
 
     [Benchmark(Baseline = true)]
     public float[] FedAvg() => _fedAvg.Aggregate(_updates, _weights).Aggregate;
+
+    /// <summary>FedAvg one update at a time into a float64 running sum, as the networked server does.</summary>
+    [Benchmark]
+    public float[] StreamingFedAvg()
+    {
+        for (int i = 0; i < _updates.Length; i++)
+        {
+            _streaming.Add(_updates[i].Span, _weights[i]);
+        }
+
+        return _streaming.Complete();
+    }
 
     [Benchmark]
     public float[] Median() => _median.Aggregate(_updates, _weights).Aggregate;
