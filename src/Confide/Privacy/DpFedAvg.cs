@@ -1,5 +1,5 @@
-using System.Numerics.Tensors;
 using Confide.Aggregation;
+using Confide.Aggregation.Internal;
 using Confide.Parameters;
 
 namespace Confide.Privacy;
@@ -155,7 +155,7 @@ public sealed class DpFedAvg : IAggregator
         // Every input is checked before anything is added or charged.
         for (int i = 0; i < updates.Count; i++)
         {
-            if (Aggregation.Internal.VectorKernels.IndexOfNonFinite(updates[i].Span) >= 0)
+            if (VectorKernels.IndexOfNonFinite(updates[i].Span) >= 0)
             {
                 throw new ArgumentException($"Update {i} holds a NaN or infinite value.", nameof(updates));
             }
