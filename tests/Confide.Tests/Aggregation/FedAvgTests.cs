@@ -32,18 +32,7 @@ public sealed class FedAvgTests
         const int n = 7, d = 300_001;
         var updates = StatTestData.Updates(n, d, 11);
         var weights = StatTestData.Weights(n, 11);
-        double total = weights.Sum();
-        var expected = new float[d];
-        for (int j = 0; j < d; j++)
-        {
-            double sum = 0;
-            for (int i = 0; i < n; i++)
-            {
-                sum += weights[i] * updates[i][j];
-            }
-
-            expected[j] = (float)(sum / total);
-        }
+        var expected = StatTestData.WeightedMeanReference(updates, weights);
 
         var result = new FedAvg().Aggregate(StatTestData.Memories(updates), weights);
         // Float32 coefficients and accumulation over 7 terms of magnitude ≤ 10: error well under 1e-5 absolute.

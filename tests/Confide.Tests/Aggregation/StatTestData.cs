@@ -38,6 +38,25 @@ internal static class StatTestData
         return weights;
     }
 
+    /// <summary>The reference weighted mean: per coordinate Σ wᵢ·xᵢ in double, in input order, divided by Σ wᵢ.</summary>
+    public static float[] WeightedMeanReference(float[][] updates, double[] weights)
+    {
+        double total = weights.Sum();
+        var mean = new float[updates[0].Length];
+        for (int j = 0; j < mean.Length; j++)
+        {
+            double sum = 0;
+            for (int i = 0; i < updates.Length; i++)
+            {
+                sum += weights[i] * updates[i][j];
+            }
+
+            mean[j] = (float)(sum / total);
+        }
+
+        return mean;
+    }
+
     public static double[] Ones(int n) => Enumerable.Repeat(1.0, n).ToArray();
 
     public static ReadOnlyMemory<float>[] Memories(float[][] updates) => updates.Select(u => (ReadOnlyMemory<float>)u).ToArray();

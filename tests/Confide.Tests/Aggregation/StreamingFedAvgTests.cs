@@ -34,18 +34,7 @@ public sealed class StreamingFedAvgTests
         const int n = 7, d = 30_011;
         var updates = StatTestData.Updates(n, d, 21);
         var weights = StatTestData.Weights(n, 21);
-        double total = weights.Sum();
-        var expected = new float[d];
-        for (int j = 0; j < d; j++)
-        {
-            double sum = 0;
-            for (int i = 0; i < n; i++)
-            {
-                sum += weights[i] * updates[i][j]; // exact products: integer weights ≤ 100 times float32
-            }
-
-            expected[j] = (float)(sum / total);
-        }
+        var expected = StatTestData.WeightedMeanReference(updates, weights); // exact products: integer weights ≤ 100 times float32
 
         // Same order, same double sums: bit for bit.
         Assert.Equal(expected, Stream(updates, weights, Enumerable.Range(0, n)));
