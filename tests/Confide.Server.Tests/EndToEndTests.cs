@@ -86,6 +86,33 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task A_robust_aggregator_keeps_every_update_of_a_round_and_matches_the_same_run_in_memory()
+    {
+        // The median needs all of a round's updates at once, so the server holds their pooled arrays until the round
+        // ends (FedAvg hands each back as soon as it is summed). An array handed back early would be overwritten by
+        // the next upload and change the median.
+        await using var federation = new TestFederation();
+        var options = TestFederation.Rounds(rounds: 3, clients: 5, aggregator: "median");
+        var server = await federation.StartAsync(options);
+        var clients = new List<(FederationClient, int, string)>();
+        var indexOf = new Dictionary<string, int>();
+        for (int i = 0; i < 5; i++)
+        {
+            var (client, _) = await federation.EnrollAsync(i);
+            clients.Add((client, i, Path.Combine(federation.StateDirectory, $"client-{i}.progress")));
+            indexOf[client.ClientId!] = i;
+        }
+
+        var reasons = await RunParticipantsAsync(federation, clients, TimeSpan.FromSeconds(30));
+        Assert.All(reasons, r => Assert.Equal("rounds-completed", r));
+
+        var expected = InMemoryRun(options, [.. indexOf.Keys], indexOf);
+        Assert.Equal(expected.AsSpan().ToArray(), server.GlobalModel.AsSpan().ToArray());
+        Assert.NotEqual(InMemoryRun(TestFederation.Rounds(rounds: 3, clients: 5), [.. indexOf.Keys], indexOf).AsSpan().ToArray(), expected.AsSpan().ToArray());
+        Assert.All(server.Store.ListRounds(), r => Assert.Equal(5, r.Accepted.Count));
+    }
+
+    [Fact]
     public async Task A_restarted_server_resumes_from_the_last_completed_round_and_finishes_like_an_uninterrupted_run()
     {
         await using var federation = new TestFederation();

@@ -35,8 +35,8 @@ internal sealed class TestFederation : IAsyncDisposable
         return new ModelParameters(Layout, values);
     }
 
-    public static RoundOptions Rounds(long rounds, int clients, TimeSpan? deadline = null, int? minUpdates = null) =>
-        new(rounds, ClientSampling.OfCount(clients), deadline ?? TimeSpan.FromSeconds(20), minUpdates ?? clients, new AggregatorSettings("fedavg"), serverLearningRate: 1.0, maxSampleCount: 10_000);
+    public static RoundOptions Rounds(long rounds, int clients, TimeSpan? deadline = null, int? minUpdates = null, string aggregator = "fedavg") =>
+        new(rounds, ClientSampling.OfCount(clients), deadline ?? TimeSpan.FromSeconds(20), minUpdates ?? clients, new AggregatorSettings(aggregator), serverLearningRate: 1.0, maxSampleCount: 10_000);
 
     public static ServerOptions Options(string state, RoundOptions rounds, bool insecure = false) =>
         new(state, rounds, InitialModel())
