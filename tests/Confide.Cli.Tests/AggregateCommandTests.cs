@@ -128,6 +128,16 @@ public sealed class AggregateCommandTests : IDisposable
     }
 
     [Fact]
+    public void AWeightBeyondWhatADoubleHoldsExactlyIsRejected()
+    {
+        string a = Save("a.safetensors", 1, 2, 3, 4, 5, 6, 7, 8);
+        string b = Save("b.safetensors", 8, 7, 6, 5, 4, 3, 2, 1);
+        string error = Fails("aggregate", "--method", "fedavg", "--weights", "1,9007199254740993", "--output", Out, a, b);
+        Assert.Contains("sample count 9007199254740993 exceeds the bound 9007199254740992", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Out));
+    }
+
+    [Fact]
     public void TooFewInputsForF()
     {
         string error = Fails(["aggregate", "--method", "krum", "--byzantine", "2", "--output", Out, .. Clients()]);

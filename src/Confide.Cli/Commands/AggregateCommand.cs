@@ -143,7 +143,7 @@ internal static class AggregateCommand
             updates.Add(new ClientUpdate(paths[i], Conform(paths[i], Load(paths[i]).Parameters, layout, paths[0]), counts[i]));
         }
 
-        var validation = new UpdateValidator(new UpdateValidationOptions(layout, long.MaxValue)).Validate(updates);
+        var validation = new UpdateValidator(new UpdateValidationOptions(layout, UpdateValidationOptions.LargestMaxSampleCount)).Validate(updates);
         if (!validation.AllAccepted)
         {
             var rejected = validation.Rejected[0];

@@ -2,6 +2,7 @@ using Confide.Aggregation;
 using Confide.Aggregation.Optimizers;
 using Confide.Privacy;
 using Confide.Protocol.Internal;
+using Confide.Updates;
 
 namespace Confide.Protocol.Rounds;
 
@@ -37,7 +38,8 @@ public sealed record RoundOptions
         OptionChecks.AtLeast(rounds, 1, nameof(rounds), "The number of rounds");
         OptionChecks.PositiveDuration(collectTimeout, nameof(collectTimeout), "The collect timeout");
         OptionChecks.AtLeast(minUpdates, 1, nameof(minUpdates), "The minimum number of updates");
-        OptionChecks.AtLeast(maxSampleCount, 1, nameof(maxSampleCount), "The largest sample count");
+        // FedAvg weighs by the count as a double, which holds integers exactly up to 2^53.
+        OptionChecks.InRange(maxSampleCount, 1, UpdateValidationOptions.LargestMaxSampleCount, nameof(maxSampleCount), "The largest sample count");
         OptionChecks.PositiveFinite(serverLearningRate, nameof(serverLearningRate), "The server learning rate");
         if (maxUpdateNorm is double bound)
         {

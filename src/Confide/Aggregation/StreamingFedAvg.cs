@@ -21,6 +21,12 @@ namespace Confide.Aggregation;
 /// </remarks>
 public sealed class StreamingFedAvg
 {
+    /// <summary>
+    /// The largest weight: 2^53, the largest integer (sample count) a double holds exactly. It also keeps the sums
+    /// finite: |Σ wᵢ·xᵢ| ≤ 2^31 updates · 2^53 · 3.4e38 ≈ 1e64, far below double's range.
+    /// </summary>
+    public const double MaxWeight = 9007199254740992.0;
+
     private readonly double[] _sum;
 
     /// <summary>Creates an empty accumulator for updates of <paramref name="length"/> values.</summary>
@@ -41,7 +47,7 @@ public sealed class StreamingFedAvg
     public double TotalWeight { get; private set; }
 
     /// <summary>Adds wᵢ·xᵢ to the running sum. A refused update leaves the sum as it was.</summary>
-    /// <exception cref="ArgumentException">The length differs, a value is NaN or infinite, or the weight is not positive and finite.</exception>
+    /// <exception cref="ArgumentException">The length differs, a value is NaN or infinite, or the weight is not in (0, <see cref="MaxWeight"/>].</exception>
     public void Add(ReadOnlySpan<float> update, double weight)
     {
         if (update.Length != _sum.Length)
@@ -49,9 +55,9 @@ public sealed class StreamingFedAvg
             throw new ArgumentException($"The update has {update.Length} values; expected {_sum.Length}.", nameof(update));
         }
 
-        if (!double.IsFinite(weight) || weight <= 0)
+        if (!(weight > 0 && weight <= MaxWeight))
         {
-            throw new ArgumentException($"The weight is {weight}; expected a positive, finite number (normally the sample count).", nameof(weight));
+            throw new ArgumentException($"The weight is {weight}; expected a positive number no larger than 2^53 (normally the sample count).", nameof(weight));
         }
 
         // Checked before adding: a NaN in the sum could not be taken out again.
@@ -75,8 +81,8 @@ public sealed class StreamingFedAvg
             throw new InvalidOperationException("FedAvg needs at least one update; none was added.");
         }
 
-        // A weighted mean of finite floats lies within their range, and the double sum cannot overflow
-        // (|wᵢ·xᵢ| ≤ 3.4e38 · wᵢ), so every coordinate is finite without a check.
+        // The sums cannot overflow (see MaxWeight) and a weighted mean of finite floats lies within their range, so
+        // every coordinate is finite without a check.
         var mean = GC.AllocateUninitializedArray<float>(_sum.Length);
         double total = TotalWeight;
         for (int i = 0; i < mean.Length; i++)

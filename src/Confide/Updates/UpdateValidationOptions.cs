@@ -17,6 +17,9 @@ public sealed record UpdateValidationOptions(
     /// <summary>The default bound on a sample count: one billion.</summary>
     public const long DefaultMaxSampleCount = 1_000_000_000;
 
+    /// <summary>The largest bound allowed, 2^53: FedAvg weighs by the sample count as a double, which holds integers exactly up to it.</summary>
+    public const long LargestMaxSampleCount = 1L << 53;
+
     /// <summary>The layout every delta must have.</summary>
     public ParameterLayout ExpectedLayout { get; init => field = CheckLayout(value); } = CheckLayout(ExpectedLayout);
 
@@ -30,7 +33,9 @@ public sealed record UpdateValidationOptions(
         value ?? throw new ArgumentNullException(nameof(ExpectedLayout), "The expected layout is required.");
 
     private static long CheckMaxSampleCount(long value) =>
-        value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(MaxSampleCount), value, "The sample-count bound must be at least 1.");
+        value is >= 1 and <= LargestMaxSampleCount
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(MaxSampleCount), value, "The sample-count bound must be between 1 and 2^53 (the largest count a double weight holds exactly).");
 
     private static double? CheckMaxNorm(double? value) =>
         value is null || (double.IsFinite(value.Value) && value.Value > 0)

@@ -69,14 +69,23 @@ public sealed class StreamingFedAvgTests
         var nan = Assert.Throws<ArgumentException>(() => fedAvg.Add([1, float.NaN, 3], 1));
         Assert.Contains("index 1", nan.Message, StringComparison.Ordinal);
         Assert.Contains("expected 3", Assert.Throws<ArgumentException>(() => fedAvg.Add([1, 2], 1)).Message, StringComparison.Ordinal);
-        foreach (double weight in new[] { 0, -1, double.NaN, double.PositiveInfinity })
+        foreach (double weight in new[] { 0, -1, double.NaN, double.PositiveInfinity, 1e300, StreamingFedAvg.MaxWeight * 2 })
         {
-            Assert.Contains("positive, finite", Assert.Throws<ArgumentException>(() => fedAvg.Add([9, 9, 9], weight)).Message, StringComparison.Ordinal);
+            Assert.Contains("positive number no larger than 2^53", Assert.Throws<ArgumentException>(() => fedAvg.Add([9, 9, 9], weight)).Message, StringComparison.Ordinal);
         }
 
         Assert.Equal(1, fedAvg.Count);
         Assert.Equal(2, fedAvg.TotalWeight);
         Assert.Equal([1f, 2f, 3f], fedAvg.Complete());
+    }
+
+    [Fact]
+    public void TheLargestWeightsAndValuesStayFinite()
+    {
+        var fedAvg = new StreamingFedAvg(2);
+        fedAvg.Add([float.MaxValue, -float.MaxValue], StreamingFedAvg.MaxWeight);
+        fedAvg.Add([float.MaxValue, 1e-30f], StreamingFedAvg.MaxWeight);
+        Assert.Equal([float.MaxValue, -float.MaxValue / 2], fedAvg.Complete());
     }
 
     [Fact]

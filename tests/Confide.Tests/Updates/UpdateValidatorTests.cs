@@ -114,6 +114,8 @@ public sealed class UpdateValidatorTests
         var options = new UpdateValidationOptions(Layout);
         Assert.Equal(UpdateValidationOptions.DefaultMaxSampleCount, options.MaxSampleCount);
         Assert.Throws<ArgumentOutOfRangeException>(() => options with { MaxSampleCount = -1 });
+        Assert.Contains("2^53", Assert.Throws<ArgumentOutOfRangeException>(() => options with { MaxSampleCount = (1L << 53) + 1 }).Message, StringComparison.Ordinal);
+        Assert.Equal(1L << 53, (options with { MaxSampleCount = 1L << 53 }).MaxSampleCount);
     }
 
     [Fact]
