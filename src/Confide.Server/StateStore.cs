@@ -6,6 +6,7 @@ using Confide.Aggregation.Optimizers;
 using Confide.Parameters;
 using Confide.Privacy;
 using Confide.Protocol.Rounds;
+using Confide.Server.Internal;
 using Confide.Updates;
 using Microsoft.Data.Sqlite;
 
@@ -345,7 +346,7 @@ public sealed class StateStore : IDisposable
             using var command = Command(
                 "INSERT OR REPLACE INTO rounds (round, status, participants, started_at, deadline) VALUES ($r, 'collecting', $p, $s, $d)");
             command.Parameters.AddWithValue("$r", ticket.Round);
-            command.Parameters.AddWithValue("$p", JsonSerializer.Serialize(ticket.Participants));
+            command.Parameters.AddWithValue("$p", JsonSerializer.Serialize(ticket.Participants.ToArray(), StoreJsonContext.Default.StringArray));
             command.Parameters.AddWithValue("$s", Format(ticket.StartedAt));
             command.Parameters.AddWithValue("$d", Format(ticket.Deadline));
             command.ExecuteNonQuery();
@@ -632,10 +633,10 @@ public sealed class StateStore : IDisposable
                 update.Parameters.AddWithValue("$os", (object?)optimizerFile ?? DBNull.Value);
                 update.Parameters.AddWithValue("$cn", (object?)serverState?.ClipNorm ?? DBNull.Value);
                 update.Parameters.AddWithValue("$s", result.Aggregated ? "aggregated" : "failed");
-                update.Parameters.AddWithValue("$st", JsonSerializer.Serialize(result.Stragglers));
+                update.Parameters.AddWithValue("$st", JsonSerializer.Serialize(result.Stragglers.ToArray(), StoreJsonContext.Default.StringArray));
                 update.Parameters.AddWithValue("$f", (object?)result.FailureReason ?? DBNull.Value);
                 update.Parameters.AddWithValue("$e", result.Privacy is { } p ? p.Epsilon : DBNull.Value);
-                update.Parameters.AddWithValue("$fl", JsonSerializer.Serialize(result.Flagged.Select(f => new[] { f.ClientId, f.Reason })));
+                update.Parameters.AddWithValue("$fl", JsonSerializer.Serialize(result.Flagged.Select(f => new[] { f.ClientId, f.Reason }).ToArray(), StoreJsonContext.Default.StringArrayArray));
                 update.Parameters.AddWithValue("$c", Format(result.CompletedAt));
                 update.Parameters.AddWithValue("$cp", checkpoint);
                 update.Parameters.AddWithValue("$r", result.Round);
@@ -754,7 +755,7 @@ public sealed class StateStore : IDisposable
 
                 ticket = new RoundTicket(
                     reader.GetInt64(0),
-                    JsonSerializer.Deserialize<string[]>(reader.GetString(1)) ?? [],
+                    JsonSerializer.Deserialize(reader.GetString(1), StoreJsonContext.Default.StringArray) ?? [],
                     Parse(reader.GetString(2)),
                     Parse(reader.GetString(3)));
             }
@@ -833,8 +834,8 @@ public sealed class StateStore : IDisposable
                     rounds.Add(new StoredRound(
                         reader.GetInt64(0),
                         reader.GetString(1),
-                        JsonSerializer.Deserialize<string[]>(reader.GetString(2)) ?? [],
-                        JsonSerializer.Deserialize<string[]>(reader.GetString(3)) ?? [],
+                        JsonSerializer.Deserialize(reader.GetString(2), StoreJsonContext.Default.StringArray) ?? [],
+                        JsonSerializer.Deserialize(reader.GetString(3), StoreJsonContext.Default.StringArray) ?? [],
                         [],
                         [],
                         reader.IsDBNull(4) ? null : reader.GetString(4),

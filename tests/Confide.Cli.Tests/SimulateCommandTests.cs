@@ -18,6 +18,20 @@ public sealed class SimulateCommandTests
     }
 
     [Fact]
+    public void ASweepPrintsOneJsonRowPerAttackAndAggregator()
+    {
+        var run = CliRunner.Run("simulate", "--rounds", "2", "--clients", "10", "--malicious", "2", "--sweep-attacks", "none,sign-flip",
+            "--sweep-aggregators", "fedavg,median", "--json");
+        Assert.True(run.ExitCode == 0, run.StdErr);
+        using var doc = JsonDocument.Parse(run.StdOut);
+        var rows = doc.RootElement.EnumerateArray().ToList();
+        Assert.Equal(4, rows.Count);
+        Assert.Equal(["none/fedavg", "none/median", "sign-flip/fedavg", "sign-flip/median"],
+            rows.Select(r => $"{r.GetProperty("attack").GetString()}/{r.GetProperty("aggregator").GetString()}").Order(StringComparer.Ordinal));
+        Assert.All(rows, r => Assert.InRange(r.GetProperty("final_accuracy").GetDouble(), 0, 1));
+    }
+
+    [Fact]
     public void DefaultRunHasSecureAggregationAndDpOnAndLearns()
     {
         // The README's main job, shortened to 4 rounds: 100 clients, SecAgg+ and DP-FedAvg at ε = 8 over the run.

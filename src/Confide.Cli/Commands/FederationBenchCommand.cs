@@ -204,7 +204,7 @@ internal static class FederationBenchCommand
             };
             if (json)
             {
-                var result = new Dictionary<string, object>
+                var result = new Dictionary<string, object?>
                 {
                     ["clients"] = n, ["params"] = d, ["rounds"] = r, ["transport"] = insecure ? "h2c" : "tls", ["secure_agg"] = secureAgg, ["max_transfers"] = serverOptions.MaxConcurrentTransfers,
                     ["round_seconds"] = perRound, ["round_latencies"] = latencies, ["round_periods"] = periods, ["run_seconds"] = clock.Elapsed.TotalSeconds, ["accepted_updates"] = accepted,
@@ -219,9 +219,9 @@ internal static class FederationBenchCommand
                     ["raw_round_seconds"] = (object?)rawRound ?? "n/a", ["raw_round_runs"] = rawRoundRuns,
                     ["ratio_to_raw_round"] = rawRound is { } rr ? perRound / rr : "n/a", ["ratio_to_raw_round_warm"] = rawRound is { } rw ? warmRound / rw : "n/a",
                     ["round_cpu_server"] = serverRoundCpu, ["round_cpu_clients"] = clientRoundCpu, ["raw_tls_cpu_seconds"] = (object?)rawTlsCpu ?? "n/a", ["task_requests"] = phases[ServerMetrics.TaskRequests].Sum,
-                    ["phases"] = phaseNames.ToDictionary(p => p, p => new { count = phases[p].Count, sum_seconds = phases[p].Sum, max_seconds = phases[p].Max }),
+                    ["phases"] = phaseNames.ToDictionary(p => p, p => (object?)new Dictionary<string, object?> { ["count"] = phases[p].Count, ["sum_seconds"] = phases[p].Sum, ["max_seconds"] = phases[p].Max }),
                 };
-                Console.Out.WriteLine(JsonSerializer.Serialize(result));
+                Console.Out.WriteLine(JsonSerializer.Serialize(result, CliJsonContext.Default.DictionaryStringObject));
                 return;
             }
 

@@ -146,7 +146,7 @@ internal static class SecAggCommand
                 ["correct"] = correct,
                 ["error"] = run.Error?.Message,
             };
-            Console.WriteLine(JsonSerializer.Serialize(report));
+            Console.WriteLine(JsonSerializer.Serialize(report, CliJsonContext.Default.DictionaryStringObject));
         }
         else
         {

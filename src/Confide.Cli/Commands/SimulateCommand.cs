@@ -309,7 +309,7 @@ internal static class SimulateCommand
                 ["final_accuracy"] = c.FinalAccuracy,
                 ["backdoor_asr"] = c.BackdoorSuccessRate,
                 ["error"] = c.Error,
-            }).ToList()));
+            }).ToList(), CliJsonContext.Default.ListDictionaryStringObject));
         }
         else
         {

@@ -63,9 +63,14 @@ internal static class BenchClientProcesses
     /// </summary>
     public static ProcessStartInfo ChildStartInfo(IEnumerable<string> arguments)
     {
-        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path ? path : "dotnet";
+        // A native AOT build has no assembly file (AppContext.BaseDirectory holds the executable): it starts itself.
+        string assembly = Path.Combine(AppContext.BaseDirectory, "confide.dll");
+        bool native = !File.Exists(assembly);
+        string host = native
+            ? Environment.ProcessPath ?? throw new CliException("cannot find this program's executable to start the client processes.", 1)
+            : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path ? path : "dotnet";
         var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in new[] { typeof(BenchClientProcesses).Assembly.Location, "bench", "federation" }.Concat(arguments))
+        foreach (string arg in (native ? new[] { "bench", "federation" } : [assembly, "bench", "federation"]).Concat(arguments))
         {
             info.ArgumentList.Add(arg);
         }
@@ -89,7 +94,7 @@ internal static class BenchClientProcesses
             }
 
             string last = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
-            reports.Add(JsonSerializer.Deserialize<ChildReport>(last) ?? throw new CliException("a benchmark client process printed no report.", 1));
+            reports.Add(JsonSerializer.Deserialize(last, CliJsonContext.Default.ChildReport) ?? throw new CliException("a benchmark client process printed no report.", 1));
             child.Dispose();
         }
 
@@ -153,7 +158,7 @@ internal static class BenchClientProcesses
 
             var process = Process.GetCurrentProcess();
             var cpu = timeline.Samples.Select(s => new[] { s.UnixMs, s.CpuSeconds }).ToList();
-            Console.Out.WriteLine(JsonSerializer.Serialize(new ChildReport(tokens.Count, process.TotalProcessorTime.TotalSeconds, process.PeakWorkingSet64 / 1e6, cpu)));
+            Console.Out.WriteLine(JsonSerializer.Serialize(new ChildReport(tokens.Count, process.TotalProcessorTime.TotalSeconds, process.PeakWorkingSet64 / 1e6, cpu), CliJsonContext.Default.ChildReport));
             return 0;
         });
         return command;
