@@ -13,6 +13,7 @@ public sealed class FederationBenchCommandTests
         var root = json.RootElement;
         Assert.Equal(2, root.GetProperty("accepted_updates").GetInt32());
         Assert.Equal("tls", root.GetProperty("transport").GetString());
+        Assert.Equal("jit", root.GetProperty("runtime").GetString()); // the tests run on the JIT; a native AOT build says "native-aot"
 
         // Two clients each download and upload one encoded 1000-float model (4000 bytes of data plus the header).
         long moved = root.GetProperty("bytes_moved").GetInt64();

@@ -194,6 +194,9 @@ internal static class FederationBenchCommand
             double? steadyPeriod = r >= SteadyFrom + 2 ? Median(periods[(SteadyFrom - 1)..]) : null;
 
             double raw = rawTls ?? rawTcp;
+
+            // A native AOT build (docs/deployment.md) compiles nothing at run time.
+            bool jit = System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled;
             string load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
             var phaseNames = new[]
             {
@@ -206,7 +209,7 @@ internal static class FederationBenchCommand
             {
                 var result = new Dictionary<string, object?>
                 {
-                    ["clients"] = n, ["params"] = d, ["rounds"] = r, ["transport"] = insecure ? "h2c" : "tls", ["secure_agg"] = secureAgg, ["max_transfers"] = serverOptions.MaxConcurrentTransfers,
+                    ["clients"] = n, ["params"] = d, ["rounds"] = r, ["transport"] = insecure ? "h2c" : "tls", ["runtime"] = jit ? "jit" : "native-aot", ["secure_agg"] = secureAgg, ["max_transfers"] = serverOptions.MaxConcurrentTransfers,
                     ["round_seconds"] = perRound, ["round_latencies"] = latencies, ["round_periods"] = periods, ["run_seconds"] = clock.Elapsed.TotalSeconds, ["accepted_updates"] = accepted,
                     ["bytes_moved"] = moved, ["throughput_mb_per_s"] = moved / 1e6 / (perRound * r),
                     ["raw_tcp_seconds"] = rawTcp, ["raw_tls_seconds"] = (object?)rawTls ?? "n/a", ["raw_tcp_runs"] = rawTcpRuns, ["raw_tls_runs"] = rawTlsRuns, ["ratio_to_raw"] = perRound / raw,
@@ -226,11 +229,11 @@ internal static class FederationBenchCommand
             }
 
             var o = Console.Out;
-            o.WriteLine(Invariant($"clients {n}, params {d:N0}, rounds {r}, {(insecure ? "h2c" : "TLS")} on loopback{(secureAgg ? ", secure aggregation" : "")}, at most {serverOptions.MaxConcurrentTransfers} concurrent transfers each way; load average {load}"));
+            o.WriteLine(Invariant($"clients {n}, params {d:N0}, rounds {r}, {(insecure ? "h2c" : "TLS")} on loopback{(secureAgg ? ", secure aggregation" : "")}, at most {serverOptions.MaxConcurrentTransfers} concurrent transfers each way; {(jit ? "JIT" : "native AOT")} build; load average {load}"));
             o.WriteLine(Invariant($"round latency (server start→aggregate, mean): {perRound:F2} s; whole run incl. polling: {clock.Elapsed.TotalSeconds:F2} s; accepted updates {accepted}"));
             if (r > 1)
             {
-                o.WriteLine("each round (the first includes the JIT warm-up of a fresh process): " + string.Join(", ", latencies.Select(l => Invariant($"{l:F2} s"))));
+                o.WriteLine($"each round (the first includes the {(jit ? "JIT warm-up" : "start-up")} of a fresh process): " + string.Join(", ", latencies.Select(l => Invariant($"{l:F2} s"))));
                 o.WriteLine("start to next start (the whole cycle: also the checkpoint and the next round's start): " + string.Join(", ", periods.Select(l => Invariant($"{l:F2} s"))));
             }
 
@@ -246,7 +249,7 @@ internal static class FederationBenchCommand
             o.WriteLine(Invariant($"ratio round/raw {(insecure ? "TCP" : "TLS")}: {perRound / raw:F1}× (round/raw TCP {perRound / rawTcp:F1}×){(rawRound is { } f ? Invariant($"; round/raw round-shaped transfer {perRound / f:F1}×") : "")}"));
             if (r > 1)
             {
-                o.WriteLine(Invariant($"rounds after the first (a fresh process still compiles code in round 2): {warmRound:F2} s mean, {warmRound / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped ? Invariant($", {warmRound / shaped:F1}× the round-shaped transfer") : "")}"));
+                o.WriteLine(Invariant($"rounds after the first{(jit ? " (a fresh process still compiles code in round 2)" : "")}: {warmRound:F2} s mean, {warmRound / raw:F1}× raw {(insecure ? "TCP" : "TLS")}{(rawRound is { } shaped ? Invariant($", {warmRound / shaped:F1}× the round-shaped transfer") : "")}"));
             }
 
             if (steady is { } st && steadyPeriod is { } sp)
