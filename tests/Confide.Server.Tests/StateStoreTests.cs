@@ -33,6 +33,57 @@ public sealed class StateStoreTests
     }
 
     [Fact]
+    public void Expired_nonces_are_pruned_through_an_index_and_a_live_one_is_refused_again()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "confide-store-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var store = StateStore.Open(directory))
+            {
+                Assert.True(store.TryUseNonce("c1", "n1", 1_000, 2_000));
+                Assert.False(store.TryUseNonce("c1", "n1", 1_500, 2_500)); // a replay inside its window
+                Assert.True(store.TryUseNonce("c2", "n1", 1_500, 2_500)); // another client's nonce
+                Assert.True(store.TryUseNonce("c1", "n3", 2_100, 3_000)); // n1 of c1 expired at 2,000: pruned now
+            }
+
+            using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(directory, "state.db")};Pooling=False");
+            db.Open();
+            using var rows = db.CreateCommand();
+            rows.CommandText = "SELECT client_id || '/' || nonce FROM nonces ORDER BY client_id, nonce";
+            var left = new List<string>();
+            using (var reader = rows.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    left.Add(reader.GetString(0));
+                }
+            }
+
+            Assert.Equal(["c1/n3", "c2/n1"], left);
+
+            // Every signed request runs this delete; the table holds a whole timestamp window of requests, so it must not scan.
+            using var plan = db.CreateCommand();
+            plan.CommandText = "EXPLAIN QUERY PLAN DELETE FROM nonces WHERE expires_at < 5";
+            using var planReader = plan.ExecuteReader();
+            var steps = new List<string>();
+            while (planReader.Read())
+            {
+                steps.Add(planReader.GetString(3));
+            }
+
+            Assert.Contains(steps, step => step.Contains("nonces_by_expiry", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public void A_completed_rounds_payloads_are_gone_once_the_store_is_closed()
     {
         string directory = Path.Combine(Path.GetTempPath(), "confide-store-" + Guid.NewGuid().ToString("N"));
