@@ -32,6 +32,21 @@ public sealed class EndToEndTests
         return coordinator.GlobalModel;
     }
 
+    /// <summary>Enrolls clients 0 … <paramref name="count"/> − 1, each with a progress file in the state folder.</summary>
+    private static async Task<(List<(FederationClient Client, int Index, string Progress)> Clients, Dictionary<string, int> IndexOf)> EnrollAsync(TestFederation federation, int count)
+    {
+        var clients = new List<(FederationClient, int, string)>();
+        var indexOf = new Dictionary<string, int>();
+        for (int i = 0; i < count; i++)
+        {
+            var (client, _) = await federation.EnrollAsync(i);
+            clients.Add((client, i, Path.Combine(federation.StateDirectory, $"client-{i}.progress")));
+            indexOf[client.ClientId!] = i;
+        }
+
+        return (clients, indexOf);
+    }
+
     private static async Task<List<string>> RunParticipantsAsync(TestFederation federation, IReadOnlyList<(FederationClient Client, int Index, string Progress)> clients, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
@@ -51,14 +66,7 @@ public sealed class EndToEndTests
         Assert.Equal(64, server.CertificateFingerprint!.Length);
         Assert.Equal("https", server.Address.Scheme);
 
-        var clients = new List<(FederationClient, int, string)>();
-        var indexOf = new Dictionary<string, int>();
-        for (int i = 0; i < 4; i++)
-        {
-            var (client, _) = await federation.EnrollAsync(i);
-            clients.Add((client, i, Path.Combine(federation.StateDirectory, $"client-{i}.progress")));
-            indexOf[client.ClientId!] = i;
-        }
+        var (clients, indexOf) = await EnrollAsync(federation, 4);
 
         var reasons = await RunParticipantsAsync(federation, clients, TimeSpan.FromSeconds(30));
         Assert.All(reasons, r => Assert.Equal("rounds-completed", r));
@@ -94,14 +102,7 @@ public sealed class EndToEndTests
         await using var federation = new TestFederation();
         var options = TestFederation.Rounds(rounds: 3, clients: 5, aggregator: "median");
         var server = await federation.StartAsync(options);
-        var clients = new List<(FederationClient, int, string)>();
-        var indexOf = new Dictionary<string, int>();
-        for (int i = 0; i < 5; i++)
-        {
-            var (client, _) = await federation.EnrollAsync(i);
-            clients.Add((client, i, Path.Combine(federation.StateDirectory, $"client-{i}.progress")));
-            indexOf[client.ClientId!] = i;
-        }
+        var (clients, indexOf) = await EnrollAsync(federation, 5);
 
         var reasons = await RunParticipantsAsync(federation, clients, TimeSpan.FromSeconds(30));
         Assert.All(reasons, r => Assert.Equal("rounds-completed", r));
