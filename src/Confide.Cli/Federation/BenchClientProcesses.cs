@@ -64,7 +64,7 @@ internal static class BenchClientProcesses
     public static ProcessStartInfo ChildStartInfo(IEnumerable<string> arguments)
     {
         // A native AOT build has no assembly file (AppContext.BaseDirectory holds the executable): it starts itself.
-        string assembly = Path.Combine(AppContext.BaseDirectory, "confide.dll");
+        string assembly = Path.Combine(AppContext.BaseDirectory, typeof(BenchClientProcesses).Assembly.GetName().Name + ".dll");
         bool native = !File.Exists(assembly);
         string host = native
             ? Environment.ProcessPath ?? throw new CliException("cannot find this program's executable to start the client processes.", 1)

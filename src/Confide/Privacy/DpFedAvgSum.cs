@@ -138,7 +138,7 @@ public sealed class DpFedAvgSum
         var norms = _norms.ToArray();
         _owner.StepClipNorm(norms, _reportsAtMostClipNorm);
         var selected = Enumerable.Range(0, norms.Length).ToArray();
-        var flagged = _flagged.OrderBy(f => f.Index).ToArray();
+        var flagged = _flagged.ToArray(); // in index order: each Add appends only its own flags
         Clear();
         return new DpFedAvgRound(new AggregationResult(result, selected, flagged, norms), norms, clipNorm, _owner.CurrentClipNorm, spent);
     }

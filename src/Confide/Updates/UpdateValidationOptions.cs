@@ -18,7 +18,7 @@ public sealed record UpdateValidationOptions(
     public const long DefaultMaxSampleCount = 1_000_000_000;
 
     /// <summary>The largest bound allowed, 2^53: FedAvg weighs by the sample count as a double, which holds integers exactly up to it.</summary>
-    public const long LargestMaxSampleCount = 1L << 53;
+    public const long LargestMaxSampleCount = (long)Aggregation.StreamingFedAvg.MaxWeight;
 
     /// <summary>The layout every delta must have.</summary>
     public ParameterLayout ExpectedLayout { get; init => field = CheckLayout(value); } = CheckLayout(ExpectedLayout);
