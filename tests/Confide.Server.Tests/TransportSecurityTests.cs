@@ -5,6 +5,7 @@ using Confide.Client;
 using Confide.Protocol.Authentication;
 using Confide.Randomness;
 using Confide.SecureAggregation;
+using Google.Protobuf;
 using Grpc.Core;
 
 namespace Confide.Server.Tests;
@@ -160,6 +161,28 @@ public sealed class TransportSecurityTests
         Assert.True(RequestSignature.VerifyEnrollmentProof(publicKey, "token-1", proof));
         Assert.False(RequestSignature.VerifyEnrollmentProof(publicKey, "token-2", proof));
         Assert.False(RequestSignature.VerifyRequest(publicKey, method, "c-1", 1000, nonce, body, proof));
+    }
+
+    [Fact]
+    public void The_published_request_signature_vector_matches_an_independent_Ed25519()
+    {
+        // docs/deployment.md, "Clients in other languages". The expected bytes came from Python's protobuf and
+        // cryptography (OpenSSL's Ed25519), not from this code, so this checks the two implementations against each
+        // other; clients/python/interop_check.py asserts the same vector on the Python side.
+        byte[] seed = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
+        using var key = IdentityKeyPair.ImportPrivateSeed(seed);
+        Assert.Equal("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8", Convert.ToHexStringLower(key.PublicKey.ToBytes()));
+
+        byte[] body = new Confide.Wire.V1.FetchTaskRequest { LastRound = -1, WaitMs = 5000 }.ToByteArray();
+        Assert.Equal("08ffffffffffffffffff01108827", Convert.ToHexStringLower(body));
+        string bodyHash = RequestSignature.BodyHash(body);
+        Assert.Equal("0a1086aec102e8a0c9e9c2432c615b77d8e4c17cf80e840ff6b54c3b40aa500a", bodyHash);
+
+        string nonce = Convert.ToHexStringLower(Enumerable.Range(0, 16).Select(i => (byte)i).ToArray());
+        byte[] signature = RequestSignature.SignRequest(key, "/confide.v1.Federation/FetchTask", "c-0123456789abcdef", 1767225600000, nonce, bodyHash);
+        Assert.Equal(
+            "968e72e11ac6d45c178b6d33f4e18ec5cc64d956587dc2515acc235d6731d6e1f63fa0a6e521cba448fb949ced78627aad808ae24e1f3d30ff7ead5f2fb8fe0e",
+            Convert.ToHexStringLower(signature));
     }
 
     [Fact]
