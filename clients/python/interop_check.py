@@ -6,8 +6,9 @@ Run by .ci/interop-python. It starts `confide server` processes on 127.0.0.1 (TL
 2. Refusals a foreign client gets, each with its gRPC status and reason: a replayed nonce, a tampered signature, a
    stale timestamp, an unknown client id, a reused enrollment token, and updates with NaN values, the wrong layout
    fingerprint or a sample count out of range.
-3. Exact arithmetic: two Python clients send known updates with known sample counts for three FedAvg rounds, and
-   each round's global model must equal the last one plus the weighted mean of the two, to the last bit.
+3. Exact arithmetic on a 1,049,600-parameter model (4.2 MB, so it moves only in chunks): two Python clients send
+   known updates with known sample counts for three FedAvg rounds, and each round's global model must equal the last
+   one plus the weighted mean of the two, to the last bit.
 4. A mixed federation: a Python client training softmax regression on the digits data beside a .NET `confide client`;
    the run must finish with every update accepted and the global model must learn (accuracy on all 1797 digits).
 
@@ -21,8 +22,10 @@ import argparse
 import array
 import contextlib
 import hashlib
+import json
 import math
 import os
+import random
 import re
 import shlex
 import sqlite3
@@ -147,13 +150,37 @@ def split_like(model: cc.Model, flat: list[float]) -> list[array.array]:
     return out
 
 
+def write_initial_model(path: str, shapes: dict[str, list[int]]) -> None:
+    """A safetensors model of seeded values in [-1, 1), written the way any safetensors library would."""
+    rng = random.Random(3)
+    header, offset, data = {}, 0, []
+    for name, shape in shapes.items():
+        count = math.prod(shape)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + 4 * count]}
+        data.append(array.array("f", (rng.random() * 2 - 1 for _ in range(count))))
+        offset += 4 * count
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text)
+        for a in data:
+            if sys.byteorder != "little":
+                a.byteswap()
+            f.write(a.tobytes())
+
+
 def f32(x: float) -> float:
     return struct.unpack("f", struct.pack("f", x))[0]
 
 
 def arithmetic_and_refusals(confide: list[str], folder: str) -> None:
     """Three FedAvg rounds of two honest Python clients with known updates, and a third that sends bad ones."""
-    server = Server(confide, folder, ["--rounds", "3", "--clients-per-round", "3", "--min-updates", "2", "--deadline", "60"], tokens=4)
+    # A model of 1,049,600 parameters (4.2 MB) is over gRPC's 4 MB message limit, so it only moves in many chunks.
+    os.makedirs(folder, exist_ok=True)
+    initial = os.path.join(folder, "initial.safetensors")
+    write_initial_model(initial, {"dense.weight": [1024, 1024], "dense.bias": [1024]})
+    server = Server(confide, folder, ["--rounds", "3", "--clients-per-round", "3", "--min-updates", "2", "--deadline", "60",
+                                      "--initial-model", initial], tokens=4)
     try:
         a = new_client(server, server.tokens[0], "python-a")
         b = new_client(server, server.tokens[1], "python-b")
@@ -238,6 +265,9 @@ def arithmetic_and_refusals(confide: list[str], folder: str) -> None:
         check(not any(t.is_alive() for t in threads), "a client was still running after 240 s")
         check(not errors, "; ".join(errors))
         check(sorted(models) == [0, 1, 2], f"the clients saw the models of rounds {sorted(models)}")
+        with open(initial, "rb") as f:
+            check(models[0] == cc.read_safetensors(f.read()).flat(), "round 0's model is not the initial model the server was given")
+        print(f"  the {len(models[0]):,}-parameter model (over gRPC's 4 MB message limit) went down and up in chunks")
 
         # FedAvg with η = 1: w_{r+1} = w_r + (3·d_a + 5·d_b) / 8, computed exactly in float64 and rounded once to float32.
         for r in (0, 1):
