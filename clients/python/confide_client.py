@@ -121,11 +121,16 @@ def write_safetensors(like: Model, values: Sequence[array.array]) -> bytes:
     for old, new in zip(like.values, values, strict=True):
         if len(old) != len(new):
             raise ValueError("a tensor's length differs from the global model's")
-        a = array.array("f", new)
-        if sys.byteorder != "little":
-            a.byteswap()
-        parts.append(a.tobytes())
+        parts.append(f32_bytes(new))
     return b"".join(parts)
+
+
+def f32_bytes(values: Sequence[float]) -> bytes:
+    """Little-endian float32 bytes, as safetensors stores them."""
+    a = array.array("f", values)
+    if sys.byteorder != "little":
+        a.byteswap()
+    return a.tobytes()
 
 
 def _floats(raw: memoryview) -> array.array:
@@ -311,8 +316,11 @@ def load_or_create_key(path: str) -> Ed25519PrivateKey:
 
 def participate(client: ConfideClient, progress: Progress, trainer: Trainer,
                 evaluate: Callable[[int, Model], tuple[int, float, float]] | None = None,
-                on_model: Callable[[int, Model], None] | None = None, log: Callable[[str], None] = print) -> str:
-    """Takes part in rounds until the server says the run finished; returns its stop reason."""
+                on_model: Callable[[int, Model], None] | None = None, log: Callable[[str], None] = print,
+                encode: Callable[[Model, Sequence[array.array]], bytes] = write_safetensors) -> str:
+    """Takes part in rounds until the server says the run finished; returns its stop reason. `encode` writes the
+    update as safetensors (by default with the global model's header; any safetensors writer will do, since the
+    server accepts the tensors in any order)."""
     while True:
         task = with_retries(lambda: client.fetch_task(progress.last_round), "FetchTask", log=log)
         if task.kind == pb.RoundTask.FINISHED:
@@ -333,7 +341,7 @@ def participate(client: ConfideClient, progress: Progress, trainer: Trainer,
         if task.clip_norm > 0:
             delta, indicator = clip(delta, task.clip_norm)
             header.clip_indicator = indicator
-        payload = write_safetensors(model, delta)
+        payload = encode(model, delta)
         header.total_bytes = len(payload)
         try:
             with_retries(lambda: client.submit_update(header, payload), "SubmitUpdate", log=log)

@@ -8,7 +8,8 @@ Run by .ci/interop-python. It starts `confide server` processes on 127.0.0.1 (TL
    fingerprint or a sample count out of range.
 3. Exact arithmetic on a 1,049,600-parameter model (4.2 MB, so it moves only in chunks): two Python clients send
    known updates with known sample counts for three FedAvg rounds, and each round's global model must equal the last
-   one plus the weighted mean of the two, to the last bit.
+   one plus the weighted mean of the two, to the last bit. One of them writes its own safetensors header, with the
+   tensors in another order.
 4. A mixed federation: a Python client training softmax regression on the digits data beside a .NET `confide client`;
    the run must finish with every update accepted and the global model must learn (accuracy on all 1797 digits).
 
@@ -157,16 +158,24 @@ def write_initial_model(path: str, shapes: dict[str, list[int]]) -> None:
     for name, shape in shapes.items():
         count = math.prod(shape)
         header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + 4 * count]}
-        data.append(array.array("f", (rng.random() * 2 - 1 for _ in range(count))))
+        data.append(cc.f32_bytes([rng.random() * 2 - 1 for _ in range(count)]))
         offset += 4 * count
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)
     with open(path, "wb") as f:
-        f.write(len(text).to_bytes(8, "little") + text)
-        for a in data:
-            if sys.byteorder != "little":
-                a.byteswap()
-            f.write(a.tobytes())
+        f.write(len(text).to_bytes(8, "little") + text + b"".join(data))
+
+
+def write_reordered(like: cc.Model, values) -> bytes:
+    """Safetensors as a library writing its own header would: tensors in name order (not the server's data order),
+    with __metadata__ and no padding."""
+    order = sorted(range(len(like.names)), key=lambda i: like.names[i])
+    header, offset = {"__metadata__": {"writer": "interop_check"}}, 0
+    for i in order:
+        header[like.names[i]] = {"dtype": "F32", "shape": like.shapes[i], "data_offsets": [offset, offset + 4 * len(values[i])]}
+        offset += 4 * len(values[i])
+    text = json.dumps(header).encode("utf-8")
+    return len(text).to_bytes(8, "little") + text + b"".join(cc.f32_bytes(values[i]) for i in order)
 
 
 def f32(x: float) -> float:
@@ -220,7 +229,9 @@ def arithmetic_and_refusals(confide: list[str], folder: str) -> None:
                     errors.append(f"clients a and b got different models for round {round_}")
 
             try:
-                cc.participate(client, cc.Progress(os.path.join(folder, name + ".progress")), trainer, on_model=on_model, log=lambda s: None)
+                # b writes its own header, tensors in another order: the server must accept any valid safetensors.
+                cc.participate(client, cc.Progress(os.path.join(folder, name + ".progress")), trainer, on_model=on_model,
+                               log=lambda s: None, encode=write_reordered if name == "b" else cc.write_safetensors)
             except Exception as e:  # surfaced below
                 errors.append(f"client {name}: {e!r}")
 
@@ -316,7 +327,7 @@ def mixed_federation(confide: list[str], folder: str, data: str) -> None:
         check(reason == "rounds-completed", f"the run stopped with '{reason}'")
         check(dotnet.wait(timeout=120) == 0, f"the .NET client exited with {dotnet.returncode}")
         check(sorted(accuracies) == [0, 1, 2, 3], f"the Python client trained in rounds {sorted(accuracies)}")
-        print(f"  accuracy of the global model on all digits at the start of rounds 0 to 3: "
+        print("  accuracy of the global model on all digits at the start of rounds 0 to 3: "
               + ", ".join(f"{accuracies[r]:.3f}" for r in (0, 1, 2, 3)))
         check(accuracies[3] >= 0.75 and accuracies[3] > accuracies[0] + 0.4, "the mixed federation did not learn")
         status = python.status()
