@@ -159,9 +159,12 @@ def pinned_channel(target: str, fingerprint: str, timeout: float = 10.0) -> grpc
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # only to read the certificate; trust comes from the pin below
-    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw:
-        with context.wrap_socket(raw, server_hostname=host.strip("[]")) as tls:
-            der = tls.getpeercert(binary_form=True)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=host.strip("[]")) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except OSError as e:
+        raise ConnectionError(f"cannot reach the server at {target} over TLS: {e}") from e
     if der is None or not hmac.compare_digest(hashlib.sha256(der).digest(), want):
         raise ConnectionError(f"the server at {target} presented a certificate that does not match the pinned fingerprint")
     credentials = grpc.ssl_channel_credentials(root_certificates=ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
@@ -475,5 +478,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run(argv: list[str] | None = None) -> int:
+    """main, with failures reported as one line instead of a traceback."""
+    try:
+        return main(argv)
+    except grpc.RpcError as e:
+        print(f"confide_client: the server refused: {e.code().name}: {e.details()}", file=sys.stderr)
+    except (ValueError, ConnectionError, OSError, NotImplementedError) as e:
+        print(f"confide_client: {e}", file=sys.stderr)
+    return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
