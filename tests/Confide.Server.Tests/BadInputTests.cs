@@ -115,6 +115,12 @@ public sealed class BadInputTests
         await Refused(() => fresh.SubmitUpdateAsync(round, layout, Delta(0.1f), 10, 0), StatusCode.PermissionDenied, "not sampled");
         var huge = new UpdateHeader { Round = round, SampleCount = 10, TotalBytes = 1L << 40, LayoutFingerprint = layout };
         await Refused(() => good.SubmitRawAsync(huge, [], [], default), StatusCode.ResourceExhausted, "declares");
+        foreach (long declared in new[] { 0L, -5L, long.MinValue })
+        {
+            var nonsense = new UpdateHeader { Round = round, SampleCount = 10, TotalBytes = declared, LayoutFingerprint = layout };
+            await Refused(() => good.SubmitRawAsync(nonsense, [], [], default), StatusCode.InvalidArgument, $"declares {declared} bytes; total_bytes must be the positive size");
+        }
+
         byte[] big = new byte[3 << 20];
         // A plausible header, then one 3 MiB message: gRPC's per-message limit (1 MiB + framing) refuses it.
         var oneBigChunk = new UpdateHeader { Round = round, SampleCount = 10, TotalBytes = Delta(0.1f).Length, LayoutFingerprint = layout };

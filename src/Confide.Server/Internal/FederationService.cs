@@ -163,7 +163,13 @@ internal sealed class FederationService(
     private async Task<SubmitUpdateResponse> ReceiveUpdateAsync(IAsyncStreamReader<UpdateMessage> requestStream, ServerCallContext context, string clientId, byte[] signedHash, UpdateHeader header)
     {
         long limit = (long)host.ModelByteCount + options.PayloadSlackBytes;
-        if (header.TotalBytes <= 0 || header.TotalBytes > limit)
+        if (header.TotalBytes <= 0)
+        {
+            // Not a size to refuse for want of room: no update has zero or fewer bytes.
+            throw Invalid($"the update header declares {header.TotalBytes} bytes; total_bytes must be the positive size of the safetensors payload ({host.ModelByteCount} bytes for this layout)");
+        }
+
+        if (header.TotalBytes > limit)
         {
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the update declares {header.TotalBytes} bytes; a model of this layout takes {host.ModelByteCount} bytes (at most {limit} accepted)"));
         }
