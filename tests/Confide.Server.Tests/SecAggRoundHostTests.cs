@@ -91,6 +91,14 @@ public sealed class SecAggRoundHostTests
         var keysForA = host.Handle("a", new SecAggRequest { Round = 0, SessionId = setup.SessionId, Poll = new SecAggPoll() });
         Assert.Equal(SecAggResponse.NextOneofCase.KeysBroadcast, keysForA.NextCase);
         Assert.Equal(["b"], keysForA.KeysBroadcast.Peers.Select(p => p.ClientId));
+
+        // a's advertisement delivered again after AdvertiseKeys closed (its answer was lost): a duplicate, which the
+        // client turns into a poll, not "late", which it would take for having dropped out. c's, never sent, is late.
+        var redelivered = Assert.Throws<RpcException>(() => host.Handle("a", first));
+        Assert.Equal(StatusCode.AlreadyExists, redelivered.StatusCode);
+        Assert.Contains("already sent its AdvertiseKeys message, and that stage has closed since", redelivered.Status.Detail, StringComparison.Ordinal);
+        var late = Assert.Throws<RpcException>(() => host.Handle("c", Advertise(2)));
+        Assert.Equal(StatusCode.FailedPrecondition, late.StatusCode);
         var outsider = Assert.Throws<RpcException>(() => host.Handle("zed", new SecAggRequest { Round = 0, SessionId = setup.SessionId, Poll = new SecAggPoll() }));
         Assert.Equal(StatusCode.PermissionDenied, outsider.StatusCode);
         foreach (var c in clients)

@@ -80,20 +80,31 @@ public sealed class SecAggServer
     /// <summary>How many clients have been accepted in the current stage so far.</summary>
     public int ReceivedInCurrentStage => SecAggStages.IsTerminal(Stage) ? 0 : _alive[(int)Stage].Count(a => a);
 
+    /// <summary>True when the server already accepted this client's message for the message's stage (in this session).</summary>
+    private bool IsAccepted(SecAggClientMessage message) =>
+        message.Stage <= SecAggStage.Unmasking && _session.IsClient(message.Sender)
+        && message.SessionId == _session.SessionId && message.Round == _session.Round && _alive[(int)message.Stage][message.Sender];
+
     /// <summary>Accepts one client message for the current stage, or throws and changes nothing.</summary>
     public void Receive(SecAggClientMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
         string what = message.GetType().Name.Replace("Message", string.Empty, StringComparison.Ordinal);
-        if (message.Stage != Stage)
+        if (message.Stage != Stage || IsReconstructing)
         {
-            throw new SecAggOutOfOrderException(Stage, message.Stage, $"{what} from client {message.Sender}");
-        }
+            // A message this server already accepted, delivered again after its stage closed: its answer was lost and the
+            // client retried. The last expected message closes a stage at once, so for that sender every retry comes late.
+            // It is a duplicate, not a late message: a client told "late" would take itself for a dropout.
+            if (message.Stage <= Stage && IsAccepted(message))
+            {
+                throw new SecAggReplayException(Stage, message.Sender,
+                    $"{what} from client {message.Sender} refused: this client already sent its {message.Stage} message, and that stage has closed since.");
+            }
 
-        if (IsReconstructing)
-        {
-            throw new SecAggOutOfOrderException(Stage, message.Stage, $"{what} from client {message.Sender}",
-                $"late: stage {Stage} is closed and the server is reconstructing the sum");
+            throw message.Stage != Stage
+                ? new SecAggOutOfOrderException(Stage, message.Stage, $"{what} from client {message.Sender}")
+                : new SecAggOutOfOrderException(Stage, message.Stage, $"{what} from client {message.Sender}",
+                    $"late: stage {Stage} is closed and the server is reconstructing the sum");
         }
 
         int u = message.Sender;

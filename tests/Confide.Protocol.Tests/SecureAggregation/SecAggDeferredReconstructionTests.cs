@@ -79,11 +79,12 @@ public sealed class SecAggDeferredReconstructionTests
         Assert.Null(driver.DroppedAt(0));
         Assert.Null(driver.MessageFor(0));
 
-        // A message now (here a replayed unmasking response) is late, and the round is unchanged.
-        var late = new UnmaskingResponseMessage(harness.Session.SessionId, harness.Session.Round, 0, [], []);
-        var refused = Assert.Throws<SecAggOutOfOrderException>(() => driver.Receive(late));
-        Assert.Contains("late", refused.Message, StringComparison.Ordinal);
-        Assert.Contains("reconstructing", refused.Message, StringComparison.Ordinal);
+        // Client 0's unmasking response delivered again now (its answer was lost) is a duplicate, not a late message,
+        // and the round is unchanged. (Every client still in sent one, so no message now can be merely late; the
+        // server's own "late: reconstructing" refusal covers a message it never accepted.)
+        var again = new UnmaskingResponseMessage(harness.Session.SessionId, harness.Session.Round, 0, [], []);
+        var refused = Assert.Throws<SecAggReplayException>(() => driver.Receive(again));
+        Assert.Contains("already sent its Unmasking message", refused.Message, StringComparison.Ordinal);
         Assert.True(driver.IsReconstructing);
 
         // Committing before running is a caller error; after running, the sum is the in-line one (and the plain sum).

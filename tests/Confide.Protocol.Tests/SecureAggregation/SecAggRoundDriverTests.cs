@@ -121,6 +121,36 @@ public sealed class SecAggRoundDriverTests
     }
 
     [Fact]
+    public void A_message_delivered_again_after_its_stage_closed_is_a_duplicate_not_a_late_message()
+    {
+        var (harness, driver, _) = Create();
+        using var _h = harness;
+        var adverts = Enumerable.Range(0, 5).Select(u => harness.Clients[u].AdvertiseKeys()).ToArray();
+        foreach (var advert in adverts)
+        {
+            driver.Receive(advert);
+        }
+
+        // The last advertisement closed the stage at once; its sender never saw the answer and sends it again.
+        Assert.Equal(SecAggStage.ShareKeys, driver.Stage);
+        var again = Assert.Throws<SecAggReplayException>(() => driver.Receive(adverts[4]));
+        Assert.Contains("already sent its AdvertiseKeys message, and that stage has closed since", again.Message, StringComparison.Ordinal);
+
+        // Nothing changed: the client is still in the round and its next input waits for it.
+        Assert.Equal(SecAggStage.ShareKeys, driver.Stage);
+        Assert.Null(driver.DroppedAt(4));
+        Assert.False(driver.HasSent(4));
+        Assert.NotNull(driver.MessageFor(4));
+
+        // The same holds two stages on, and a message for another session is still refused as out of stage.
+        Answer(harness, driver, _ => true);
+        Assert.Equal(SecAggStage.MaskedInputCollection, driver.Stage);
+        Assert.Throws<SecAggReplayException>(() => driver.Receive(adverts[0]));
+        var foreign = adverts[0] with { SessionId = "another-session-id" };
+        Assert.Throws<SecAggOutOfOrderException>(() => driver.Receive(foreign));
+    }
+
+    [Fact]
     public void Too_few_survivors_abort_with_a_reason_naming_the_stage_and_the_counts()
     {
         var (harness, driver, clock) = Create(n: 5, threshold: 4);
