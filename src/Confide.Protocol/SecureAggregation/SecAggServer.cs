@@ -294,7 +294,8 @@ public sealed class SecAggServer
 
         if (!SecAggCrypto.TryImportAgreementPublicKey(m.CipherPublicKey, out _) || !SecAggCrypto.TryImportAgreementPublicKey(m.MaskPublicKey, out _))
         {
-            throw new SecAggInvalidMessageException(Stage, $"Client {m.Sender} advertised a public key that is not a valid X25519 key.");
+            // A point of small order would give every neighbour the all-zero shared secret; they would abort the round.
+            throw new SecAggInvalidMessageException(Stage, $"Client {m.Sender} advertised a public key that is not a valid X25519 key (not 32 bytes, or a point of small order, whose shared secrets are all zeros).");
         }
     }
 

@@ -19,13 +19,24 @@ public sealed class AgreementPublicKey : IEquatable<AgreementPublicKey>
 
     internal PublicKey Key { get; }
 
-    /// <summary>Imports a raw 32-byte X25519 public key.</summary>
-    /// <exception cref="ArgumentException">The bytes are not 32 long.</exception>
+    /// <summary>Imports a raw 32-byte X25519 public key, refusing the points of small order.</summary>
+    /// <remarks>
+    /// A point of small order (0, 1, the two points of order 8, and their encodings as p − 1, p, p + 1 and with the
+    /// top bit set) gives every peer the all-zero shared secret, so the pairwise mask seed and the share key derived
+    /// from it would be public. Honest peers abort on it (RFC 7748 §6.1's check); refusing it here lets the server
+    /// exclude the one client that advertised it at AdvertiseKeys instead of letting it abort its neighbours' round.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The bytes are not 32 long, or they encode a point of small order.</exception>
     public static AgreementPublicKey FromBytes(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length != Size || !PublicKey.TryImport(KeyAgreementAlgorithm.X25519, bytes, KeyBlobFormat.RawPublicKey, out var key) || key is null)
         {
             throw new ArgumentException($"Not a valid {Size}-byte X25519 public key ({bytes.Length} bytes given).", nameof(bytes));
+        }
+
+        if (Internal.Libsodium.HasSmallOrder(bytes))
+        {
+            throw new ArgumentException("The X25519 public key is a point of small order: every shared secret with it would be all zeros (RFC 7748 §6.1).", nameof(bytes));
         }
 
         return new AgreementPublicKey(key);

@@ -119,8 +119,33 @@ public sealed class SecAggLargeNeighbourhoodTests
         var keys = broadcast.Keys.Select(k => k.Sender == 9 ? k with { CipherPublicKey = lowOrder, Signature = signature } : k).ToArray();
         var ex = Assert.Throws<SecAggSignatureException>(() => h.Clients[0].Handle(broadcast with { Keys = keys }));
         Assert.Equal(9, ex.Signer);
-        Assert.Contains("low-order", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("small order", ex.Message, StringComparison.Ordinal);
         Assert.Equal(SecAggStage.Aborted, h.Clients[0].Stage);
+    }
+
+    [Fact]
+    public void TheServerRefusesASignedLowOrderKeyAtAdvertiseKeysAndTheRoundGoesOnWithoutThatClient()
+    {
+        using var h = new SecAggHarness(Options(), seed: 55);
+        AdvertiseKeysMessage honest = h.Clients[9].AdvertiseKeys();
+        byte[] lowOrder = new byte[AgreementPublicKey.Size];
+        byte[] signature = h.Identities[9].Sign(SecAggBinding.AdvertisePurpose, h.Session.Binding.AdvertisePayload(9, lowOrder, honest.MaskPublicKey));
+        var ex = Assert.Throws<SecAggInvalidMessageException>(() => h.Server.Receive(honest with { CipherPublicKey = lowOrder, Signature = signature }));
+        Assert.Contains("Client 9", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("small order", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, h.Server.ReceivedInCurrentStage);
+
+        // Client 9 is simply not in the round; every other client completes it and the sum is theirs.
+        var survivors = Enumerable.Range(0, h.Options.ClientCount).Where(u => u != 9).ToArray();
+        var inbox = h.Step(null, u => u != 9);
+        for (var stage = SecAggStage.ShareKeys; stage <= SecAggStage.Unmasking; stage++)
+        {
+            Assert.False(inbox.ContainsKey(9));
+            inbox = h.Step(inbox);
+        }
+
+        Assert.Equal(SecAggStage.Completed, h.Server.Stage);
+        Assert.Equal(SecAggSimulation.PlainSum(h.Inputs, survivors, h.Options.ModulusBits), h.Server.Result.Sum);
     }
 
     [Fact]

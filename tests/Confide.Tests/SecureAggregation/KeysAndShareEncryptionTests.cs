@@ -215,13 +215,59 @@ public sealed class KeysAndShareEncryptionTests
         Assert.Throws<ShareDecryptionException>(() => ShareEncryption.Decrypt(receiver, 2, sender.PublicKey, 1, Context, sealedShare[..20]));
     }
 
-    [Fact]
-    public void ALowOrderPublicKeyIsRefused()
+    // The X25519 encodings of small order: 0 and 1, the two points of order 8, and p − 1, p, p + 1 (p = 2^255 − 19),
+    // each also with the top bit set, which X25519 ignores (Bernstein's list of points to reject; see RFC 7748 §6.1).
+    public static TheoryData<string> SmallOrderPoints()
     {
-        using var own = AgreementKeyPair.Generate(new SeededRandomSource(5));
-        var zero = AgreementPublicKey.FromBytes(new byte[32]);
-        Assert.ThrowsAny<CryptographicException>(() => PairwiseMaskSeed.Derive(own, 0, zero, 1, Context, new byte[32]));
-        Assert.ThrowsAny<CryptographicException>(() => ShareEncryption.Encrypt(own, 0, zero, 1, Context, [1], new SeededRandomSource(1)));
+        string[] points =
+        [
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "0100000000000000000000000000000000000000000000000000000000000000",
+            "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+            "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ];
+        var data = new TheoryData<string>();
+        foreach (string point in points)
+        {
+            data.Add(point);
+            data.Add(point[..62] + (Convert.ToByte(point[62..], 16) | 0x80).ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SmallOrderPoints))]
+    public void APublicKeyOfSmallOrderIsRefusedOnImport(string hex)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => AgreementPublicKey.FromBytes(Convert.FromHexString(hex)));
+        Assert.Contains("small order", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void KeysOfLargeOrderAreAcceptedIncludingTwistPoints()
+    {
+        // The RFC 7748 keys, the base point 9, and 2 (a point on the twist of large order): none is of small order.
+        foreach (string hex in new[]
+        {
+            "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+            "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+            "0900000000000000000000000000000000000000000000000000000000000000",
+            "0200000000000000000000000000000000000000000000000000000000000000",
+        })
+        {
+            Assert.Equal(hex, Convert.ToHexStringLower(AgreementPublicKey.FromBytes(Convert.FromHexString(hex)).ToBytes()));
+        }
+
+        var random = new SeededRandomSource(5);
+        for (int i = 0; i < 64; i++)
+        {
+            using var pair = AgreementKeyPair.Generate(random);
+            _ = AgreementPublicKey.FromBytes(pair.PublicKey.ToBytes());
+        }
     }
 
     [Fact]
