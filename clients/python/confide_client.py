@@ -2,9 +2,9 @@
 
 It shows that a client in another language can join a Confide server: it pins the server certificate, enrolls with a
 one-time token and an Ed25519 key, signs every request as the proto header specifies, streams the global model down and
-a signed update up, reports its evaluation, and retries transient errors without ever resubmitting a round. It runs
-plain rounds only: no secure aggregation (SecAgg+), no adaptive clipping indicator beyond what clip_norm asks, and no
-local differential privacy. The .NET client (`confide client`, `Confide.Client`) is the full reference client.
+a signed update up, reports its evaluation, and retries transient errors without ever resubmitting a round. Secure
+rounds go through secagg_client.py (SecAgg+, without distributed DP or the adaptive-clipping indicator). The .NET
+client (`confide client`, `Confide.Client`) is the full reference client.
 
 Needs grpcio, protobuf and cryptography (Debian: python3-grpcio python3-protobuf python3-cryptography), and the message
 classes generated from the contract:
@@ -331,32 +331,43 @@ def participate(client: ConfideClient, progress: Progress, trainer: Trainer,
         if task.kind != pb.RoundTask.TRAIN or task.round <= progress.last_round:
             time.sleep(max(task.retry_after_ms, 100) / 1000)
             continue
-        if task.HasField("secure_aggregation"):
-            raise NotImplementedError("the server runs secure aggregation (SecAgg+), which this client does not "
-                                      "implement; use the .NET client (confide client)")
         model = read_safetensors(with_retries(lambda: client.fetch_model(task.round, task.model_bytes), "FetchModel", log=log))
         if on_model is not None:
             on_model(task.round, model)
         delta, samples, loss = trainer(task.round, model, task)
         if not 1 <= samples <= task.max_sample_count:
             raise ValueError(f"the trainer reported {samples} samples; the server accepts 1 to {task.max_sample_count}")
-        header = pb.UpdateHeader(round=task.round, sample_count=samples, layout_fingerprint=task.layout_fingerprint, train_loss=loss)
-        if task.clip_norm > 0:
-            delta, indicator = clip(delta, task.clip_norm)
-            header.clip_indicator = indicator
-        payload = encode(model, delta)
-        header.total_bytes = len(payload)
-        try:
-            with_retries(lambda: client.submit_update(header, payload), "SubmitUpdate", log=log)
-            log(f"round {task.round}: update accepted ({samples} samples, loss {loss:.4f})")
-        except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.ALREADY_EXISTS:  # a retry after an answer that was lost: already in
-                log(f"round {task.round}: update refused: {e.code().name}: {e.details()}")
+        if task.HasField("secure_aggregation"):
+            # The update goes into the secure sum instead of SubmitUpdate (secagg_client.py), flattened in the model's
+            # data-offset order, which is the server's layout order. A secure round cannot be rejoined, whatever its
+            # outcome, so it counts as submitted either way.
+            import secagg_client
+            result = secagg_client.run_secure_round(client, task, [v for t in delta for v in t], samples)
+            log(f"round {task.round}: secure aggregation {result.outcome} ({result.detail})")
+        else:
+            submit_plain(client, task, model, delta, samples, loss, encode, log)
         progress.last_round = task.round
         progress.save()
         if evaluate is not None:
             n, eval_loss, accuracy = evaluate(task.round, model)
             with_retries(lambda: client.report_metrics(task.round, n, eval_loss, accuracy), "ReportMetrics", log=log)
+
+
+def submit_plain(client: ConfideClient, task: pb.RoundTask, model: Model, delta: list[array.array], samples: int,
+                 loss: float, encode: Callable[[Model, Sequence[array.array]], bytes], log: Callable[[str], None]) -> None:
+    """Clips when the task asks, encodes and submits one update; a refusal is logged (the round goes on without it)."""
+    header = pb.UpdateHeader(round=task.round, sample_count=samples, layout_fingerprint=task.layout_fingerprint, train_loss=loss)
+    if task.clip_norm > 0:
+        delta, indicator = clip(delta, task.clip_norm)
+        header.clip_indicator = indicator
+    payload = encode(model, delta)
+    header.total_bytes = len(payload)
+    try:
+        with_retries(lambda: client.submit_update(header, payload), "SubmitUpdate", log=log)
+        log(f"round {task.round}: update accepted ({samples} samples, loss {loss:.4f})")
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.ALREADY_EXISTS:  # a retry after an answer that was lost: already in
+            log(f"round {task.round}: update refused: {e.code().name}: {e.details()}")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
