@@ -51,7 +51,7 @@ public sealed class ServerAdaptiveClippingCommandTests
                 keys.Add(key);
                 var client = new FederationClient(options, key);
                 connections.Add(client);
-                await EnrollWhenListeningAsync(client, tokens[i], budget.Token);
+                await LoopbackEnrollment.EnrollWhenListeningAsync(client, tokens[i], budget.Token);
                 var progress = ParticipantProgress.Load(Path.Combine(state, $"client-{i}.progress"));
                 var participant = new FederatedParticipant(client, new ShiftTrainer(i, 0.01f), progress) { InitialBackoff = TimeSpan.FromMilliseconds(50) };
                 runs.Add(Task.Run(() => participant.RunAsync(budget.Token)));
@@ -82,23 +82,6 @@ public sealed class ServerAdaptiveClippingCommandTests
             }
             catch (IOException)
             {
-            }
-        }
-    }
-
-    private static async Task EnrollWhenListeningAsync(FederationClient client, string token, CancellationToken cancellationToken)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await client.EnrollAsync(token, cancellationToken: cancellationToken);
-                return;
-            }
-            catch (Grpc.Core.RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.Unavailable && attempt < 200)
-            {
-                // The server is still starting.
-                await Task.Delay(50, cancellationToken);
             }
         }
     }

@@ -34,6 +34,11 @@ internal static class ServerCommand
         var byzantine = new Option<int>("--byzantine") { Description = "f, the number of Byzantine clients tolerated (krum, multi-krum, bulyan)." };
         var serverLr = new Option<double>("--server-lr") { Description = "Server learning rate η.", DefaultValueFactory = _ => 1.0 };
         var maxNorm = new Option<double?>("--max-update-norm") { Description = "Reject updates whose L2 norm exceeds this." };
+        var maxSamples = new Option<long>("--max-sample-count")
+        {
+            Description = "The largest sample count (FedAvg weight) an update may claim; with --secure-agg a lower bound leaves room for a finer quantizer scale.",
+            DefaultValueFactory = _ => 1_000_000,
+        };
         var epochs = new Option<int>("--epochs") { Description = "Local epochs asked of clients.", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch") { Description = "Local batch size.", DefaultValueFactory = _ => 32 };
         var lr = new Option<double>("--lr") { Description = "Local learning rate.", DefaultValueFactory = _ => 0.1 };
@@ -49,7 +54,7 @@ internal static class ServerCommand
         var command = new Command("server", "Run a federation server (gRPC over TLS) until the configured rounds complete or the privacy budget would be exceeded.");
         var secureAggregation = SecureAggregationCliOptions.AddTo(command);
         var dpMode = DistributedDpCliOptions.AddTo(command);
-        foreach (var o in new Option[] { state, listen, port, insecure, cert, certPassword, hosts, initial, rounds, perRound, fraction, minClients, minUpdates, deadline, aggregator, byzantine, serverLr, maxNorm, epochs, batch, lr, dpNoise, dpClip, dpClientClip, population, epsilon, delta, linger, verbose })
+        foreach (var o in new Option[] { state, listen, port, insecure, cert, certPassword, hosts, initial, rounds, perRound, fraction, minClients, minUpdates, deadline, aggregator, byzantine, serverLr, maxNorm, maxSamples, epochs, batch, lr, dpNoise, dpClip, dpClientClip, population, epsilon, delta, linger, verbose })
         {
             command.Options.Add(o);
         }
@@ -108,6 +113,7 @@ internal static class ServerCommand
                 new AggregatorSettings(parse.GetValue(aggregator)!, parse.GetValue(byzantine)),
                 parse.GetValue(serverLr),
                 maxUpdateNorm: parse.GetValue(maxNorm),
+                maxSampleCount: parse.GetValue(maxSamples),
                 privacy: dp)
             {
                 ServerOptimizer = optimizer.Optimizer(parse, parse.GetValue(serverLr)),
