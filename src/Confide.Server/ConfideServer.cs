@@ -72,6 +72,9 @@ public sealed class ConfideServer : IAsyncDisposable
     /// <summary>The coordinator's stage.</summary>
     public RoundStage Stage => _host.Stage;
 
+    /// <summary>Completed rounds that ended without changing the model (too few updates, or secure aggregation aborted).</summary>
+    public long FailedRounds => _host.FailedRounds;
+
     /// <summary>Why the run stopped, once it has.</summary>
     public StopReason? StopReason => _host.StopReason;
 

@@ -225,6 +225,17 @@ public sealed class StateStore : IDisposable
     }
 
     /// <summary>The number of enrolled clients.</summary>
+    /// <summary>How many completed rounds failed (ended without aggregating).</summary>
+    public long CountFailedRounds()
+    {
+        lock (_gate)
+        {
+            using var command = Command("SELECT COUNT(*) FROM rounds WHERE status = 'failed'");
+            return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>How many clients are enrolled.</summary>
     public int CountClients()
     {
         lock (_gate)

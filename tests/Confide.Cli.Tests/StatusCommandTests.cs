@@ -49,6 +49,9 @@ public sealed class StatusCommandTests
         Assert.DoesNotContain(lines, l => l.StartsWith("secure aggregation", StringComparison.Ordinal) || l.StartsWith("privacy", StringComparison.Ordinal));
         Assert.Equal("stopped: rounds-completed", lines[^1]);
 
+        status.FailedRounds = 1;
+        Assert.Equal("round 2 (finished); 2 of 2 rounds completed (1 failed: the model did not change)", StatusCommand.Format(status)[0]);
+
         status.Delta = 1e-5;
         status.EpsilonSpent = 1.5;
         status.MaxEpsilon = 8;

@@ -65,5 +65,10 @@ public sealed class RetryTests
         var round = Assert.Single(server.Store.ListRounds());
         Assert.Equal("failed", round.Status);
         Assert.Equal(2, round.Stragglers.Count);
+
+        // The run counts the round as completed, and says it failed.
+        var status = await a.GetStatusAsync();
+        Assert.Equal((1, 1), (status.CompletedRounds, status.FailedRounds));
+        Assert.Equal(1, server.FailedRounds);
     }
 }

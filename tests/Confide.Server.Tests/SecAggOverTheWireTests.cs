@@ -300,6 +300,7 @@ public sealed class SecAggOverTheWireTests
             var round = Assert.Single(again.Store.ListRounds());
             Assert.Equal("failed", round.Status);
             Assert.Contains("interrupted by a server restart", round.FailureReason, StringComparison.Ordinal);
+            Assert.Equal(1, again.FailedRounds);
             Assert.Equal(TestFederation.InitialModel().AsSpan().ToArray(), again.GlobalModel.AsSpan().ToArray());
             Assert.Equal(RoundStage.WaitingForClients, again.Stage);
             Assert.Equal(ids.Order(StringComparer.Ordinal), round.Participants);

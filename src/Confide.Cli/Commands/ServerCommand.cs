@@ -168,6 +168,12 @@ internal static class ServerCommand
             {
                 await server.Finished.WaitAsync(stop.Token);
                 Console.Out.WriteLine($"run finished: {Describe(server.StopReason)}");
+                if (server.FailedRounds > 0)
+                {
+                    // "Rounds completed" counts rounds run, as Flower does; say how many of them changed nothing.
+                    Console.Out.WriteLine($"{server.FailedRounds} of those rounds failed and left the model unchanged; the log and the state folder give each one's reason");
+                }
+
                 await Task.Delay(TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(linger))), stop.Token);
             }
             catch (OperationCanceledException)

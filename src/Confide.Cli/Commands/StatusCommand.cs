@@ -67,7 +67,7 @@ internal static class StatusCommand
         var c = CultureInfo.InvariantCulture;
         var lines = new List<string>
         {
-            string.Create(c, $"round {status.Round} ({status.Stage}); {status.CompletedRounds} of {status.TotalRounds} rounds completed"),
+            string.Create(c, $"round {status.Round} ({status.Stage}); {status.CompletedRounds} of {status.TotalRounds} rounds completed{(status.FailedRounds > 0 ? $" ({status.FailedRounds} failed: the model did not change)" : "")}"),
             string.Create(c, $"clients: {status.EnrolledClients} enrolled, {status.ConnectedClients} connected, {status.Participants} in the current round, {status.AcceptedUpdates} updates accepted"),
         };
         if (status.Delta > 0)

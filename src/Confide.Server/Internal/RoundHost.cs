@@ -41,6 +41,7 @@ internal sealed partial class RoundHost
     private byte[] _modelBytes;
     private int _arrivals;
     private long _completedRounds;
+    private long _failedRounds;
 
     public RoundHost(ServerOptions options, StateStore store, ISystemClock clock, IRandomSource random, IGaussianNoise noise, ILogger logger)
     {
@@ -86,6 +87,7 @@ internal sealed partial class RoundHost
             LogRestored(c.Ticket.Round, c.Accepted.Count, c.Rejected.Count);
         }
 
+        _failedRounds = store.CountFailedRounds();
         LogResumed(_completedRounds, _coordinator.Stage);
         if (_coordinator.Stage == RoundStage.Finished)
         {
@@ -117,6 +119,18 @@ internal sealed partial class RoundHost
             lock (_gate)
             {
                 return _coordinator.Stage;
+            }
+        }
+    }
+
+    /// <summary>Completed rounds that ended without aggregating (too few updates, or an aborted secure aggregation).</summary>
+    public long FailedRounds
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _failedRounds;
             }
         }
     }
@@ -220,6 +234,11 @@ internal sealed partial class RoundHost
                 _store.CompleteRound(result, _coordinator.Ledger, _coordinator.ExportServerState(), encoded);
                 ServerMetrics.RecordSince(ServerMetrics.RoundPersistSeconds, start);
                 _completedRounds = result.Round + 1;
+                if (!result.Aggregated)
+                {
+                    _failedRounds++;
+                }
+
                 Volatile.Write(ref _modelBytes, encoded);
                 SignalChange();
                 LogRoundCompleted(result.Round, result.Aggregated ? "aggregated" : "failed", result.Accepted.Count, result.Rejected.Count, result.Stragglers.Count, result.Privacy?.Epsilon ?? 0);
@@ -439,6 +458,7 @@ internal sealed partial class RoundHost
             {
                 Round = _coordinator.Round,
                 CompletedRounds = _completedRounds,
+                FailedRounds = _failedRounds,
                 TotalRounds = _options.Rounds.Rounds,
                 Stage = _coordinator.Stage switch
                 {
