@@ -30,18 +30,4 @@ internal static class SampleUpdates
         Safetensors.Write(
             new ModelParameters(Layout, (float[])values.Clone()),
             new Dictionary<string, string> { ["description"] = $"confide sample update {Path.GetFileNameWithoutExtension(file)}; see samples/updates/README.md" });
-
-    /// <summary>The repository root: the nearest ancestor of the test binaries that holds Confide.slnx.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Confide.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Confide.slnx not found above the test binaries.");
-    }
 }

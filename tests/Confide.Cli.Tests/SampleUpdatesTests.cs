@@ -9,7 +9,7 @@ public sealed class SampleUpdatesTests
     [Fact]
     public void CommittedSamplesMatchTheGenerator()
     {
-        string dir = Path.Combine(SampleUpdates.RepositoryRoot(), "samples", "updates");
+        string dir = Confide.Testing.RepositoryFiles.Path("samples", "updates");
         bool regenerate = Environment.GetEnvironmentVariable("CONFIDE_REGENERATE_SAMPLES") == "1";
         foreach (var (file, values) in SampleUpdates.Files)
         {
@@ -29,7 +29,7 @@ public sealed class SampleUpdatesTests
     [Fact]
     public void KrumOnTheSamplesExcludesTheOutlier()
     {
-        string dir = Path.Combine(SampleUpdates.RepositoryRoot(), "samples", "updates");
+        string dir = Confide.Testing.RepositoryFiles.Path("samples", "updates");
         string output = Path.Combine(Path.GetTempPath(), $"confide-sample-{Guid.NewGuid():N}.safetensors");
         try
         {
