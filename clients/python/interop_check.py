@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Iterator
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -104,9 +105,61 @@ class Server:
         with contextlib.closing(sqlite3.connect(f"file:{os.path.join(self.state, 'state.db')}?mode=ro", uri=True)) as db:
             return db.execute("SELECT round, client_id, status, reason FROM submissions ORDER BY round, client_id").fetchall()
 
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        """Stops the server; when the block failed, prints the end of the server's log first."""
+        if kind is not None:
+            print(self.server_log(), file=sys.stderr)
+        self.stop()
+
     def server_log(self) -> str:
         with open(self.log.name, encoding="utf-8") as f:
             return f.read()[-3000:]
+
+
+@contextlib.contextmanager
+def dotnet_client(confide: list[str], server: Server, folder: str, token: str, shard: str) -> Iterator[subprocess.Popen]:
+    """A .NET `confide client` in the federation of `server` (output in FOLDER/dotnet-client.log); when the block
+    fails, the end of its log is printed, and it is killed on leaving if still running."""
+    path = os.path.join(folder, "dotnet-client.log")
+    with open(path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(confide + ["client", "--server", f"https://{server.target}", "--fingerprint", server.fingerprint,
+                                              "--key", os.path.join(folder, "dotnet.key"), "--token", token, "--shard", shard],
+                                   stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        except BaseException:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                print("".join(f.readlines()[-30:]), file=sys.stderr)
+            raise
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def run_all(threads: list[threading.Thread], errors: list[str], label: str, timeout: float = 300) -> None:
+    """Starts the client threads, waits for them (each within `timeout`), and fails on any error they recorded."""
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    check(not any(t.is_alive() for t in threads), f"{label}: a client was still running after {timeout:g} s")
+    check(not errors, f"{label}: " + "; ".join(errors))
+
+
+def next_train_task(client: cc.ConfideClient, last: int, secure: bool | None = None) -> pb.RoundTask | None:
+    """Long-polls until a TRAIN task for a round after `last` (with a SecAgg setup when `secure`), or None once the
+    run has finished."""
+    while True:
+        task = client.fetch_task(last, 5000)
+        if task.kind == pb.RoundTask.FINISHED:
+            return None
+        if task.kind == pb.RoundTask.TRAIN and task.round > last and (secure is None or task.HasField("secure_aggregation") == secure):
+            return task
+        time.sleep(max(task.retry_after_ms, 50) / 1000)
 
 
 def new_client(server: Server, token: str, label: str) -> cc.ConfideClient:
@@ -188,9 +241,8 @@ def arithmetic_and_refusals(confide: list[str], folder: str) -> None:
     os.makedirs(folder, exist_ok=True)
     initial = os.path.join(folder, "initial.safetensors")
     write_initial_model(initial, {"dense.weight": [1024, 1024], "dense.bias": [1024]})
-    server = Server(confide, folder, ["--rounds", "3", "--clients-per-round", "3", "--min-updates", "2", "--deadline", "60",
-                                      "--initial-model", initial], tokens=4)
-    try:
+    with Server(confide, folder, ["--rounds", "3", "--clients-per-round", "3", "--min-updates", "2", "--deadline", "60",
+                                  "--initial-model", initial], tokens=4) as server:
         a = new_client(server, server.tokens[0], "python-a")
         b = new_client(server, server.tokens[1], "python-b")
         m = new_client(server, server.tokens[2], "python-m")
@@ -239,13 +291,10 @@ def arithmetic_and_refusals(confide: list[str], folder: str) -> None:
             last = -1
             bad = {0: "nan", 1: "layout", 2: "samples"}
             while last < 2:
-                task = m.fetch_task(last, 5000)
-                if task.kind == pb.RoundTask.FINISHED:
+                task = next_train_task(m, last)
+                if task is None:
                     errors.append("the run finished before mallory's three bad updates were refused")
                     return
-                if task.kind != pb.RoundTask.TRAIN or task.round <= last:
-                    time.sleep(0.1)
-                    continue
                 model = cc.read_safetensors(m.fetch_model(task.round, task.model_bytes))
                 delta = [array.array("f", [0.0] * len(t)) for t in model.values]
                 header = pb.UpdateHeader(round=task.round, sample_count=1, layout_fingerprint=task.layout_fingerprint)
@@ -269,12 +318,7 @@ def arithmetic_and_refusals(confide: list[str], folder: str) -> None:
                 last = task.round
 
         threads = [threading.Thread(target=run_honest, args=(n,)) for n in honest] + [threading.Thread(target=run_mallory)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=240)
-        check(not any(t.is_alive() for t in threads), "a client was still running after 240 s")
-        check(not errors, "; ".join(errors))
+        run_all(threads, errors, "arithmetic and refusals", timeout=240)
         check(sorted(models) == [0, 1, 2], f"the clients saw the models of rounds {sorted(models)}")
         with open(initial, "rb") as f:
             check(models[0] == cc.read_safetensors(f.read()).flat(), "round 0's model is not the initial model the server was given")
@@ -293,11 +337,6 @@ def arithmetic_and_refusals(confide: list[str], folder: str) -> None:
         status = a.status()
         check(status.stage == "finished" and status.stop_reason == "rounds-completed" and status.completed_rounds == 3,
               f"status after the run: {status}")
-    except BaseException:
-        print(server.server_log(), file=sys.stderr)
-        raise
-    finally:
-        server.stop()
 
     # The durable record: every honest update accepted, every bad one rejected with its reason.
     stored = server.submissions()
@@ -311,34 +350,23 @@ def arithmetic_and_refusals(confide: list[str], folder: str) -> None:
 
 def mixed_federation(confide: list[str], folder: str, data: str) -> None:
     """One Python client and one .NET client train the digits task together for four rounds."""
-    server = Server(confide, folder, ["--rounds", "4", "--clients-per-round", "2", "--deadline", "120", "--lr", "0.3"], tokens=2)
-    dotnet = None
-    try:
+    with Server(confide, folder, ["--rounds", "4", "--clients-per-round", "2", "--deadline", "120", "--lr", "0.3"], tokens=2) as server:
         rows = cc.load_digits(data, 0, 1, 1)
         evaluate = cc.digits_evaluate(rows)
         accuracies: dict[int, float] = {}
         python = new_client(server, server.tokens[0], "python")
-        dotnet = subprocess.Popen(confide + ["client", "--server", f"https://{server.target}", "--fingerprint", server.fingerprint,
-                                             "--key", os.path.join(folder, "dotnet.key"), "--token", server.tokens[1], "--shard", "0/2"],
-                                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(folder, "dotnet-client.log"), "w"))
-        shard = cc.load_digits(data, 1, 2, 1)
-        reason = cc.participate(python, cc.Progress(os.path.join(folder, "python.progress")), cc.digits_trainer(shard, 7),
-                                cc.digits_evaluate(shard), on_model=lambda r, model: accuracies.__setitem__(r, evaluate(r, model)[2]))
-        check(reason == "rounds-completed", f"the run stopped with '{reason}'")
-        check(dotnet.wait(timeout=120) == 0, f"the .NET client exited with {dotnet.returncode}")
+        with dotnet_client(confide, server, folder, server.tokens[1], "0/2") as dotnet:
+            shard = cc.load_digits(data, 1, 2, 1)
+            reason = cc.participate(python, cc.Progress(os.path.join(folder, "python.progress")), cc.digits_trainer(shard, 7),
+                                    cc.digits_evaluate(shard), on_model=lambda r, model: accuracies.__setitem__(r, evaluate(r, model)[2]))
+            check(reason == "rounds-completed", f"the run stopped with '{reason}'")
+            check(dotnet.wait(timeout=120) == 0, f"the .NET client exited with {dotnet.returncode}")
         check(sorted(accuracies) == [0, 1, 2, 3], f"the Python client trained in rounds {sorted(accuracies)}")
         print("  accuracy of the global model on all digits at the start of rounds 0 to 3: "
               + ", ".join(f"{accuracies[r]:.3f}" for r in (0, 1, 2, 3)))
         check(accuracies[3] >= 0.75 and accuracies[3] > accuracies[0] + 0.4, "the mixed federation did not learn")
         status = python.status()
         check(status.completed_rounds == 4 and status.enrolled_clients == 2, f"status after the run: {status}")
-    except BaseException:
-        print(server.server_log(), file=sys.stderr)
-        raise
-    finally:
-        if dotnet is not None and dotnet.poll() is None:
-            dotnet.kill()
-        server.stop()
 
     stored = server.submissions()
     check(len(stored) == 8 and all(status == "accepted" for _, _, status, _ in stored), f"stored submissions: {stored}")

@@ -17,13 +17,12 @@ import shlex
 import sys
 import tempfile
 import threading
-import time
 
 import grpc
 
 import confide_client as cc
 import confide_pb2 as pb
-from interop_check import Server, check, new_client, write_initial_model
+from interop_check import Server, check, new_client, next_train_task, run_all, write_initial_model
 
 import secagg_client as sa
 
@@ -48,13 +47,7 @@ def mallory(client: cc.ConfideClient) -> None:
     """The misbehaving participant."""
     try:
         last = -1
-        while True:
-            task = client.fetch_task(last, 5000)
-            if task.kind == pb.RoundTask.FINISHED:
-                return
-            if task.kind != pb.RoundTask.TRAIN or task.round <= last or not task.HasField("secure_aggregation"):
-                time.sleep(0.05)
-                continue
+        while (task := next_train_task(client, last, secure=True)) is not None:
             model = cc.read_safetensors(client.fetch_model(task.round, task.model_bytes)).flat()
             setup = sa.Setup.from_proto(task.secure_aggregation, task.round, client.client_id)
             x = sa.quantize([0.01] * len(model), 2, setup.clip_range, setup.scale, setup.modulus_bits)
@@ -132,13 +125,7 @@ def mallory(client: cc.ConfideClient) -> None:
 def honest(client: cc.ConfideClient, outcomes: list[str]) -> None:
     try:
         last = -1
-        while True:
-            task = client.fetch_task(last, 5000)
-            if task.kind == pb.RoundTask.FINISHED:
-                return
-            if task.kind != pb.RoundTask.TRAIN or task.round <= last or not task.HasField("secure_aggregation"):
-                time.sleep(0.05)
-                continue
+        while (task := next_train_task(client, last, secure=True)) is not None:
             model = cc.read_safetensors(client.fetch_model(task.round, task.model_bytes)).flat()
             res = sa.run_secure_round(client, task, [0.01] * len(model), 3)
             outcomes.append(f"{res.outcome}: {res.detail}")
@@ -160,28 +147,19 @@ def main() -> int:
 def probe(confide: list[str], folder: str) -> None:
     initial = os.path.join(folder, "initial.safetensors")
     write_initial_model(initial, {"w": [3, 4]})
-    server = Server(confide, folder, ["--secure-agg", "--rounds", "1", "--clients-per-round", "3",
-                                                        "--deadline", "60", "--stage-deadline", "30", "--initial-model", initial], tokens=3)
-    outcomes: list[str] = []
-    try:
+    with Server(confide, folder, ["--secure-agg", "--rounds", "1", "--clients-per-round", "3",
+                                  "--deadline", "60", "--stage-deadline", "30", "--initial-model", initial], tokens=3) as server:
+        outcomes: list[str] = []
         clients = [new_client(server, server.tokens[i], f"probe{i}") for i in range(3)]
         threads = [threading.Thread(target=mallory, args=(clients[0],))] + [
             threading.Thread(target=honest, args=(c, outcomes)) for c in clients[1:]]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=200)
-        for line in results:
-            print("  " + line)
-        print(f"  honest clients: {outcomes}")
-        check(not any(t.is_alive() for t in threads), "a client was still running after 200 s")
-        check(not errors, "; ".join(errors))
+        try:
+            run_all(threads, errors, "probe", timeout=200)
+        finally:
+            for line in results:
+                print("  " + line)
+            print(f"  honest clients: {outcomes}")
         check(outcomes and all(o.startswith("completed") for o in outcomes), f"honest outcomes {outcomes}")
-    except BaseException:
-        print(server.server_log(), file=sys.stderr)
-        raise
-    finally:
-        server.stop()
     stored = server.submissions()
     print(f"  state.db: {stored}")
     check(len(stored) == 3 and all(s == "accepted" for _, _, s, _ in stored), "not all three in the sum")
