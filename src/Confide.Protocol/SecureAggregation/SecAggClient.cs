@@ -686,7 +686,7 @@ public sealed class SecAggClient : IDisposable
 
         if (!SecAggCrypto.TryImportAgreementPublicKey(keys.CipherPublicKey, out cipher) || !SecAggCrypto.TryImportAgreementPublicKey(keys.MaskPublicKey, out mask))
         {
-            why = "a public key is not a valid X25519 key (not 32 bytes, or a point of small order, whose shared secrets are all zeros)";
+            why = "a public key is not a valid X25519 key";
             return false;
         }
 

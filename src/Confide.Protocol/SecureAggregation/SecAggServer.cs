@@ -294,8 +294,14 @@ public sealed class SecAggServer
 
         if (!SecAggCrypto.TryImportAgreementPublicKey(m.CipherPublicKey, out _) || !SecAggCrypto.TryImportAgreementPublicKey(m.MaskPublicKey, out _))
         {
-            // A point of small order would give every neighbour the all-zero shared secret; they would abort the round.
-            throw new SecAggInvalidMessageException(Stage, $"Client {m.Sender} advertised a public key that is not a valid X25519 key (not 32 bytes, or a point of small order, whose shared secrets are all zeros).");
+            throw new SecAggInvalidMessageException(Stage, $"Client {m.Sender} advertised a public key that is not a valid X25519 key.");
+        }
+
+        // The server only relays the keys, so nothing here would trip over a point of small order; every neighbour would,
+        // and abort the round. Refusing it now leaves just this client out.
+        if (Confide.SecureAggregation.AgreementPublicKey.IsSmallOrder(m.CipherPublicKey) || Confide.SecureAggregation.AgreementPublicKey.IsSmallOrder(m.MaskPublicKey))
+        {
+            throw new SecAggInvalidMessageException(Stage, $"Client {m.Sender} advertised an X25519 public key of small order, whose shared secret with anyone is all zeros.");
         }
     }
 

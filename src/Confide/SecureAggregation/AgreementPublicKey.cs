@@ -19,14 +19,9 @@ public sealed class AgreementPublicKey : IEquatable<AgreementPublicKey>
 
     internal PublicKey Key { get; }
 
-    /// <summary>Imports a raw 32-byte X25519 public key, refusing the points of small order.</summary>
-    /// <remarks>
-    /// A point of small order (0, 1, the two points of order 8, and their encodings as p − 1, p, p + 1 and with the
-    /// top bit set) gives every peer the all-zero shared secret, so the pairwise mask seed and the share key derived
-    /// from it would be public. Honest peers abort on it (RFC 7748 §6.1's check); refusing it here lets the server
-    /// exclude the one client that advertised it at AdvertiseKeys instead of letting it abort its neighbours' round.
-    /// </remarks>
-    /// <exception cref="ArgumentException">The bytes are not 32 long, or they encode a point of small order.</exception>
+    /// <summary>Imports a raw 32-byte X25519 public key.</summary>
+    /// <remarks>A key of small order is imported, but every agreement with it fails (see <see cref="IsSmallOrder"/>).</remarks>
+    /// <exception cref="ArgumentException">The bytes are not 32 long.</exception>
     public static AgreementPublicKey FromBytes(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length != Size || !PublicKey.TryImport(KeyAgreementAlgorithm.X25519, bytes, KeyBlobFormat.RawPublicKey, out var key) || key is null)
@@ -34,12 +29,28 @@ public sealed class AgreementPublicKey : IEquatable<AgreementPublicKey>
             throw new ArgumentException($"Not a valid {Size}-byte X25519 public key ({bytes.Length} bytes given).", nameof(bytes));
         }
 
-        if (Internal.Libsodium.HasSmallOrder(bytes))
+        return new AgreementPublicKey(key);
+    }
+
+    /// <summary>
+    /// True when <paramref name="bytes"/> (32 bytes) encode a point of small order: 0, 1, the two points of order 8,
+    /// p − 1, p or p + 1, each also with the top bit set. Every shared secret with such a key is all zeros (RFC 7748
+    /// §6.1), so a pairwise mask seed or share key derived from it would be public.
+    /// </summary>
+    /// <remarks>
+    /// An agreement already refuses these keys, so a client that agrees with each neighbour's key needs no separate
+    /// check. A party that only relays keys (the SecAgg server) calls this to refuse them on arrival. It costs one
+    /// X25519 with a fixed public scalar.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The bytes are not 32 long.</exception>
+    public static bool IsSmallOrder(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length != Size)
         {
-            throw new ArgumentException("The X25519 public key is a point of small order: every shared secret with it would be all zeros (RFC 7748 §6.1).", nameof(bytes));
+            throw new ArgumentException($"An X25519 public key is {Size} bytes; {bytes.Length} were given.", nameof(bytes));
         }
 
-        return new AgreementPublicKey(key);
+        return Internal.Libsodium.HasSmallOrder(bytes);
     }
 
     /// <summary>The raw 32 bytes.</summary>

@@ -119,7 +119,7 @@ public sealed class SecAggLargeNeighbourhoodTests
         var keys = broadcast.Keys.Select(k => k.Sender == 9 ? k with { CipherPublicKey = lowOrder, Signature = signature } : k).ToArray();
         var ex = Assert.Throws<SecAggSignatureException>(() => h.Clients[0].Handle(broadcast with { Keys = keys }));
         Assert.Equal(9, ex.Signer);
-        Assert.Contains("small order", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("low-order", ex.Message, StringComparison.Ordinal);
         Assert.Equal(SecAggStage.Aborted, h.Clients[0].Stage);
     }
 

@@ -241,16 +241,20 @@ public sealed class KeysAndShareEncryptionTests
 
     [Theory]
     [MemberData(nameof(SmallOrderPoints))]
-    public void APublicKeyOfSmallOrderIsRefusedOnImport(string hex)
+    public void EveryEncodingOfSmallOrderIsDetectedAndItsAgreementsFail(string hex)
     {
-        var ex = Assert.Throws<ArgumentException>(() => AgreementPublicKey.FromBytes(Convert.FromHexString(hex)));
-        Assert.Contains("small order", ex.Message, StringComparison.Ordinal);
+        byte[] bytes = Convert.FromHexString(hex);
+        Assert.True(AgreementPublicKey.IsSmallOrder(bytes));
+        using var own = AgreementKeyPair.Generate(new SeededRandomSource(5));
+        var key = AgreementPublicKey.FromBytes(bytes);
+        Assert.ThrowsAny<CryptographicException>(() => PairwiseMaskSeed.Derive(own, 0, key, 1, Context, new byte[32]));
+        Assert.ThrowsAny<CryptographicException>(() => ShareEncryption.Encrypt(own, 0, key, 1, Context, [1], new SeededRandomSource(1)));
     }
 
     [Fact]
-    public void KeysOfLargeOrderAreAcceptedIncludingTwistPoints()
+    public void KeysOfLargeOrderAreNotSmallOrderIncludingTwistPoints()
     {
-        // The RFC 7748 keys, the base point 9, and 2 (a point on the twist of large order): none is of small order.
+        // The RFC 7748 keys, the base point 9, and 2 (a point of large order on the twist).
         foreach (string hex in new[]
         {
             "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
@@ -259,15 +263,17 @@ public sealed class KeysAndShareEncryptionTests
             "0200000000000000000000000000000000000000000000000000000000000000",
         })
         {
-            Assert.Equal(hex, Convert.ToHexStringLower(AgreementPublicKey.FromBytes(Convert.FromHexString(hex)).ToBytes()));
+            Assert.False(AgreementPublicKey.IsSmallOrder(Convert.FromHexString(hex)));
         }
 
         var random = new SeededRandomSource(5);
         for (int i = 0; i < 64; i++)
         {
             using var pair = AgreementKeyPair.Generate(random);
-            _ = AgreementPublicKey.FromBytes(pair.PublicKey.ToBytes());
+            Assert.False(AgreementPublicKey.IsSmallOrder(pair.PublicKey.ToBytes()));
         }
+
+        Assert.Throws<ArgumentException>(() => AgreementPublicKey.IsSmallOrder(new byte[31]));
     }
 
     [Fact]

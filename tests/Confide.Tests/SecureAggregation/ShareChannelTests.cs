@@ -127,8 +127,7 @@ public sealed class ShareChannelTests
         Assert.Throws<ArgumentException>(() => ShareChannel.Establish(u, 1, v.PublicKey, 1, Context));
         Assert.Throws<ArgumentOutOfRangeException>(() => ShareChannel.Establish(u, -1, v.PublicKey, 1, Context));
         Assert.Throws<ArgumentNullException>(() => ShareChannel.Establish(u, 0, null!, 1, Context));
-        // A low-order peer key cannot reach Establish: AgreementPublicKey.FromBytes refuses it (KeysAndShareEncryptionTests).
-        Assert.Throws<ArgumentException>(() => AgreementPublicKey.FromBytes(new byte[32]));
+        Assert.ThrowsAny<CryptographicException>(() => ShareChannel.Establish(u, 0, AgreementPublicKey.FromBytes(new byte[32]), 1, Context));
 
         var channel = ShareChannel.Establish(u, 1, v.PublicKey, 2, Context);
         Assert.StartsWith("ShareChannel(1 ↔ 2", channel.ToString(), StringComparison.Ordinal);
