@@ -9,6 +9,18 @@ public sealed class AgreementPublicKey : IEquatable<AgreementPublicKey>
     /// <summary>The encoded length: 32 bytes.</summary>
     public const int Size = 32;
 
+    // Little-endian u: 0, 1, the two points of order 8, p − 1, p (≡ 0) and p + 1 (≡ 1), with p = 2^255 − 19.
+    private static readonly byte[][] SmallOrderPoints =
+    [
+        Convert.FromHexString("0000000000000000000000000000000000000000000000000000000000000000"),
+        Convert.FromHexString("0100000000000000000000000000000000000000000000000000000000000000"),
+        Convert.FromHexString("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+        Convert.FromHexString("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+        Convert.FromHexString("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+        Convert.FromHexString("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+        Convert.FromHexString("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+    ];
+
     private readonly byte[] _bytes;
 
     internal AgreementPublicKey(PublicKey key)
@@ -39,8 +51,9 @@ public sealed class AgreementPublicKey : IEquatable<AgreementPublicKey>
     /// </summary>
     /// <remarks>
     /// An agreement already refuses these keys, so a client that agrees with each neighbour's key needs no separate
-    /// check. A party that only relays keys (the SecAgg server) calls this to refuse them on arrival. It costs one
-    /// X25519 with a fixed public scalar.
+    /// check. A party that only relays keys (the SecAgg server) calls this to refuse them on arrival. X25519 ignores
+    /// the top bit and reads u mod p, so these seven values, compared on the low 255 bits, are every encoding of a
+    /// point of order 1, 2, 4 or 8 on the curve or its twist (the list libsodium checks against).
     /// </remarks>
     /// <exception cref="ArgumentException">The bytes are not 32 long.</exception>
     public static bool IsSmallOrder(ReadOnlySpan<byte> bytes)
@@ -50,8 +63,20 @@ public sealed class AgreementPublicKey : IEquatable<AgreementPublicKey>
             throw new ArgumentException($"An X25519 public key is {Size} bytes; {bytes.Length} were given.", nameof(bytes));
         }
 
-        return Internal.Libsodium.HasSmallOrder(bytes);
+        Span<byte> u = stackalloc byte[Size];
+        bytes.CopyTo(u);
+        u[Size - 1] &= 0x7f;
+        foreach (byte[] point in SmallOrderPoints)
+        {
+            if (u.SequenceEqual(point))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
+
 
     /// <summary>The raw 32 bytes.</summary>
     public byte[] ToBytes() => (byte[])_bytes.Clone();

@@ -35,20 +35,6 @@ internal static partial class Libsodium
         return crypto_scalarmult_curve25519(q, n, p) == 0;
     }
 
-    /// <summary>
-    /// True when <paramref name="p"/> has small order: X25519 of it with any private key is then the all-zero secret
-    /// (RFC 7748 §6.1). Tested with one fixed, public scalar: clamping makes every scalar a multiple of the cofactor 8 that
-    /// no large prime order divides, so the product is zero exactly for points of order 1, 2, 4 or 8 (on the curve or
-    /// its twist), whichever scalar is used.
-    /// </summary>
-    public static bool HasSmallOrder(ReadOnlySpan<byte> p)
-    {
-        Span<byte> scalar = stackalloc byte[32];
-        scalar[0] = 9;
-        Span<byte> q = stackalloc byte[32];
-        return !ScalarMultCurve25519(q, scalar, p);
-    }
-
     [LibraryImport(Library)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.AssemblyDirectory | DllImportSearchPath.SafeDirectories)]
     private static partial int sodium_init();
