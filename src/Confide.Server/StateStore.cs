@@ -224,7 +224,6 @@ public sealed class StateStore : IDisposable
         }
     }
 
-    /// <summary>The number of enrolled clients.</summary>
     /// <summary>How many completed rounds failed (ended without aggregating).</summary>
     public long CountFailedRounds()
     {

@@ -77,7 +77,6 @@ public sealed class AgreementPublicKey : IEquatable<AgreementPublicKey>
         return false;
     }
 
-
     /// <summary>The raw 32 bytes.</summary>
     public byte[] ToBytes() => (byte[])_bytes.Clone();
 
