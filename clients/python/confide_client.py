@@ -3,8 +3,8 @@
 It shows that a client in another language can join a Confide server: it pins the server certificate, enrolls with a
 one-time token and an Ed25519 key, signs every request as the proto header specifies, streams the global model down and
 a signed update up, reports its evaluation, and retries transient errors without ever resubmitting a round. Secure
-rounds go through secagg_client.py (SecAgg+, without distributed DP or the adaptive-clipping indicator). The .NET
-client (`confide client`, `Confide.Client`) is the full reference client.
+rounds go through secagg_client.py (SecAgg+, with central or distributed DP and the adaptive-clipping indicator). The
+.NET client (`confide client`, `Confide.Client`) is the full reference client.
 
 Needs grpcio, protobuf and cryptography (Debian: python3-grpcio python3-protobuf python3-cryptography), and the message
 classes generated from the contract:
@@ -320,10 +320,12 @@ def load_or_create_key(path: str) -> Ed25519PrivateKey:
 def participate(client: ConfideClient, progress: Progress, trainer: Trainer,
                 evaluate: Callable[[int, Model], tuple[int, float, float]] | None = None,
                 on_model: Callable[[int, Model], None] | None = None, log: Callable[[str], None] = print,
-                encode: Callable[[Model, Sequence[array.array]], bytes] = write_safetensors) -> str:
+                encode: Callable[[Model, Sequence[array.array]], bytes] = write_safetensors,
+                min_noise_multiplier: float | None = None) -> str:
     """Takes part in rounds until the server says the run finished; returns its stop reason. `encode` writes the
     update as safetensors (by default with the global model's header; any safetensors writer will do, since the
-    server accepts the tensors in any order)."""
+    server accepts the tensors in any order). `min_noise_multiplier` is this client's floor on distributed DP in
+    secure rounds (see secagg_client.run_secure_round); None accepts the server's setting."""
     while True:
         task = with_retries(lambda: client.fetch_task(progress.last_round), "FetchTask", log=log)
         if task.kind == pb.RoundTask.FINISHED:
@@ -342,7 +344,8 @@ def participate(client: ConfideClient, progress: Progress, trainer: Trainer,
             # data-offset order, which is the server's layout order. A secure round cannot be rejoined, whatever its
             # outcome, so it counts as submitted either way.
             import secagg_client
-            result = secagg_client.run_secure_round(client, task, [v for t in delta for v in t], samples)
+            result = secagg_client.run_secure_round(client, task, [v for t in delta for v in t], samples,
+                                                    min_noise_multiplier=min_noise_multiplier)
             log(f"round {task.round}: secure aggregation {result.outcome} ({result.detail})")
         else:
             submit_plain(client, task, model, delta, samples, loss, encode, log)
@@ -464,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="digits CSV (gzip), e.g. src/Confide.Training/Data/digits.csv.gz")
     parser.add_argument("--shard", default="0/1", help="this client's IID shard of the data, as i/n")
     parser.add_argument("--data-seed", type=int, default=1, help="seed of the shard split (the same on every client)")
+    parser.add_argument("--dp-min-noise", type=float, help="distributed DP floor z = √n_min·σ/Δ₂: sit out secure rounds "
+                        "with less client noise, or none (as `confide client --dp-min-noise`)")
     args = parser.parse_args(argv)
 
     try:
@@ -474,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--shard must look like i/n with 0 ≤ i < n; got '{args.shard}'")
     if len(args.fingerprint) != 64 or any(c not in "0123456789abcdefABCDEF" for c in args.fingerprint):
         parser.error("--fingerprint must be 64 hex digits (SHA-256)")
+    if args.dp_min_noise is not None and not (args.dp_min_noise > 0 and math.isfinite(args.dp_min_noise)):
+        parser.error("--dp-min-noise must be a finite positive noise multiplier")
 
     progress = Progress(args.progress or args.key + ".progress")
     client = ConfideClient(pinned_channel(args.server, args.fingerprint), load_or_create_key(args.key), progress.client_id)
@@ -484,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
         progress.save()
         print(f"enrolled as {progress.client_id}")
     rows = load_digits(args.data, shard, shards, args.data_seed)
-    reason = participate(client, progress, digits_trainer(rows, args.data_seed + shard), digits_evaluate(rows))
+    reason = participate(client, progress, digits_trainer(rows, args.data_seed + shard), digits_evaluate(rows),
+                         min_noise_multiplier=args.dp_min_noise)
     print(f"the run finished: {reason}")
     return 0
 

@@ -11,12 +11,23 @@ It interoperates byte for byte with Confide's .NET implementation (`src/Confide/
 "[from C#: file]" below were missing from docs/secure-aggregation.md when this client was written and had to be read
 from the C# sources; that document's "Byte layouts" section now states each of them.
 
-Scope: rounds without distributed DP (dp_noise_variance = 0) and without the clip indicator. Weight = the sample count
-(unit_weight false) or 1 with per-update L2 clipping (unit_weight true, central DP).
+Scope: weight = the sample count (unit_weight false) or 1 with per-update L2 clipping (unit_weight true, DP), and
+- distributed DP (dp_noise_variance > 0; `confide server --dp-mode distributed`): Kairouz, Liu, Steinke, "The Distributed
+  Discrete Gaussian Mechanism for Federated Learning with Secure Aggregation" (ICML 2021). The client rebuilds the plan
+  from the setup (`DistributedDpPlan`: it recomputes the ⌈12σ⌉ noise headroom and the norm bound Δ₂ itself and refuses a
+  setup whose noisy sum could wrap), clips to L2 norm clip_range, rounds stochastically until the rounded norm is
+  within Δ₂ (conditional rounding), adds exact discrete Gaussian noise N_Z(0, σ²) (Canonne, Kamath, Steinke, "The
+  Discrete Gaussian for Differential Privacy", NeurIPS 2020) to every model coordinate, masks, and refuses to sign or
+  unmask a survivor list shorter than dp_min_survivors;
+- the adaptive-clipping indicator (clip_indicator; Andrew, Thakkar, McMahan, Ramaswamy, "Differentially Private
+  Learning with Adaptive Clipping", NeurIPS 2021): one more, unscaled coordinate after the weight, 1 when the update's
+  L2 norm before clipping was at most the clip norm, else 0.
+The two are not combined (the .NET client refuses such a setup, and so does this one).
 
-Every secret (X25519 keys, the self-mask seed b_u, Shamir coefficients, AES-GCM nonces, rounding draws) comes from the
-operating system's CSPRNG (`secrets` / `os.urandom`). Secrets live in Python `bytes`/`int` objects, which cannot be
-reliably zeroed; this client makes no attempt to.
+Every secret (X25519 keys, the self-mask seed b_u, Shamir coefficients, AES-GCM nonces, rounding draws, DP noise)
+comes from the operating system's CSPRNG (`secrets` / `os.urandom`); the rounding and the noise go through an
+injectable `RandomSource` (`CryptoRandomSource` by default), so a `SeededRandomSource` can replay .NET's seeded draws.
+Secrets live in Python `bytes`/`int` objects, which cannot be reliably zeroed; this client makes no attempt to.
 """
 
 from __future__ import annotations
@@ -402,6 +413,349 @@ def signed(value: int, modulus_bits: int) -> int:
     return value - (1 << modulus_bits) if value >> (modulus_bits - 1) else value
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# Random sources (Confide.Randomness.IRandomSource): injectable, so a fixed source reproduces .NET's draws
+# ---------------------------------------------------------------------------------------------------------------------
+
+class RandomSource:
+    """The interface of `IRandomSource`: next_bytes, next_u64 (8 bytes little-endian), below(m) without modulo bias,
+    and fork(stream), an independent source for one purpose."""
+
+    def next_bytes(self, n: int) -> bytes:
+        raise NotImplementedError
+
+    def next_u64(self) -> int:
+        return int.from_bytes(self.next_bytes(8), "little")
+
+    def below(self, exclusive_max: int) -> int:
+        """[from C#: IRandomSource.NextUInt64Below] rejection on x > 2^64 − 1 − ((2^64 − 1) mod m) − 1, then x mod m
+        (so even m = 1 consumes a word, and 2^64 − 1 is always rejected)."""
+        if not 1 <= exclusive_max <= U64:
+            raise ValueError(f"below({exclusive_max})")
+        limit = U64 - (U64 % exclusive_max) - 1
+        while True:
+            x = self.next_u64()
+            if x <= limit:
+                return x % exclusive_max
+
+    def fork(self, stream: int) -> "RandomSource":
+        raise NotImplementedError
+
+
+class CryptoRandomSource(RandomSource):
+    """The production source: the operating system's CSPRNG (os.urandom). As .NET's CryptoRandomSource, fork() returns
+    the same source (every draw is already independent)."""
+
+    def next_bytes(self, n: int) -> bytes:
+        return os.urandom(n)
+
+    def fork(self, stream: int) -> "RandomSource":
+        return self
+
+
+def _splitmix(x: int) -> tuple[int, int]:
+    x = (x + 0x9E3779B97F4A7C15) & U64
+    z = x
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & U64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & U64
+    return x, z ^ (z >> 31)
+
+
+def _rotl(x: int, k: int) -> int:
+    return ((x << k) | (x >> (64 - k))) & U64
+
+
+class SeededRandomSource(RandomSource):
+    """[from C#: Randomness/SeededRandomSource.cs] xoshiro256** (Blackman and Vigna, ACM TOMS 2021) seeded through
+    SplitMix64; Fork(stream) = a new source seeded with SplitMix64(seed ^ (0x9E3779B97F4A7C15 · (stream + 1))). NOT a
+    CSPRNG: known-answer tests only, to reproduce .NET's seeded draws."""
+
+    def __init__(self, seed: int):
+        self.seed = seed & U64
+        x = self.seed
+        x, self._s0 = _splitmix(x)
+        x, self._s1 = _splitmix(x)
+        x, self._s2 = _splitmix(x)
+        x, self._s3 = _splitmix(x)
+
+    def next_u64(self) -> int:
+        result = (_rotl((self._s1 * 5) & U64, 7) * 9) & U64
+        t = (self._s1 << 17) & U64
+        self._s2 ^= self._s0
+        self._s3 ^= self._s1
+        self._s1 ^= self._s2
+        self._s0 ^= self._s3
+        self._s2 ^= t
+        self._s3 = _rotl(self._s3, 45)
+        return result
+
+    def next_bytes(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            out += self.next_u64().to_bytes(8, "little")
+        return bytes(out[:n])
+
+    def fork(self, stream: int) -> "RandomSource":
+        x = self.seed ^ ((0x9E3779B97F4A7C15 * ((stream + 1) & U64)) & U64)
+        return SeededRandomSource(_splitmix(x)[1])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The exact discrete Gaussian (Canonne, Kamath, Steinke, "The Discrete Gaussian for Differential Privacy", NeurIPS 2020)
+# ---------------------------------------------------------------------------------------------------------------------
+
+_U128 = (1 << 128) - 1
+
+
+def _uniform_below_128(source: RandomSource, bound: int) -> int:
+    """[from C#: DiscreteGaussian.UniformBelow(UInt128)] below 2^64: NextUInt64Below; else rejection on the smallest
+    power of two above the bound, x = (first word << 64 | second word) & mask."""
+    if bound <= U64:
+        return source.below(bound)
+    mask = (1 << (bound - 1).bit_length()) - 1
+    while True:
+        hi = source.next_u64()
+        lo = source.next_u64()
+        x = ((hi << 64) | lo) & mask
+        if x < bound:
+            return x
+
+
+def _uniform_below_big(source: RandomSource, bound: int) -> int:
+    """[from C#: DiscreteGaussian.UniformBelow(BigInteger)] below 2^64: NextUInt64Below; else ⌈bits/8⌉ bytes read
+    little-endian, the top byte masked to the bound's bit length, rejected until below the bound."""
+    if bound <= U64:
+        return source.below(bound)
+    bits = bound.bit_length()
+    nbytes = (bits + 7) // 8
+    top_mask = (1 << (bits - 8 * (nbytes - 1))) - 1
+    while True:
+        buf = bytearray(source.next_bytes(nbytes))
+        buf[-1] &= top_mask
+        x = int.from_bytes(buf, "little")
+        if x < bound:
+            return x
+
+
+def _bernoulli_exp_minus_one(source: RandomSource) -> bool:
+    """Bernoulli(exp(−1)) (CKS 2020, Algorithm 1 with γ = 1): K is the first k with Bernoulli(1/k) = 0; odd K → true."""
+    k = 1
+    while source.below(k) == 0:
+        k += 1
+    return k & 1 == 1
+
+
+def bernoulli_exp_minus(source: RandomSource, n: int, d: int, big: bool = False) -> bool:
+    """Bernoulli(exp(−n/d)) for integers n ≥ 0, d > 0, exactly (CKS 2020, Algorithm 1): exp(−γ) = exp(−1)^⌊γ⌋ ·
+    exp(−(γ − ⌊γ⌋)); for γ ∈ [0, 1], K is the first k with Bernoulli(γ/k) = 0 and the result is whether K is odd.
+
+    `big` selects which of .NET's two code paths (UInt128 or BigInteger) is mirrored: they are the same algorithm and
+    the same distribution but draw the uniforms above 2^64 differently, which matters only for byte-exact replays."""
+    if n > d:
+        whole, n = divmod(n, d)
+        for _ in range(whole):
+            if not _bernoulli_exp_minus_one(source):
+                return False
+    k = 1
+    while True:
+        dk = d * k
+        if not big and dk > _U128:  # [from C#] the UInt128 loop falls back to BigInteger once d·k overflows
+            big = True
+        u = _uniform_below_big(source, dk) if big else _uniform_below_128(source, dk)
+        if u >= n:
+            return k & 1 == 1
+        k += 1
+
+
+class DiscreteGaussian:
+    """An exact sampler of N_Z(0, σ²), P(x) ∝ exp(−x²/(2σ²)) on the integers, for an integer variance σ² ≥ 1:
+    Canonne, Kamath, Steinke, "The Discrete Gaussian for Differential Privacy" (NeurIPS 2020), Algorithms 1–3. No
+    floating point touches the sampling: Bernoulli(exp(−γ)) for rational γ uses uniform integers only (Algorithm 1),
+    the discrete Laplace with scale t = ⌊σ⌋ + 1 is drawn by rejection (Algorithm 2), and the discrete Gaussian by
+    rejection from it with γ = (|Y| − σ²/t)² / (2σ²) (Algorithm 3).
+
+    Mirrors `Confide.Privacy.DiscreteGaussian.FromVariance(σ², 1)` draw for draw, so a SeededRandomSource reproduces
+    .NET's samples (checked against .NET's seeded samples when this was written; those vectors are not in CI yet)."""
+
+    def __init__(self, variance: int):
+        if variance < 1:
+            raise ValueError("σ² must be a positive integer")
+        self.num, self.den = variance, 1
+        self.t = math.isqrt(variance // 1) + 1
+        self.two_num_t2_den = 2 * self.num * self.t * self.t * self.den
+        t_den = self.t * self.den
+        # [from C#] the UInt128 fast path: N < 2^62, t·D < 2^62, 2·N·t²·D ≤ 2^128 − 1, and |Y| ≤ ⌊2^62 / (t·D)⌋.
+        self.fast = self.num < (1 << 62) and t_den < (1 << 62) and self.two_num_t2_den <= _U128
+        self.fast_max_abs_y = (1 << 62) // t_den if self.fast else 0
+
+    def discrete_laplace(self, source: RandomSource) -> int:
+        """P(x) ∝ exp(−|x|/t) (CKS 2020, Algorithm 2)."""
+        t = self.t
+        while True:
+            u = source.below(t)
+            if not bernoulli_exp_minus(source, u, t):
+                continue
+            v = 0
+            while _bernoulli_exp_minus_one(source):
+                v += 1
+            x = u + t * v
+            negative = source.next_u64() & 1 == 1
+            if negative and x == 0:
+                continue
+            return -x if negative else x
+
+    def sample(self, source: RandomSource) -> int:
+        """One sample from N_Z(0, σ²) (CKS 2020, Algorithm 3)."""
+        while True:
+            y = self.discrete_laplace(source)
+            diff = abs(abs(y) * self.t * self.den - self.num)
+            big = not (self.fast and abs(y) <= self.fast_max_abs_y)
+            if bernoulli_exp_minus(source, diff * diff, self.two_num_t2_den, big=big):
+                return y
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Distributed DP (Kairouz, Liu, Steinke, "The Distributed Discrete Gaussian Mechanism for Federated Learning with
+# Secure Aggregation", ICML 2021): the client's plan, rebuilt from the setup and checked, never trusted
+# ---------------------------------------------------------------------------------------------------------------------
+
+NOISE_HEADROOM_SIGMAS = 12.0      # [from C#: DistributedDpPlan.NoiseHeadroomSigmas]
+MAX_CLIENT_SIGMA = 1e9            # [from C#: DistributedDpPlan.MaxClientSigma]
+MAX_CONDITIONAL_ROUNDING_TRIES = 1000  # [from C#: DistributedDpEncoder.MaxConditionalRoundingTries]
+NOISE_STREAM = 0x6444_5000_0000_0000   # [from C#: SecAggWireClient.NoiseStream]; the round's fork is this + round
+CLIP_MARGIN = 1.0 - 1.0 / (1 << 20)    # [from C#: L2Clipping.Margin]
+
+
+def rounded_l2_bound(scaled_norm: float, dimension: int, beta: float) -> float:
+    """Δ₂ in quanta after stochastic rounding of a vector of L2 norm ≤ c·s in d coordinates (KLS 2021, Theorem 1 and
+    its conditional-rounding bound): c·s + √d, or with β > 0 the smaller of that and
+    √(c²s² + d/4 + √(2 ln(1/β))·(c·s + √d/2)). Same double arithmetic as DistributedDiscreteGaussian.RoundedL2Bound."""
+    if not (scaled_norm > 0 and math.isfinite(scaled_norm)):
+        raise ValueError("the scaled clip norm c·s must be a positive finite number of quanta")
+    if dimension <= 0:
+        raise ValueError("the dimension must be positive")
+    if not 0 <= beta < 1:
+        raise ValueError(f"the conditional-rounding β = {beta} is outside [0, 1)")
+    sqrt_d = math.sqrt(dimension)
+    always = scaled_norm + sqrt_d
+    if beta == 0:
+        return always
+    conditional = math.sqrt((scaled_norm * scaled_norm) + (dimension / 4.0)
+                            + (math.sqrt(2 * math.log(1 / beta)) * (scaled_norm + (sqrt_d / 2))))
+    return min(always, conditional)
+
+
+def rounded_l1_bound(l2: float, dimension: int) -> float:
+    """Δ₁ ≤ max(1, min(√d, Δ₂))·Δ₂ for an integer vector (DistributedDiscreteGaussian.RoundedL1Bound)."""
+    return l2 * max(1.0, min(math.sqrt(dimension), l2))
+
+
+@dataclass
+class DistributedDpPlan:
+    """The client's view of distributed DP (Kairouz, Liu, Steinke 2021), rebuilt from the setup's numbers with the
+    checks of .NET's `DistributedDpPlan` constructor: c > 0 finite, s > 0 finite with c·s ≥ 1 quantum, d ≥ 1, N ≥ 2,
+    2 ≤ n_min ≤ N, 1 ≤ σ² with σ ≤ 10⁹, β ∈ [0, 1); the noise headroom ⌈12σ⌉ and the norm bound Δ₂ are computed here,
+    and the quantizer's headroom rule must hold with that noise: N·(⌈c·s⌉ + ⌈12σ⌉) ≤ 2^(k−1) − 1, c·s ≤ 2^52,
+    N ≤ 2^(k−1) − 1, 2 ≤ k ≤ 62. Any failure raises ValueError (the client sits the round out)."""
+
+    clip_norm: float
+    scale: float
+    modulus_bits: int
+    max_clients: int
+    dimension: int
+    noise_variance: int
+    min_survivors: int
+    beta: float
+
+    def __post_init__(self) -> None:
+        c, s, k, n = self.clip_norm, self.scale, self.modulus_bits, self.max_clients
+        if not (c > 0 and math.isfinite(c)):
+            raise ValueError(f"the clip norm {c} is not a positive finite number")
+        if not (s > 0 and math.isfinite(s)):
+            raise ValueError(f"the scale {s} is not a positive finite number")
+        if c * s < 1:
+            raise ValueError(f"c·s = {c * s:g} is below one quantum: the clipped update would round to noise alone")
+        if self.dimension <= 0:
+            raise ValueError("the dimension must be positive")
+        if n < 2:
+            raise ValueError("secure aggregation sums at least 2 clients")
+        if not 2 <= self.min_survivors <= n:
+            raise ValueError(f"the minimum survivors {self.min_survivors} are outside 2 … {n}")
+        self.sigma = math.sqrt(float(self.noise_variance))
+        if self.noise_variance < 1 or self.sigma > MAX_CLIENT_SIGMA:
+            raise ValueError(f"the noise variance {self.noise_variance} is outside 1 … 1e18 quanta²: without noise the sum is not private")
+        self.noise_headroom = math.ceil(NOISE_HEADROOM_SIGMAS * self.sigma)
+        self.l2_sensitivity = rounded_l2_bound(c * s, self.dimension, self.beta)
+        self.l1_sensitivity = rounded_l1_bound(self.l2_sensitivity, self.dimension)
+        # QuantizerOptions(c, s, max_weight 1, N, k, headroom) in doubles, as .NET computes it.
+        if not 2 <= k <= 62:
+            raise ValueError(f"modulus_bits {k} is outside 2 … 62")
+        limit = math.pow(2, k - 1) - 1
+        if c * s > float(1 << 52):
+            raise ValueError(f"c·s = {c * s:g} quanta exceeds 2^52")
+        bound = n * (math.ceil(c * s) + self.noise_headroom)
+        if float(bound) > limit:
+            raise ValueError(f"the noisy sum could wrap Z_2^{k}: {n} clients × ({math.ceil(c * s)} quanta + noise "
+                             f"headroom {self.noise_headroom}) = {bound} exceeds 2^{k - 1} − 1")
+        if float(n) > limit:
+            raise ValueError(f"the summed weight could wrap Z_2^{k}")
+        self.sampler = DiscreteGaussian(self.noise_variance)
+
+    @property
+    def effective_noise_multiplier(self) -> float:
+        """z = √n_min·σ/Δ₂."""
+        return math.sqrt(self.min_survivors) * self.sigma / self.l2_sensitivity
+
+    def encode(self, update: Sequence[float], source: RandomSource, round_conditionally: bool = True) -> list[int]:
+        """[from C#: DistributedDpEncoder.Encode] stochastic rounding with weight 1 from source.fork(0).fork(attempt),
+        repeated (at most 1000 tries) until Σ signed(q_i)² ≤ Δ₂² (conditional rounding, KLS 2021 section 4); then
+        N_Z(0, σ²) from source.fork(1) added to every update coordinate (not to the weight), mod 2^k. The update is
+        expected already clipped to L2 norm c."""
+        if len(update) != self.dimension:
+            raise ValueError(f"the update has {len(update)} values; the plan noises {self.dimension}")
+        k = self.modulus_bits
+        mask = (1 << k) - 1
+        max_sq = self.l2_sensitivity * self.l2_sensitivity if round_conditionally else math.inf
+        rounding = source.fork(0)
+        for attempt in range(MAX_CONDITIONAL_ROUNDING_TRIES):
+            q = quantize(update, 1, self.clip_norm, self.scale, k, rounding.fork(attempt).next_bytes)
+            squared = 0.0
+            for i in range(len(update)):
+                v = float(signed(q[i], k))
+                squared += v * v
+            if squared <= max_sq:
+                break
+        else:
+            raise ValueError(f"the rounded update stayed above the norm bound √{max_sq:g} quanta after "
+                             f"{MAX_CONDITIONAL_ROUNDING_TRIES} tries; it was not clipped to the clip norm")
+        noise = source.fork(1)
+        for i in range(len(update)):
+            q[i] = (q[i] + self.sampler.sample(noise)) & mask
+        return q
+
+
+def noise_random(source: RandomSource, round_: int) -> RandomSource:
+    """[from C#: SecAggWireClient.NoiseRandom] the round's rounding and noise source: source.fork(0x6444500000000000 +
+    round) (the OS CSPRNG forks into itself)."""
+    return source.fork((NOISE_STREAM + round_) & U64)
+
+
+def f32(x: float) -> float:
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def l2_clip_f32(values: list[float], clip_norm: float) -> list[float]:
+    """[from C#: L2Clipping.Clip] when the norm exceeds C, multiply by the float32 of C/norm·(1 − 2^−20), rounding each
+    product to float32 (the margin keeps the clipped norm at most C despite float rounding)."""
+    norm = math.sqrt(math.fsum(v * v for v in values))
+    if not math.isfinite(norm):
+        raise ValueError("the update holds a NaN or infinite value")
+    if norm <= clip_norm:
+        return values
+    factor = f32(clip_norm / norm * CLIP_MARGIN)
+    return [f32(v * factor) for v in values]
+
+
 # =====================================================================================================================
 # The protocol client (sans-IO), one method per stage
 # =====================================================================================================================
@@ -431,6 +785,11 @@ class Setup:
     unit_weight: bool
     poll_interval_ms: int
     me: int
+    dp_noise_variance: int = 0
+    dp_rounding_beta: float = 0.0
+    dp_min_survivors: int = 0
+    clip_indicator: bool = False
+    clip_indicator_index: int = 0
 
     @staticmethod
     def from_proto(setup: pb.SecAggSetup, round_: int, client_id: str) -> "Setup":
@@ -440,10 +799,19 @@ class Setup:
         if client_id not in roster:
             raise ValueError(f"the roster does not include this client ('{client_id}')")
         n = len(roster)
-        if setup.dp_noise_variance or setup.dp_min_survivors or setup.dp_rounding_beta:
-            raise NotImplementedError("distributed DP (dp_noise_variance) is not implemented by this client")
-        if setup.clip_indicator:
-            raise NotImplementedError("the adaptive-clipping indicator is not implemented by this client")
+        # Distributed DP and the clip indicator [from C#: SecAggWireClient.RunAsync, Open and OpenNoise].
+        if setup.dp_noise_variance == 0 and (setup.dp_min_survivors != 0 or setup.dp_rounding_beta != 0):
+            raise ValueError("the setup sets distributed-DP fields but no noise variance: refusing to send an unnoised "
+                             "update it may treat as noised")
+        if setup.dp_noise_variance and (not setup.unit_weight or setup.max_weight != 1):
+            raise ValueError("a distributed-DP setup must use unit weight (max_weight 1): a client's sample count would "
+                             "raise its sensitivity")
+        if setup.dp_noise_variance and setup.clip_indicator:
+            raise ValueError("the setup asks for both distributed-DP noise and the clip indicator; the two are not "
+                             "combined (the indicator would be noised with the model's σ)")
+        if setup.clip_indicator and (not setup.unit_weight or setup.clip_indicator_index != setup.dimension - 1):
+            raise ValueError(f"the clip indicator needs unit weights and the last coordinate (index {setup.dimension - 1}); "
+                             f"the setup says unit_weight = {setup.unit_weight}, index {setup.clip_indicator_index}")
         if not 1 <= setup.modulus_bits <= 62:
             raise ValueError(f"modulus_bits {setup.modulus_bits} is outside 1 … 62")
         k = setup.neighbour_count
@@ -465,7 +833,22 @@ class Setup:
             raise ValueError("an identity key is not 32 bytes")
         return Setup(setup.session_id, round_, roster, keys, setup.threshold, k, setup.modulus_bits,
                      setup.signature_quorum, bytes(setup.graph_seed), setup.dimension, setup.clip_range, setup.scale,
-                     setup.max_weight, setup.max_clients, setup.unit_weight, setup.poll_interval_ms, roster.index(client_id))
+                     setup.max_weight, setup.max_clients, setup.unit_weight, setup.poll_interval_ms, roster.index(client_id),
+                     setup.dp_noise_variance, setup.dp_rounding_beta, setup.dp_min_survivors, setup.clip_indicator,
+                     setup.clip_indicator_index)
+
+    @property
+    def model_length(self) -> int:
+        """The model's parameter count: the dimension less the weight coordinate (and the indicator, if any)."""
+        return self.dimension - (2 if self.clip_indicator else 1)
+
+    def dp_plan(self) -> DistributedDpPlan | None:
+        """The distributed-DP plan rebuilt (and checked) from the setup, or None without client noise. Raises
+        ValueError for a setup the plan refuses (see DistributedDpPlan), e.g. a noisy sum that could wrap."""
+        if not self.dp_noise_variance:
+            return None
+        return DistributedDpPlan(self.clip_range, self.scale, self.modulus_bits, self.max_clients, self.model_length,
+                                 self.dp_noise_variance, self.dp_min_survivors, self.dp_rounding_beta)
 
 
 @dataclass
@@ -507,6 +890,14 @@ class SecAggParticipant:
             return True
         except (InvalidSignature, ValueError):
             return False
+
+    def _check_noise_survivors(self, count: int) -> None:
+        """Distributed DP: a survivor list shorter than n_min would release a sum with less noise than calibrated
+        (KLS 2021 counts n_min clients' noise); refuse to sign it or unmask it [from C#: TooFewForTheNoise]."""
+        if self.setup.dp_noise_variance and count < self.setup.dp_min_survivors:
+            raise self._abort(f"the server's survivor list has {count} clients, fewer than the "
+                              f"{self.setup.dp_min_survivors} the distributed DP noise is calibrated for; refusing to "
+                              "help release that sum")
 
     def _abort(self, why: str) -> SecAggAbort:
         self.stage = "aborted"
@@ -612,6 +1003,7 @@ class SecAggParticipant:
             survivors.append(u)
         if s.me not in survivors:
             raise self._abort("the survivor list leaves this client out")
+        self._check_noise_survivors(len(survivors))
         if len(survivors) < s.threshold:
             raise self._abort(f"{len(survivors)} survivors: below t = {s.threshold}")
         for v in survivors:
@@ -629,6 +1021,7 @@ class SecAggParticipant:
         assert self.stage == "unmasking"
         s = self.setup
         index = {cid: i for i, cid in enumerate(s.roster)}
+        self._check_noise_survivors(len(request.survivors))
         if [index.get(c, -1) for c in request.survivors] != self._signed:
             raise self._abort("the unmasking request's survivor list differs from the one signed")
         signed_set = set(self._signed)
@@ -713,28 +1106,59 @@ class SecureRoundResult:
 
 
 def run_secure_round(client, task: pb.RoundTask, delta: Sequence[float], sample_count: int,
-                     vanish_before: str | None = None, log: Callable[[str], None] = lambda s: None) -> SecureRoundResult:
+                     vanish_before: str | None = None, log: Callable[[str], None] = lambda s: None,
+                     random: RandomSource | None = None, min_noise_multiplier: float | None = None) -> SecureRoundResult:
     """Runs this client's part of the secure round of `task` with `delta` (trained − global, flattened in the model's
     tensor order) and its sample count. `vanish_before` ("share-keys", "masked-input", "consistency", "unmasking")
-    makes the client stop silently before that stage's message (a dropout, for tests)."""
-    setup = Setup.from_proto(task.secure_aggregation, task.round, client.client_id)
-    if setup.dimension != len(delta) + 1:
-        raise ValueError(f"the setup's dimension {setup.dimension} does not fit a model of {len(delta)} parameters")
-    values = list(delta)
+    makes the client stop silently before that stage's message (a dropout, for tests).
+
+    `random` is the source of the quantizer's rounding and of the distributed-DP noise (default: the OS CSPRNG; a
+    SeededRandomSource only to replay .NET vectors). `min_noise_multiplier` is this client's own floor on distributed
+    DP (`confide client --dp-min-noise z`): it sits out a round whose z = √n_min·σ/Δ₂ is lower, or that has no client
+    noise. A distributed-DP setup the client's own plan refuses (see DistributedDpPlan) also ends in "refused", without
+    a message sent: the client sits the round out, as the .NET client does."""
+    try:
+        setup = Setup.from_proto(task.secure_aggregation, task.round, client.client_id)
+    except ValueError as e:  # a setup this client will not run: it sits the round out rather than stop
+        return SecureRoundResult("refused", f"the round's secure-aggregation setup is refused: {e}")
+    if setup.model_length != len(delta):
+        return SecureRoundResult("refused", f"the setup's dimension {setup.dimension} does not fit a model of {len(delta)} "
+                                            f"parameters{' (with the clip indicator)' if setup.clip_indicator else ''}")
+    source = random if random is not None else CryptoRandomSource()
+    try:
+        plan = setup.dp_plan()
+    except ValueError as e:
+        return SecureRoundResult("refused", f"the server's distributed-DP setup is invalid: {e}")
+    if min_noise_multiplier is not None:
+        if plan is None:
+            return SecureRoundResult("refused", f"this client requires distributed DP noise of at least "
+                                                f"z = {min_noise_multiplier:.4g}, and the round asks for none")
+        if not plan.effective_noise_multiplier >= min_noise_multiplier:
+            return SecureRoundResult("refused", f"the round's distributed noise is z = {plan.effective_noise_multiplier:.4g} "
+                                                f"at {plan.min_survivors} survivors, below this client's floor of "
+                                                f"{min_noise_multiplier:.4g}")
+    values = [float(v) for v in delta]
+    # The adaptive-clipping indicator (Andrew et al. 2021) is taken before clipping [from C#: FederatedParticipant.
+    # SecureAggregateAsync]: ‖Δ‖ ≤ task.clip_norm when the server asks clients to clip, else ≤ clip_range.
+    within_clip = math.sqrt(math.fsum(v * v for v in values)) <= (task.clip_norm if task.clip_norm > 0 else setup.clip_range)
     if task.clip_norm > 0:  # DP-FedAvg client clipping, as FederatedParticipant does before the secure round
-        norm = math.sqrt(sum(v * v for v in values))
-        if norm > task.clip_norm:
-            values = [v * (task.clip_norm / norm) for v in values]
-    if setup.unit_weight:  # central DP: L2-clip to clip_range, weight 1
-        norm = math.sqrt(sum(v * v for v in values))
-        if norm > setup.clip_range:
-            values = [v * (setup.clip_range / norm) for v in values]
+        values = l2_clip_f32(values, task.clip_norm)
+    if setup.unit_weight:  # DP: L2-clip to clip_range, weight 1
+        values = l2_clip_f32(values, setup.clip_range)
         weight = 1
     else:
         weight = sample_count
     if not 1 <= weight <= setup.max_weight:
         raise ValueError(f"the weight {weight} is outside 1 … {setup.max_weight}")
-    x = quantize(values, weight, setup.clip_range, setup.scale, setup.modulus_bits)
+    if plan is not None:  # distributed DP: conditional rounding, then N_Z(0, σ²) on every model coordinate
+        try:
+            x = plan.encode(values, noise_random(source, setup.round))
+        except ValueError as e:
+            return SecureRoundResult("refused", f"the update cannot be encoded for distributed DP: {e}")
+    else:
+        x = quantize(values, weight, setup.clip_range, setup.scale, setup.modulus_bits, source.next_bytes)
+        if setup.clip_indicator:  # one more coordinate, unscaled (ClipIndicatorEncoding)
+            x.append(1 if within_clip else 0)
     participant = SecAggParticipant(setup, client.key, x)
     wire = SecAggWire(client)
 
