@@ -35,41 +35,18 @@ import sqlite3
 import sys
 import tempfile
 import threading
-import time
 
 import confide_client as cc
-from interop_check import Server, check, dotnet_client, new_client, next_train_task, run_all, write_initial_model
-from secagg_check import Run, known_delta, server_status, tail
+from interop_check import Server, check, dotnet_client, new_client, run_all, write_initial_model
+from secagg_check import Run, python_participant, server_status, tail
 
 import secagg_client as sa
 
 
 def participant(client: cc.ConfideClient, name: str, run: Run, amplitude: float, vanish: dict[int, str] | None = None,
-                floor: float | None = None, deadline: float = 300) -> None:
-    """secagg_check.python_participant with a noise floor; records every round's setup and outcome."""
-    last, stop = -1, time.time() + deadline
-    try:
-        while time.time() < stop:
-            task = next_train_task(client, last)
-            if task is None:
-                return
-            if not task.HasField("secure_aggregation"):
-                raise AssertionError(f"round {task.round}'s TRAIN task carries no SecAggSetup")
-            model = cc.read_safetensors(client.fetch_model(task.round, task.model_bytes)).flat()
-            delta = known_delta(name, task.round, len(model), amplitude)
-            with run.lock:
-                if run.models.setdefault(task.round, model) != model:
-                    run.errors.append(f"{name} got another model for round {task.round}")
-                run.setups.setdefault(task.round, task.secure_aggregation)
-                run.deltas[(task.round, name)] = (delta, task.clip_norm)
-            result = sa.run_secure_round(client, task, delta, 1, vanish_before=(vanish or {}).get(task.round),
-                                         min_noise_multiplier=floor)
-            with run.lock:
-                run.outcomes[(task.round, name)] = f"{result.outcome}: {result.detail}"
-            last = task.round
-        run.errors.append(f"{name} still running after {deadline} s")
-    except Exception as e:  # surfaced by the caller
-        run.errors.append(f"{name}: {type(e).__name__}: {e}")
+                floor: float | None = None) -> None:
+    """A Python client of these checks: weight 1 (DP rounds), a known delta, an optional dropout and noise floor."""
+    python_participant(client, name, 1, run, amplitude, vanish, floor)
 
 
 def clipped(d: list[float], c: float) -> list[float]:
@@ -189,7 +166,7 @@ def adaptive(confide: list[str], folder: str, amplitude: float, shrink: bool) ->
         s0 = run.setups[0]
         check(s0.clip_indicator and s0.clip_indicator_index == s0.dimension - 1 and s0.dimension == 72 + 2,
               f"{label}: setup {s0}")
-        clips = [(run.setups[r].clip_range, run.deltas[(r, 'py0')][1]) for r in range(rounds)]
+        clips = [(run.setups[r].clip_range, run.clip_norms[(r, 'py0')]) for r in range(rounds)]
         norms = [math.sqrt(sum(v * v for v in run.deltas[(0, n)][0])) for n in names]
         print(f"  setup: clip_indicator = {s0.clip_indicator}, index {s0.clip_indicator_index}, dimension {s0.dimension} "
               f"(72 parameters + weight + indicator)")

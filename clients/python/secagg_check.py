@@ -46,6 +46,7 @@ class Run:
 
     models: dict[int, list[float]] = field(default_factory=dict)
     deltas: dict[tuple[int, str], tuple[list[float], int]] = field(default_factory=dict)
+    clip_norms: dict[tuple[int, str], float] = field(default_factory=dict)
     setups: dict[int, pb.SecAggSetup] = field(default_factory=dict)
     outcomes: dict[tuple[int, str], str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -60,8 +61,10 @@ def known_delta(name: str, round_: int, length: int, amplitude: float) -> list[f
 
 
 def python_participant(client: cc.ConfideClient, name: str, samples: int, run: Run, amplitude: float,
-                       vanish: dict[int, str] | None = None, deadline: float = 240) -> None:
-    """Takes part in every secure round until FINISHED: fetches the model, sends a known delta through SecAgg."""
+                       vanish: dict[int, str] | None = None, floor: float | None = None, deadline: float = 300) -> None:
+    """Takes part in every secure round until FINISHED: fetches the model, sends a known delta through SecAgg.
+    `vanish` maps a round to the stage before which this client goes silent; `floor` is its distributed-DP noise
+    floor (secagg_client.run_secure_round's min_noise_multiplier)."""
     last, stop = -1, time.time() + deadline
     try:
         while time.time() < stop:
@@ -77,7 +80,9 @@ def python_participant(client: cc.ConfideClient, name: str, samples: int, run: R
                     run.errors.append(f"{name} got another model for round {task.round}")
                 run.setups.setdefault(task.round, task.secure_aggregation)
                 run.deltas[(task.round, name)] = (delta, samples)
-            result = sa.run_secure_round(client, task, delta, samples, vanish_before=(vanish or {}).get(task.round))
+                run.clip_norms[(task.round, name)] = task.clip_norm
+            result = sa.run_secure_round(client, task, delta, samples, vanish_before=(vanish or {}).get(task.round),
+                                         min_noise_multiplier=floor)
             with run.lock:
                 run.outcomes[(task.round, name)] = f"{result.outcome}: {result.detail}"
             last = task.round
