@@ -162,6 +162,8 @@ public sealed class DistributedDpOverTheWireTests
             var round = Assert.Single(server.Store.ListRounds());
             Assert.Equal("failed", round.Status);
             Assert.Contains("aborted in stage ConsistencyCheck", round.FailureReason, StringComparison.Ordinal);
+            // The server stops the round when MaskedInput closes short of n_min, and says why.
+            Assert.Contains("only 3 masked inputs arrived, fewer than the 4 survivors the distributed DP noise is calibrated for", round.FailureReason, StringComparison.Ordinal);
             Assert.Equal(TestFederation.InitialModel().AsSpan().ToArray(), server.GlobalModel.AsSpan().ToArray());
             Assert.Empty(server.Store.LoadLedger()!.Releases);
             Assert.Equal(0, round.Epsilon ?? 0);

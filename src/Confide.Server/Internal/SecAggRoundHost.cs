@@ -233,6 +233,8 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
             }
             finally
             {
+                // The last masked input closes MaskedInput at once: stop a round short of n_min before anyone is sent its list.
+                StopBelowMinimumSurvivors(driver);
                 SignalIfChanged(running);
             }
         }
@@ -251,6 +253,23 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
     /// Advances the running round's clock-driven stages; when it has finished returns its outcome (and keeps it only to
     /// answer late polls), otherwise null.
     /// </summary>
+    /// <summary>
+    /// With distributed DP, stops a round as soon as MaskedInput closes with fewer survivors than n_min: the clients
+    /// refuse to sign or unmask such a list (less noise than calibrated), so waiting out the later stages' deadlines
+    /// would only delay the failure and blur its reason.
+    /// </summary>
+    private void StopBelowMinimumSurvivors(SecAggRoundDriver driver)
+    {
+        if (rounds.DistributedPrivacy is not { } plan || driver.IsFinished || driver.Stage != SecAggStage.ConsistencyCheck
+            || driver.Reports.Count == 0 || driver.Reports[^1] is not { Stage: SecAggStage.MaskedInputCollection } masked
+            || masked.Received >= plan.MinimumSurvivors)
+        {
+            return;
+        }
+
+        driver.Abort($"only {masked.Received} masked inputs arrived, fewer than the {plan.MinimumSurvivors} survivors the distributed DP noise is calibrated for (n_min); the clients would refuse to unmask such a sum, so the round stops here and nothing is charged");
+    }
+
     public SecureRoundOutcome? Poll()
     {
         if (_setupFailure is { } failure)
@@ -266,6 +285,7 @@ internal sealed class SecAggRoundHost(SecureAggregationSettings settings, RoundO
 
         var driver = running.Driver;
         driver.Poll();
+        StopBelowMinimumSurvivors(driver);
         SignalIfChanged(running);
         if (!driver.IsFinished)
         {
