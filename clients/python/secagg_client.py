@@ -575,7 +575,7 @@ class DiscreteGaussian:
     rejection from it with γ = (|Y| − σ²/t)² / (2σ²) (Algorithm 3).
 
     Mirrors `Confide.Privacy.DiscreteGaussian.FromVariance(σ², 1)` draw for draw, so a SeededRandomSource reproduces
-    .NET's samples (checked against .NET's seeded samples when this was written; those vectors are not in CI yet)."""
+    .NET's samples (ddp_vectors.py checks it against docs/ddp-vectors.json)."""
 
     def __init__(self, variance: int):
         if variance < 1:
