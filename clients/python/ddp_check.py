@@ -26,18 +26,16 @@ Usage: PYTHONPATH=GEN:clients/python python3 clients/python/ddp_check.py --confi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import shlex
-import sqlite3
 import sys
 import tempfile
 import threading
 
 import confide_client as cc
-from interop_check import Server, check, dotnet_client, new_client, run_all, write_initial_model
+from interop_check import Server, check, dotnet_client, initial_model, new_client, run_all
 from secagg_check import Run, python_participant, server_status, tail
 
 import secagg_client as sa
@@ -63,9 +61,7 @@ def describe(setup) -> str:
 
 def noise_spread(confide: list[str], folder: str) -> None:
     label = "distributed-dp"
-    os.makedirs(folder, exist_ok=True)
-    initial = os.path.join(folder, "initial.safetensors")
-    write_initial_model(initial, {"dense.weight": [32, 32], "dense.bias": [32]})
+    initial = initial_model(folder, {"dense.weight": [32, 32], "dense.bias": [32]})
     z, c, m, rounds = 0.5, 1.0, 4, 3
     with Server(confide, folder, ["--secure-agg", "--dp-mode", "distributed", "--rounds", str(rounds),
                                   "--clients-per-round", str(m), "--deadline", "60", "--stage-deadline", "20",
@@ -116,7 +112,6 @@ def noise_spread(confide: list[str], folder: str) -> None:
 
 def mixed(confide: list[str], folder: str) -> None:
     label = "mixed-distributed-dp"
-    os.makedirs(folder, exist_ok=True)
     with Server(confide, folder, ["--secure-agg", "--dp-mode", "distributed", "--rounds", "2", "--clients-per-round", "4",
                                   "--deadline", "90", "--stage-deadline", "20", "--lr", "0.3", "--dp-noise", "0.5",
                                   "--dp-clip", "1", "--dp-client-clip", "--epsilon", "1000", "--population", "4"],
@@ -148,9 +143,7 @@ def adaptive(confide: list[str], folder: str, amplitude: float, shrink: bool) ->
     """Every update's norm is below C (amplitude 0.01: every indicator 1, so the clip norm must shrink toward the
     median) or above it (amplitude 0.5: every indicator 0, so it must grow)."""
     label = f"adaptive-clipping ({'shrink' if shrink else 'grow'})"
-    os.makedirs(folder, exist_ok=True)
-    initial = os.path.join(folder, "initial.safetensors")
-    write_initial_model(initial, {"dense.weight": [8, 8], "dense.bias": [8]})
+    initial = initial_model(folder, {"dense.weight": [8, 8], "dense.bias": [8]})
     m, rounds = 4, 3
     with Server(confide, folder, ["--secure-agg", "--rounds", str(rounds), "--clients-per-round", str(m), "--deadline", "60",
                                   "--stage-deadline", "20", "--initial-model", initial, "--dp-noise", "0.5", "--dp-clip", "1",
@@ -181,9 +174,7 @@ def adaptive(confide: list[str], folder: str, amplitude: float, shrink: bool) ->
 
 def min_survivors(confide: list[str], folder: str) -> None:
     label = "n_min"
-    os.makedirs(folder, exist_ok=True)
-    initial = os.path.join(folder, "initial.safetensors")
-    write_initial_model(initial, {"dense.weight": [4, 8], "dense.bias": [6]})
+    initial = initial_model(folder, {"dense.weight": [4, 8], "dense.bias": [6]})
     with Server(confide, folder, ["--secure-agg", "--dp-mode", "distributed", "--rounds", "2", "--clients-per-round", "4",
                                   "--min-updates", "3", "--dp-min-survivors", "4", "--deadline", "60", "--stage-deadline",
                                   "6", "--initial-model", initial, "--dp-noise", "0.5", "--dp-clip", "1",
@@ -204,9 +195,8 @@ def min_survivors(confide: list[str], folder: str) -> None:
         print(f"  status: completed_rounds = {status.completed_rounds}, stop_reason = {status.stop_reason!r}")
     stored = server.submissions()
     print(f"  state.db submissions: {stored}")
-    with contextlib.closing(sqlite3.connect(f"file:{os.path.join(server.state, 'state.db')}?mode=ro", uri=True)) as db:
-        rows = db.execute("SELECT round, status, failure_reason, epsilon FROM rounds ORDER BY round").fetchall()
-        ledger = json.loads(db.execute("SELECT json FROM ledger").fetchone()[0])
+    rows = server.query("SELECT round, status, failure_reason, epsilon FROM rounds ORDER BY round")
+    ledger = json.loads(server.query("SELECT json FROM ledger")[0][0])
     for row in rows:
         print(f"  rounds table: {row}")
     released = [r["round"] for r in ledger["releases"]]
@@ -218,9 +208,7 @@ def min_survivors(confide: list[str], folder: str) -> None:
 
 def noise_floor(confide: list[str], folder: str) -> None:
     label = "noise-floor"
-    os.makedirs(folder, exist_ok=True)
-    initial = os.path.join(folder, "initial.safetensors")
-    write_initial_model(initial, {"dense.weight": [4, 8], "dense.bias": [6]})
+    initial = initial_model(folder, {"dense.weight": [4, 8], "dense.bias": [6]})
     with Server(confide, folder, ["--secure-agg", "--dp-mode", "distributed", "--rounds", "1", "--clients-per-round", "4",
                                   "--min-updates", "3", "--dp-min-survivors", "3", "--deadline", "30", "--stage-deadline",
                                   "6", "--initial-model", initial, "--dp-noise", "0.5", "--dp-clip", "1",

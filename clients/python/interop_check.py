@@ -100,10 +100,14 @@ class Server:
                 self.process.kill()
         self.log.close()
 
-    def submissions(self) -> list[tuple[int, str, str, str | None]]:
-        """The stored record of every submission (round, client, status, reason), read after the server stopped."""
+    def query(self, sql: str) -> list[tuple]:
+        """Rows of a read-only query of the server's state database (state.db), read after the server stopped."""
         with contextlib.closing(sqlite3.connect(f"file:{os.path.join(self.state, 'state.db')}?mode=ro", uri=True)) as db:
-            return db.execute("SELECT round, client_id, status, reason FROM submissions ORDER BY round, client_id").fetchall()
+            return db.execute(sql).fetchall()
+
+    def submissions(self) -> list[tuple[int, str, str, str | None]]:
+        """The stored record of every submission (round, client, status, reason)."""
+        return self.query("SELECT round, client_id, status, reason FROM submissions ORDER BY round, client_id")
 
     def __enter__(self) -> "Server":
         return self
@@ -204,8 +208,11 @@ def split_like(model: cc.Model, flat: list[float]) -> list[array.array]:
     return out
 
 
-def write_initial_model(path: str, shapes: dict[str, list[int]]) -> None:
-    """A safetensors model of seeded values in [-1, 1), written the way any safetensors library would."""
+def initial_model(folder: str, shapes: dict[str, list[int]]) -> str:
+    """Writes FOLDER/initial.safetensors, a model of seeded values in [-1, 1) written the way any safetensors library
+    would, making the folder, and returns its path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "initial.safetensors")
     rng = random.Random(3)
     header, offset, data = {}, 0, []
     for name, shape in shapes.items():
@@ -217,6 +224,7 @@ def write_initial_model(path: str, shapes: dict[str, list[int]]) -> None:
     text += b" " * (-len(text) % 8)
     with open(path, "wb") as f:
         f.write(len(text).to_bytes(8, "little") + text + b"".join(data))
+    return path
 
 
 def write_reordered(like: cc.Model, values) -> bytes:
@@ -238,9 +246,7 @@ def f32(x: float) -> float:
 def arithmetic_and_refusals(confide: list[str], folder: str) -> None:
     """Three FedAvg rounds of two honest Python clients with known updates, and a third that sends bad ones."""
     # A model of 1,049,600 parameters (4.2 MB) is over gRPC's 4 MB message limit, so it only moves in many chunks.
-    os.makedirs(folder, exist_ok=True)
-    initial = os.path.join(folder, "initial.safetensors")
-    write_initial_model(initial, {"dense.weight": [1024, 1024], "dense.bias": [1024]})
+    initial = initial_model(folder, {"dense.weight": [1024, 1024], "dense.bias": [1024]})
     with Server(confide, folder, ["--rounds", "3", "--clients-per-round", "3", "--min-updates", "2", "--deadline", "60",
                                   "--initial-model", initial], tokens=4) as server:
         a = new_client(server, server.tokens[0], "python-a")

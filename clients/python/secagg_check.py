@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import confide_client as cc
 import confide_pb2 as pb
-from interop_check import Server, check, dotnet_client, f32, new_client, next_train_task, run_all, write_initial_model
+from interop_check import Server, check, dotnet_client, f32, initial_model, new_client, next_train_task, run_all
 
 import secagg_client as sa
 
@@ -121,9 +121,7 @@ def check_model_step(run: Run, round_: int, names: list[str], label: str) -> Non
 
 def arithmetic(confide: list[str], folder: str, clients: int, rounds: int, extra: list[str], label: str) -> None:
     """`clients` Python clients, `rounds` secure rounds, known deltas: the model must move by the weighted mean."""
-    os.makedirs(folder, exist_ok=True)
-    initial = os.path.join(folder, "initial.safetensors")
-    write_initial_model(initial, {"dense.weight": [4, 8], "dense.bias": [6]})
+    initial = initial_model(folder, {"dense.weight": [4, 8], "dense.bias": [6]})
     with Server(confide, folder, ["--secure-agg", "--rounds", str(rounds), "--clients-per-round", str(clients),
                                   "--deadline", "60", "--stage-deadline", "20", "--initial-model", initial] + extra,
                 tokens=clients) as server:
@@ -148,9 +146,7 @@ def arithmetic(confide: list[str], folder: str, clients: int, rounds: int, extra
 def dropout(confide: list[str], folder: str) -> None:
     """Four Python clients; py3 vanishes after ShareKeys (before its masked input) in round 0."""
     label = "dropout"
-    os.makedirs(folder, exist_ok=True)
-    initial = os.path.join(folder, "initial.safetensors")
-    write_initial_model(initial, {"dense.weight": [4, 8], "dense.bias": [6]})
+    initial = initial_model(folder, {"dense.weight": [4, 8], "dense.bias": [6]})
     with Server(confide, folder, ["--secure-agg", "--rounds", "2", "--clients-per-round", "4", "--min-updates", "3",
                                   "--deadline", "60", "--stage-deadline", "6", "--initial-model", initial], tokens=4) as server:
         names = ["py0", "py1", "py2", "py3"]
@@ -174,7 +170,6 @@ def dropout(confide: list[str], folder: str) -> None:
 def mixed(confide: list[str], folder: str, data: str) -> None:
     """Three Python clients with known deltas and one .NET client training on digits, two secure rounds."""
     label = "mixed"
-    os.makedirs(folder, exist_ok=True)
     with Server(confide, folder, ["--secure-agg", "--rounds", "2", "--clients-per-round", "4", "--deadline", "90",
                                   "--stage-deadline", "20", "--lr", "0.3"], tokens=4) as server:
         names = ["py0", "py1", "py2"]
@@ -212,9 +207,7 @@ def central_dp(confide: list[str], folder: str) -> None:
     N(0, z²C²) to the unmasked sum and divides by m = 4. The residual of the model step against Σ clip(d)/m must have
     the spread z·C/m of the server's noise (and no quantization or masking error beyond that)."""
     label = "central-dp"
-    os.makedirs(folder, exist_ok=True)
-    initial = os.path.join(folder, "initial.safetensors")
-    write_initial_model(initial, {"dense.weight": [16, 16], "dense.bias": [16]})
+    initial = initial_model(folder, {"dense.weight": [16, 16], "dense.bias": [16]})
     z, c, m = 0.5, 1.0, 4
     with Server(confide, folder, ["--secure-agg", "--rounds", "2", "--clients-per-round", str(m), "--deadline", "60",
                                   "--stage-deadline", "20", "--initial-model", initial, "--dp-noise", str(z),

@@ -12,7 +12,6 @@ Usage: PYTHONPATH=GEN:clients/python python3 clients/python/secagg_probe.py --co
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import tempfile
@@ -22,7 +21,7 @@ import grpc
 
 import confide_client as cc
 import confide_pb2 as pb
-from interop_check import Server, check, new_client, next_train_task, run_all, write_initial_model
+from interop_check import Server, check, initial_model, new_client, next_train_task, run_all
 
 import secagg_client as sa
 
@@ -145,8 +144,7 @@ def main() -> int:
 
 
 def probe(confide: list[str], folder: str) -> None:
-    initial = os.path.join(folder, "initial.safetensors")
-    write_initial_model(initial, {"w": [3, 4]})
+    initial = initial_model(folder, {"w": [3, 4]})
     with Server(confide, folder, ["--secure-agg", "--rounds", "1", "--clients-per-round", "3",
                                   "--deadline", "60", "--stage-deadline", "30", "--initial-model", initial], tokens=3) as server:
         outcomes: list[str] = []
